@@ -413,4 +413,9 @@ def person_sort_key(person: Person) -> tuple[str, str, str, int]:
     def fold(text: str) -> str:
         return text.casefold().replace("ё", "е")
 
-    return (fold(person.last_name), fold(person.first_name), fold(person.patronymic), getattr(person, "id", 0))
+    return (
+        fold(person.last_name),
+        fold(person.first_name),
+        fold(person.patronymic),
+        getattr(person, "id", 0),
+    )

@@ -1,0 +1,334 @@
+"""The catalog: a small SQLite index of bundles, where they are kept, and what changed.
+
+The catalog is a convenience, never the record: everything in it except replica
+check times is read from the bundles themselves (bag-info.txt, CHANGES.txt), so
+`rebuild_catalog` can recreate it from the storage targets alone. Recording a
+bundle and rebuilding go through the same `read_bundle_record`, so they agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+from storage.bagformat import BAG_INFO_FILE, CHANGES_FILE, BagFormatError, Label, parse_bag_info
+from storage.layout import LayoutError, key_parts
+from storage.targets import ReplicaStatus, StorageError, Target, verify_stored_bundle
+
+
+class CatalogError(Exception):
+    """A catalog operation refused or impossible; the message names the bundle."""
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS bundles (
+    bundle_id          TEXT PRIMARY KEY,   -- External-Identifier, e.g. 2024-2025-5a-q1-v2
+    key                TEXT NOT NULL UNIQUE, -- school/year/class/bundle-id on every target
+    school             TEXT NOT NULL,      -- the school's folder name in keys
+    school_name        TEXT NOT NULL,      -- Source-Organization
+    year               TEXT NOT NULL,      -- Academic-Year, 2024/2025
+    class_name         TEXT NOT NULL,      -- School-Class, 5А
+    span               TEXT NOT NULL,      -- Period-Code: Q1…Q4, T1…T3, H1, H2 or the year's code
+    span_name          TEXT NOT NULL,      -- Period: I четверть
+    kind               TEXT NOT NULL,      -- Bundle-Kind: period, year, summary
+    version            INTEGER NOT NULL,   -- Bundle-Version, from 1
+    supersedes         TEXT,               -- Supersedes: the bundle id this version replaces
+    retention_class    TEXT NOT NULL,      -- Retention-Class
+    retain_until       TEXT NOT NULL,      -- Retain-Until, YYYY-MM-DD
+    source_fingerprint TEXT NOT NULL,      -- Source-Fingerprint
+    created            TEXT NOT NULL,      -- Bagging-Date, YYYY-MM-DD (from the data)
+    sealed             TEXT,               -- date of the seal; NULL until sealing exists
+    superseded_by      TEXT,               -- the newer version, derived from its Supersedes
+    UNIQUE (school, year, class_name, span, kind, version)
+);
+CREATE TABLE IF NOT EXISTS replicas (
+    bundle_id  TEXT NOT NULL REFERENCES bundles (bundle_id),
+    target     TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('stored', 'verified', 'missing', 'corrupt')),
+    checked_at TEXT,                       -- UTC, ISO 8601; NULL if never read back
+    detail     TEXT NOT NULL DEFAULT '',   -- the problems found, one per line
+    PRIMARY KEY (bundle_id, target)
+);
+CREATE TABLE IF NOT EXISTS changes (
+    bundle_id  TEXT PRIMARY KEY REFERENCES bundles (bundle_id),
+    supersedes TEXT NOT NULL,
+    summary    TEXT NOT NULL,              -- bag-info Changes
+    text       TEXT NOT NULL               -- CHANGES.txt
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRecord:
+    bundle_id: str
+    key: str
+    school: str
+    school_name: str
+    year: str
+    class_name: str
+    span: str
+    span_name: str
+    kind: str
+    version: int
+    supersedes: str | None
+    retention_class: str
+    retain_until: str
+    source_fingerprint: str
+    created: str
+    sealed: str | None = None
+    superseded_by: str | None = None
+    changes_summary: str = ""  # kept in the changes table
+    changes_text: str = ""
+
+
+_BUNDLE_COLUMNS = tuple(f.name for f in fields(BundleRecord))[:-2]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaRecord:
+    bundle_id: str
+    target: str
+    status: ReplicaStatus
+    checked_at: str | None
+    detail: str
+
+
+def open_catalog(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the catalog at `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.executescript(SCHEMA)
+    return db
+
+
+# --- reading a record out of a bundle ---------------------------------------------
+
+
+def bundle_record(key: str, info: Mapping[str, str], changes_text: str = "") -> BundleRecord:
+    """The catalog record of the bundle at `key`, from its bag-info.txt fields and CHANGES.txt."""
+    try:
+        school, _, _, bundle = key_parts(key)
+        record = BundleRecord(
+            bundle_id=info[Label.EXTERNAL_IDENTIFIER],
+            key=key,
+            school=school,
+            school_name=info[Label.SOURCE_ORGANIZATION],
+            year=info[Label.ACADEMIC_YEAR],
+            class_name=info[Label.SCHOOL_CLASS],
+            span=info[Label.PERIOD_CODE],
+            span_name=info[Label.PERIOD],
+            kind=info[Label.BUNDLE_KIND],
+            version=int(info[Label.BUNDLE_VERSION]),
+            supersedes=info.get(Label.SUPERSEDES) or None,
+            retention_class=info[Label.RETENTION_CLASS],
+            retain_until=dt.date.fromisoformat(info[Label.RETAIN_UNTIL]).isoformat(),
+            source_fingerprint=info[Label.SOURCE_FINGERPRINT],
+            created=dt.date.fromisoformat(info[Label.BAGGING_DATE]).isoformat(),
+            changes_summary=info.get(Label.CHANGES, ""),
+            changes_text=changes_text,
+        )
+    except KeyError as error:
+        raise CatalogError(f"Пакет {key}: в {BAG_INFO_FILE} нет метки {error.args[0]}") from error
+    except (ValueError, LayoutError) as error:
+        raise CatalogError(f"Пакет {key}: {error}") from error
+    if record.bundle_id != bundle:
+        raise CatalogError(f"Пакет {key}: в {BAG_INFO_FILE} указан другой идентификатор {record.bundle_id}")
+    return record
+
+
+def read_bundle_record(target: Target, key: str) -> BundleRecord:
+    """The catalog record of a stored bundle, read from the target alone."""
+    try:
+        info = parse_bag_info(target.read_file(key, BAG_INFO_FILE))
+        has_changes = CHANGES_FILE in target.iter_files(key)
+        changes = target.read_file(key, CHANGES_FILE).decode("utf-8") if has_changes else ""
+    except (OSError, StorageError, BagFormatError, UnicodeDecodeError) as error:
+        raise CatalogError(f"{target.name}: пакет {key} не читается: {error}") from error
+    return bundle_record(key, info, changes)
+
+
+# --- writing ---------------------------------------------------------------------
+
+
+def record_bundle(db: sqlite3.Connection, record: BundleRecord) -> None:
+    """Add a bundle; recording the same record again is a no-op, a different one is refused.
+
+    A bundle that supersedes another marks that one as superseded.
+    """
+    with db:
+        existing = _bundle_row(db, record.bundle_id)
+        if existing is not None:
+            if _comparable(existing) != _comparable(record):
+                raise CatalogError(f"Пакет {record.bundle_id} уже есть в каталоге с другими данными")
+        else:
+            placeholders = ", ".join("?" for _ in _BUNDLE_COLUMNS)
+            db.execute(
+                f"INSERT INTO bundles ({', '.join(_BUNDLE_COLUMNS)}) VALUES ({placeholders})",
+                astuple(record)[: len(_BUNDLE_COLUMNS)],
+            )
+            if record.supersedes:
+                db.execute(
+                    "INSERT INTO changes (bundle_id, supersedes, summary, text) VALUES (?, ?, ?, ?)",
+                    (record.bundle_id, record.supersedes, record.changes_summary, record.changes_text),
+                )
+        if record.supersedes and _bundle_row(db, record.supersedes) is not None:
+            _mark_superseded(db, record.supersedes, record.bundle_id)
+        newer = db.execute(
+            "SELECT bundle_id FROM bundles WHERE supersedes = ?", (record.bundle_id,)
+        ).fetchone()
+        if newer:
+            _mark_superseded(db, record.bundle_id, newer[0])
+
+
+def mark_superseded(db: sqlite3.Connection, bundle_id: str, superseded_by: str) -> None:
+    """Record that `superseded_by` replaces `bundle_id` (R9: the old one stays, marked)."""
+    with db:
+        _mark_superseded(db, bundle_id, superseded_by)
+
+
+def _mark_superseded(db: sqlite3.Connection, bundle_id: str, superseded_by: str) -> None:
+    row = db.execute("SELECT superseded_by FROM bundles WHERE bundle_id = ?", (bundle_id,)).fetchone()
+    if row is None:
+        raise CatalogError(f"Пакета {bundle_id} нет в каталоге")
+    if row[0] not in (None, superseded_by):
+        raise CatalogError(f"Пакет {bundle_id} уже заменён версией {row[0]}, а не {superseded_by}")
+    db.execute("UPDATE bundles SET superseded_by = ? WHERE bundle_id = ?", (superseded_by, bundle_id))
+
+
+def record_replica(
+    db: sqlite3.Connection,
+    bundle_id: str,
+    target: str,
+    status: ReplicaStatus | str,
+    checked_at: dt.datetime | None = None,
+    detail: Sequence[str] = (),
+) -> None:
+    """Record where a bundle is kept and how it was last found; replaces the previous entry."""
+    when = checked_at.astimezone(dt.UTC).isoformat(timespec="seconds") if checked_at else None
+    with db:
+        if _bundle_row(db, bundle_id) is None:
+            raise CatalogError(f"Пакета {bundle_id} нет в каталоге: сначала record_bundle")
+        db.execute(
+            "INSERT OR REPLACE INTO replicas (bundle_id, target, status, checked_at, detail)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (bundle_id, target, ReplicaStatus(status).value, when, "\n".join(detail)),
+        )
+
+
+# --- queries ---------------------------------------------------------------------
+
+
+def latest_version(
+    db: sqlite3.Connection, year: str, class_name: str, span: str, kind: str, school: str | None = None
+) -> BundleRecord | None:
+    """The newest version of a class's bundle for a span, or None if it was never archived."""
+    found = list_bundles(db, school=school, year=year, class_name=class_name, span=span, kind=kind)
+    return max(found, key=lambda record: record.version, default=None)
+
+
+def list_bundles(
+    db: sqlite3.Connection,
+    *,
+    school: str | None = None,
+    year: str | None = None,
+    class_name: str | None = None,
+    span: str | None = None,
+    kind: str | None = None,
+    current_only: bool = False,
+) -> list[BundleRecord]:
+    """Bundles matching every given filter, by key; `current_only` leaves out superseded ones."""
+    filters = {"school": school, "year": year, "class_name": class_name, "span": span, "kind": kind}
+    where = [f"b.{column} = ?" for column, value in filters.items() if value is not None]
+    if current_only:
+        where.append("b.superseded_by IS NULL")
+    return _select(db, where, [value for value in filters.values() if value is not None])
+
+
+def _select(db: sqlite3.Connection, where: list[str], params: list[object]) -> list[BundleRecord]:
+    sql = (
+        f"SELECT {', '.join('b.' + c for c in _BUNDLE_COLUMNS)}, "
+        "COALESCE(c.summary, ''), COALESCE(c.text, '') "
+        "FROM bundles b LEFT JOIN changes c ON c.bundle_id = b.bundle_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY b.key"
+    )
+    return [BundleRecord(*row) for row in db.execute(sql, params)]
+
+
+def replicas_of(db: sqlite3.Connection, bundle_id: str) -> list[ReplicaRecord]:
+    rows = db.execute(
+        "SELECT bundle_id, target, status, checked_at, detail FROM replicas"
+        " WHERE bundle_id = ? ORDER BY target",
+        (bundle_id,),
+    )
+    return [ReplicaRecord(b, t, ReplicaStatus(s), c, d) for b, t, s, c, d in rows]
+
+
+def _bundle_row(db: sqlite3.Connection, bundle_id: str) -> BundleRecord | None:
+    rows = _select(db, ["b.bundle_id = ?"], [bundle_id])
+    return rows[0] if rows else None
+
+
+def _comparable(record: BundleRecord) -> tuple:
+    """A record without what the catalog derives or adds later (superseded_by, sealed)."""
+    values = {f.name: getattr(record, f.name) for f in fields(BundleRecord)}
+    del values["superseded_by"], values["sealed"]
+    return tuple(values.values())
+
+
+# --- rebuilding ------------------------------------------------------------------
+
+
+def rebuild_catalog(catalog_path: Path, targets: Sequence[Target], *, verify: bool = False) -> list[str]:
+    """Recreate the catalog from the bundles on the targets alone; return the problems met.
+
+    Each bundle's record comes from its bag-info.txt and CHANGES.txt; superseded_by
+    follows from the Supersedes of newer versions. A replica is "stored", or, with
+    `verify`, read back and "verified" or "corrupt". The new catalog is built
+    beside the old one and replaces it in one rename, so a failed rebuild loses nothing.
+    """
+    catalog_path = Path(catalog_path)
+    building = catalog_path.with_name(catalog_path.name + ".rebuild")
+    building.unlink(missing_ok=True)
+    problems: list[str] = []
+    db = open_catalog(building)
+    try:
+        records: dict[str, BundleRecord] = {}
+        for target in targets:
+            try:
+                keys = target.list_bundles()
+            except (OSError, StorageError) as error:
+                problems.append(f"{target.name}: список пакетов не читается: {error}")
+                continue
+            for key in keys:
+                try:
+                    record = read_bundle_record(target, key)
+                except CatalogError as error:
+                    problems.append(str(error))
+                    continue
+                known = records.get(record.bundle_id)
+                if known is not None and known != record:
+                    problems.append(
+                        f"{target.name}: пакет {key} отличается от копии того же пакета на другом хранилище"
+                    )
+                    continue
+                if known is None:
+                    records[record.bundle_id] = record
+                    record_bundle(db, record)
+                if verify:
+                    found = verify_stored_bundle(target, key)
+                    status = ReplicaStatus.CORRUPT if found else ReplicaStatus.VERIFIED
+                    record_replica(db, record.bundle_id, target.name, status, dt.datetime.now(dt.UTC), found)
+                    problems += found
+                else:
+                    record_replica(db, record.bundle_id, target.name, ReplicaStatus.STORED)
+    finally:
+        db.close()
+    os.replace(building, catalog_path)
+    return problems
