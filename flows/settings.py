@@ -14,6 +14,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.layout import CATALOG_FILE
+from storage.targets import StorageError, Target, targets_from_config
+
 HOME_ENV = "JOURNAL_ARCHIVE_HOME"
 CONFIG_NAME = "journal-archive.toml"
 DEFAULT_YEAR = "2024/2025"
@@ -24,6 +27,24 @@ DEFAULT_CONFIG = """\
 [source]
 # The electronic journal to archive: sqlite:///path or postgresql://user@host:port/db
 url = "sqlite:///journal.sqlite"
+
+[archive]
+# Do validation errors in a class's journal stop that class's period archive? Warnings never do.
+# false: the period is archived as it stands (R1) and the errors are listed in the bundle and the report.
+block_on_errors = false
+# Count sheets for duplex printing (two pages a sheet) instead of one page a sheet.
+duplex = false
+
+# Storage targets, at least two on different media (R8). Relative paths are inside this folder.
+[[targets]]
+name = "primary"
+type = "filesystem"
+path = "archive/primary"
+
+[[targets]]
+name = "secondary"
+type = "filesystem"
+path = "archive/secondary"
 """
 
 
@@ -35,10 +56,28 @@ class ConfigError(Exception):
 class Settings:
     home: Path
     source_url: str
+    block_on_errors: bool = False
+    duplex: bool = False
+    target_entries: tuple[dict[str, object], ...] = ()
 
     @property
     def config_path(self) -> Path:
         return self.home / CONFIG_NAME
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.home / CATALOG_FILE
+
+    @property
+    def work_dir(self) -> Path:
+        """Where bundles are built before they are stored; nothing in it is ever the only copy."""
+        return self.home / "work"
+
+    def targets(self) -> list[Target]:
+        try:
+            return targets_from_config(self.target_entries, self.home)
+        except StorageError as error:
+            raise ConfigError(f"{self.config_path}: {error}") from error
 
 
 def default_home() -> Path:
@@ -71,5 +110,15 @@ def load_settings(home: Path | None = None) -> Settings:
         raise ConfigError(f"Ошибка в файле настроек {config_path}: {error}") from error
     url = config.get("source", {}).get("url")
     if not isinstance(url, str) or not url:
-        raise ConfigError(f"В файле настроек {config_path} не указан адрес журнала: [source] url = \"…\"")
-    return Settings(home=home, source_url=resolve_sqlite_url(url, home))
+        raise ConfigError(f'В файле настроек {config_path} не указан адрес журнала: [source] url = "…"')
+    archive = config.get("archive", {})
+    flags = {name: archive.get(name, False) for name in ("block_on_errors", "duplex")}
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise ConfigError(f"В файле настроек {config_path}: [archive] {name} должно быть true или false")
+    targets = config.get("targets", [])
+    if not isinstance(targets, list) or not all(isinstance(entry, dict) for entry in targets):
+        raise ConfigError(f"В файле настроек {config_path}: хранилища задаются разделами [[targets]]")
+    return Settings(
+        home=home, source_url=resolve_sqlite_url(url, home), target_entries=tuple(targets), **flags
+    )

@@ -1,0 +1,42 @@
+"""Shared pytest fixtures. Sections are owned by different areas; append, keep them separate."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+# --- Journal sources: a fresh PostgreSQL database per test ----------------------------
+
+POSTGRES_ADMIN_URL = os.environ.get("JOURNAL_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+"""A server and an existing database to connect to for CREATE/DROP DATABASE (trust auth)."""
+
+
+def _postgres_admin() -> psycopg.Connection:
+    try:
+        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        pytest.fail(
+            f"PostgreSQL is required and must be running: cannot connect to {POSTGRES_ADMIN_URL} ({reason}). "
+            "Start it or point JOURNAL_TEST_POSTGRES_URL at one.",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """URL of a new, empty database `ja_test_<random>` on the test server, dropped afterwards."""
+    name = f"ja_test_{secrets.token_hex(6)}"
+    with _postgres_admin() as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with _postgres_admin() as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
