@@ -7,6 +7,7 @@ school staff need to see. Bad input ends with one clear line and exit code 2.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -15,10 +16,19 @@ from typing import Any
 
 import click
 
+from documents.xml_format import JournalXmlError
 from flows.settings import DEFAULT_YEAR, HOME_ENV, ConfigError, Settings, load_settings
 from journal.source import SourceError
+from storage.catalog import CatalogError
+from storage.targets import StorageError
 
-USER_ERRORS: tuple[type[Exception], ...] = (SourceError, ConfigError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    SourceError,
+    ConfigError,
+    JournalXmlError,
+    CatalogError,
+    StorageError,
+)
 """Errors whose message is meant for the user as it stands: printed as one line, exit code 2."""
 
 
@@ -117,3 +127,173 @@ def check(
     click.echo(format_report(findings, title=f"Проверка журналов: {year}, {span}"))
     if has_errors(findings):
         sys.exit(1)
+
+
+def prefect_environment(settings: Settings) -> None:
+    """Keep Prefect's state in the home and off the internet; must run before Prefect is imported."""
+    os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    for row in (headers, tuple("─" * width for width in widths), *rows):
+        click.echo(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+@main.group()
+def archive() -> None:
+    """Archive class journals: a reporting period (R1) or the whole year (R2, R3)."""
+
+
+@archive.command("period")
+@click.option("--year", default=DEFAULT_YEAR, show_default=True, help="Academic year, e.g. 2024/2025.")
+@click.option("--period", required=True, help="Reporting period code: Q1…Q4, T1…T3, H1, H2.")
+@click.option("--class", "class_names", multiple=True, help="Class name, e.g. 5А (repeatable); default: all.")
+@click.pass_context
+@user_errors
+def archive_period_command(ctx: click.Context, year: str, period: str, class_names: tuple[str, ...]) -> None:
+    """Archive every class's journal for a reporting period to both storage targets (R1, R5, R7, R8)."""
+    from journal.source import open_source, select_class_names
+
+    settings = settings_of(ctx)
+    settings.targets()  # a bad target configuration stops here, before any work
+    engine = open_source(settings.source_url)
+    names = select_class_names(engine, year, period, class_names)
+    engine.dispose()
+    prefect_environment(settings)
+    from flows.archive import archive_period, reporting_to
+
+    click.echo(f"Архив за период {period} {year}: {len(names)} кл. → {settings.home}")
+    bar = click.progressbar(length=len(names), label="Классы", show_pos=True, file=sys.stderr)
+    with bar, reporting_to(lambda result: bar.update(1)):
+        results = archive_period(year, period, list(names), str(settings.home))
+    print_table(
+        ("Класс", "Стр.", "Листов", "Пакет", "Статус", "Замечания"),
+        [
+            (
+                r.class_name,
+                str(r.pages or ""),
+                str(r.sheets or ""),
+                r.bundle_id,
+                r.status,
+                r.message or finding_counts(r.errors, r.warnings),
+            )
+            for r in results
+        ],
+    )
+    failed = [r for r in results if not r.ok]
+    click.echo(f"Готово: {len(results) - len(failed)} из {len(results)} кл. без сбоев.")
+    if failed:
+        sys.exit(1)
+
+
+def finding_counts(errors: int, warnings: int) -> str:
+    from journal.russian import count_words
+
+    if not errors and not warnings:
+        return ""
+    return (
+        f"{count_words(errors, 'ошибка', 'ошибки', 'ошибок')}, "
+        f"{count_words(warnings, 'предупреждение', 'предупреждения', 'предупреждений')} в журнале"
+    )
+
+
+@main.group()
+def catalog() -> None:
+    """The catalog of archived bundles (it can always be rebuilt from the targets)."""
+
+
+@catalog.command("list")
+@click.option("--year", help="Academic year, e.g. 2024/2025.")
+@click.option("--class", "class_name", help="Class name, e.g. 5А.")
+@click.option("--all", "show_all", is_flag=True, help="Include superseded versions.")
+@click.pass_context
+@user_errors
+def catalog_list(ctx: click.Context, year: str | None, class_name: str | None, show_all: bool) -> None:
+    """What is archived: kind, version, date, retain-until and where each copy is."""
+    from storage.catalog import list_bundles, open_catalog, replicas_of
+
+    settings = settings_of(ctx)
+    db = open_catalog(settings.catalog_path)
+    try:
+        records = list_bundles(db, year=year, class_name=class_name, current_only=not show_all)
+        rows = [
+            (
+                r.year,
+                r.class_name,
+                r.span_name,
+                r.kind,
+                f"v{r.version}",
+                r.bundle_id,
+                r.created,
+                r.retain_until,
+                ", ".join(f"{p.target}: {p.status}" for p in replicas_of(db, r.bundle_id)),
+                f"заменён {r.superseded_by}" if r.superseded_by else "",
+            )
+            for r in records
+        ]
+    finally:
+        db.close()
+    if not rows:
+        click.echo("В каталоге нет пакетов.")
+        return
+    print_table(("Год", "Класс", "Период", "Вид", "Версия", "Пакет", "Дата", "Хранить до", "Копии", ""), rows)
+
+
+@catalog.command("rebuild")
+@click.pass_context
+@user_errors
+def catalog_rebuild(ctx: click.Context) -> None:
+    """Recreate the catalog from what the storage targets hold."""
+    from storage.catalog import list_bundles, open_catalog, rebuild_catalog
+
+    settings = settings_of(ctx)
+    problems = rebuild_catalog(settings.catalog_path, settings.targets(), verify=True)
+    db = open_catalog(settings.catalog_path)
+    count = len(list_bundles(db))
+    db.close()
+    click.echo(f"Каталог восстановлен по хранилищам: {count} пакетов.")
+    for problem in problems:
+        click.echo(f"  • {problem}")
+    if problems:
+        sys.exit(1)
+
+
+@main.command("import")
+@click.argument("xml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@source_option
+@click.pass_context
+@user_errors
+def import_command(ctx: click.Context, xml_file: Path, source_url: str | None) -> None:
+    """Read an archived journal.xml back into a journal database (R10)."""
+    from documents.xml_format import read_journal_xml, school_year_of
+    from journal.source import create_schema, open_source, write_school_year
+
+    journal = read_journal_xml(xml_file.read_bytes(), str(xml_file))
+    engine = open_source(source_url or settings_of(ctx).source_url, create=True)
+    create_schema(engine)
+    write_school_year(engine, school_year_of(journal))
+    click.echo(
+        f"Импортирован журнал {journal.school_class.name} класса, {journal.span_name} {journal.year.name}: "
+        f"{len(journal.students)} уч., {len(journal.lessons)} уроков, {len(journal.marks)} отметок."
+    )
+
+
+@main.command()
+@click.pass_context
+@user_errors
+def serve(ctx: click.Context) -> None:
+    """Register the archive flow as a Prefect deployment and serve it (start runs from the Prefect UI)."""
+    settings = settings_of(ctx)
+    prefect_environment(settings)
+    from flows.archive import archive_period
+
+    archive_period.serve(
+        name="archive-period",
+        parameters={"year": DEFAULT_YEAR, "period": "Q1", "home": str(settings.home)},
+        description="Квартальный архив классных журналов (R1)",
+    )

@@ -1,0 +1,234 @@
+"""The archive pipeline as plain functions: extract → validate → render → bag → store ×2 → verify → catalog.
+
+The Prefect flows in `flows.archive` only string these together and fan out per
+class; everything here runs and is tested without an orchestrator (no Prefect
+import). One class's failure is returned as a result, never raised, so the
+other classes go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from documents.bag import BagInfo, bag_readme, read_bag_info, write_bag
+from documents.changes import diff_marks, format_changes, summarize_changes
+from documents.csv_export import CSV_METADATA_NAME, csv_metadata, journal_csv_files
+from documents.pdf import render_journal_pdf
+from documents.xml_format import (
+    JOURNAL_XML_NAME,
+    JOURNAL_XSD_NAME,
+    JOURNAL_XSD_PATH,
+    journal_xml,
+    read_journal_xml,
+    validate_journal_xml,
+)
+from flows.settings import Settings
+from journal.model import ClassJournal
+from journal.source import SourceError, extract_class_journal, open_source
+from storage.bagformat import PAYLOAD_DIR
+from storage.catalog import (
+    BundleRecord,
+    bundle_record,
+    latest_version,
+    open_catalog,
+    record_bundle,
+    record_replica,
+)
+from storage.layout import bundle_id, bundle_key, safe_name
+from storage.retention import BundleKind, retain_until, retention_class_of
+from storage.targets import ReplicaStatus, Target, replicate_bundle
+from validators.journal_rules import Finding, Severity, validate_class_journal
+
+JOURNAL_PDF_NAME = "journal.pdf"
+
+
+class ArchiveStatus:
+    CREATED = "создан"
+    UNCHANGED = "без изменений"
+    BLOCKED = "остановлен"
+    FAILED = "ошибка"
+
+
+@dataclass(frozen=True)
+class ClassArchiveResult:
+    """What happened to one class: the row of the administrator's table."""
+
+    class_name: str
+    status: str
+    bundle_id: str = ""
+    pages: int = 0
+    sheets: int = 0
+    errors: int = 0
+    warnings: int = 0
+    replicas: tuple[tuple[str, str], ...] = ()  # (target, status)
+    message: str = ""
+    findings: tuple[Finding, ...] = field(default=(), repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (ArchiveStatus.CREATED, ArchiveStatus.UNCHANGED)
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The files of data/ and what the PDF came to."""
+
+    files: dict[str, bytes]
+    pages: int
+
+
+PAYLOAD_DESCRIPTIONS = {
+    JOURNAL_PDF_NAME: "Классный журнал для печати, PDF/A-3b: титульный лист с содержанием и числом листов, "
+    "листы отметок и содержания уроков, отчёты, заверительный лист. Внутри PDF вложены те же данные "
+    "в CSV и XML.",
+    JOURNAL_XML_NAME: "Все данные журнала в XML; структура описана в journal.xsd.",
+    JOURNAL_XSD_NAME: "XML-схема (XSD) файла journal.xml: по ней любой проверяющий XML-инструмент "
+    "убедится, что файл полон и правилен.",
+    CSV_METADATA_NAME: "Описание таблиц CSV (W3C CSVW): названия и типы столбцов, связи таблиц.",
+}
+CSV_DESCRIPTION = "Таблица данных журнала в CSV (UTF-8, RFC 4180); столбцы описаны в csv-metadata.json."
+
+
+def fingerprint(xml: bytes) -> str:
+    """The source fingerprint: the XML carries every field of the snapshot, so equal XML = equal data."""
+    return "sha256:" + hashlib.sha256(xml).hexdigest()
+
+
+def render_payload(journal: ClassJournal, work: Path, xml: bytes) -> Payload:
+    """Every file of the bundle's data/: PDF/A, CSV tables with CSVW metadata, XML with its XSD (R5)."""
+    problems = validate_journal_xml(xml)
+    if problems:
+        raise ValueError(f"journal.xml не соответствует схеме: {problems[0]}")
+    files = dict(journal_csv_files(journal))
+    files[CSV_METADATA_NAME] = csv_metadata(journal)
+    files[JOURNAL_XML_NAME] = xml
+    files[JOURNAL_XSD_NAME] = JOURNAL_XSD_PATH.read_bytes()
+    pdf_path = work / JOURNAL_PDF_NAME
+    pages = render_journal_pdf(journal, pdf_path)
+    files[JOURNAL_PDF_NAME] = pdf_path.read_bytes()
+    return Payload(files=files, pages=pages)
+
+
+def payload_descriptions(files: dict[str, bytes]) -> dict[str, str]:
+    return {name: PAYLOAD_DESCRIPTIONS.get(name, CSV_DESCRIPTION) for name in files}
+
+
+def sheet_count(pages: int, duplex: bool) -> int:
+    return (pages + 1) // 2 if duplex else pages
+
+
+def previous_snapshot(targets: list[Target], record: BundleRecord) -> ClassJournal | None:
+    """The snapshot a previous version archived, read back from the first target that has it."""
+    for target in targets:
+        try:
+            data = target.read_file(record.key, f"{PAYLOAD_DIR}/{JOURNAL_XML_NAME}")
+            return read_journal_xml(data, f"{target.name}:{record.key}/{PAYLOAD_DIR}/{JOURNAL_XML_NAME}")
+        except Exception:
+            continue
+    return None
+
+
+def archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
+    """Archive one class's journal for one reporting period (R1, R5, R7, R8, R9); never raises."""
+    try:
+        return _archive_period_class(settings, year, class_name, period)
+    except SourceError as error:
+        return ClassArchiveResult(class_name, ArchiveStatus.FAILED, message=str(error))
+    except Exception as error:  # one class's failure must not stop the others
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        return ClassArchiveResult(class_name, ArchiveStatus.FAILED, message=detail)
+
+
+def _archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
+    engine = open_source(settings.source_url)
+    try:
+        journal = extract_class_journal(engine, year, class_name, period)
+    finally:
+        engine.dispose()
+    findings = validate_class_journal(journal)
+    errors = sum(f.severity is Severity.ERROR for f in findings)
+    counts = {"errors": errors, "warnings": len(findings) - errors, "findings": findings}
+    if errors and settings.block_on_errors:
+        return ClassArchiveResult(class_name, ArchiveStatus.BLOCKED, message=findings[0].message, **counts)
+
+    targets = settings.targets()
+    xml = journal_xml(journal)
+    source_fingerprint = fingerprint(xml)
+    kind = BundleKind.PERIOD
+    catalog = open_catalog(settings.catalog_path)
+    try:
+        school = safe_name(journal.school.short_name)
+        latest = latest_version(catalog, year, class_name, period, kind, school=school)
+        if latest is not None and latest.source_fingerprint == source_fingerprint:
+            return ClassArchiveResult(
+                class_name, ArchiveStatus.UNCHANGED, bundle_id=latest.bundle_id, **counts
+            )
+        version = latest.version + 1 if latest else 1
+        bundle = bundle_id(year, class_name, period, version)
+        key = bundle_key(school, year, class_name, bundle)
+        changes_text = None
+        changes_summary = ""
+        if latest is not None:
+            old = previous_snapshot(targets, latest)
+            changes = diff_marks(old, journal) if old is not None else []
+            changes_text = format_changes(changes, latest.bundle_id)
+            changes_summary = summarize_changes(changes)
+
+        settings.work_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f"{bundle}-", dir=settings.work_dir) as work_name:
+            work = Path(work_name)
+            payload = render_payload(journal, work, xml)
+            info = BagInfo(
+                source_organization=journal.school.name,
+                organization_address=journal.school.address,
+                external_description=(
+                    f"Электронный классный журнал {class_name} класса, {journal.span_name} {year}"
+                ),
+                external_identifier=bundle,
+                academic_year=year,
+                school_class=class_name,
+                period_code=period,
+                period=journal.span_name,
+                bundle_kind=kind,
+                bundle_version=version,
+                retention_class=retention_class_of(kind),
+                retain_until=retain_until(journal.year.end, retention_class_of(kind)),
+                source_fingerprint=source_fingerprint,
+                bagging_date=journal.end,
+                supersedes=latest.bundle_id if latest else "",
+                changes=changes_summary,
+            )
+            readme = bag_readme(
+                info.external_description,
+                bundle,
+                payload_descriptions(payload.files),
+                has_changes=changes_text is not None,
+            )
+            bag_dir = write_bag(work / bundle, payload.files, info, readme, changes_text)
+            replicas = replicate_bundle(targets, key, bag_dir)
+            record_bundle(catalog, bundle_record(key, read_bag_info(bag_dir), changes_text or ""))
+            checked_at = dt.datetime.now(dt.UTC)
+            for replica in replicas:
+                record_replica(catalog, bundle, replica.target, replica.status, checked_at, replica.problems)
+    finally:
+        catalog.close()
+    verified = [r for r in replicas if r.status == ReplicaStatus.VERIFIED]
+    status = ArchiveStatus.CREATED if verified else ArchiveStatus.FAILED
+    message = "; ".join(problem for replica in replicas for problem in replica.problems)
+    if verified and len(verified) < len(replicas):
+        message = "записан не на все хранилища: " + message
+    return ClassArchiveResult(
+        class_name,
+        status,
+        bundle_id=bundle,
+        pages=payload.pages,
+        sheets=sheet_count(payload.pages, settings.duplex),
+        replicas=tuple((replica.target, str(replica.status)) for replica in replicas),
+        message=message,
+        **counts,
+    )
