@@ -31,3 +31,5 @@ echo "==> Generating the demo school into the journal (home: ${JOURNAL_ARCHIVE_H
 .venv/bin/journal-archive demo --size small --force
 echo "==> Checking the journal"
 .venv/bin/journal-archive check --year 2024/2025
+echo "==> Archiving the first quarter of every class to both storage targets"
+.venv/bin/journal-archive archive period --year 2024/2025 --period Q1

@@ -154,7 +154,8 @@ def _archive_period_class(settings: Settings, year: str, class_name: str, period
     errors = sum(f.severity is Severity.ERROR for f in findings)
     counts = {"errors": errors, "warnings": len(findings) - errors, "findings": findings}
     if errors and settings.block_on_errors:
-        return ClassArchiveResult(class_name, ArchiveStatus.BLOCKED, message=findings[0].message, **counts)
+        first_error = next(f for f in findings if f.severity is Severity.ERROR)
+        return ClassArchiveResult(class_name, ArchiveStatus.BLOCKED, message=first_error.message, **counts)
 
     targets = settings.targets()
     xml = journal_xml(journal)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import filecmp
 import subprocess
+import sys
 from pathlib import Path
 
 import bagit
@@ -74,6 +75,13 @@ def test_bundle_is_on_both_targets_with_identical_bytes(
 def test_bagit_python_and_sha256sum_validate_the_bundle(bag: Path) -> None:
     """An auditor needs nothing but standard tools (R5, R7)."""
     bagit.Bag(str(bag)).validate()
+    bagit_cli = subprocess.run(
+        [str(Path(sys.executable).with_name("bagit.py")), "--validate", str(bag)],
+        capture_output=True,
+        text=True,
+    )
+    assert bagit_cli.returncode == 0, bagit_cli.stderr
+    assert "is valid" in bagit_cli.stderr
     for manifest in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
         check = subprocess.run(["sha256sum", "-c", manifest], cwd=bag, capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
