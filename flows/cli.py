@@ -263,6 +263,32 @@ def catalog_rebuild(ctx: click.Context) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.option("--year", help="Only bundles of this academic year.")
+@click.pass_context
+@user_errors
+def replicate(ctx: click.Context, year: str | None) -> None:
+    """Copy bundles to every target that lacks them, from a verified copy (R8)."""
+    from storage.catalog import list_bundles, open_catalog
+    from storage.replication import complete_replicas
+
+    settings = settings_of(ctx)
+    db = open_catalog(settings.catalog_path)
+    try:
+        repairs = complete_replicas(db, settings.targets(), settings.work_dir, list_bundles(db, year=year))
+    finally:
+        db.close()
+    if not repairs:
+        click.echo("Все пакеты есть на всех хранилищах.")
+    for repair in repairs:
+        source = f" (копия с {repair.source})" if repair.source else ""
+        click.echo(f"{repair.bundle_id} → {repair.target}: {repair.status}{source}")
+        for problem in repair.problems:
+            click.echo(f"  • {problem}")
+    if any(repair.problems for repair in repairs):
+        sys.exit(1)
+
+
 @main.command("import")
 @click.argument("xml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @source_option

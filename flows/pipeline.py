@@ -8,10 +8,13 @@ other classes go on.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import tempfile
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +43,7 @@ from storage.catalog import (
     record_replica,
 )
 from storage.layout import bundle_id, bundle_key, safe_name
+from storage.replication import complete_replicas
 from storage.retention import BundleKind, retain_until, retention_class_of
 from storage.targets import ReplicaStatus, Target, replicate_bundle
 from validators.journal_rules import Finding, Severity, validate_class_journal
@@ -50,6 +54,7 @@ JOURNAL_PDF_NAME = "journal.pdf"
 class ArchiveStatus:
     CREATED = "создан"
     UNCHANGED = "без изменений"
+    UNDER_REPLICATED = "не на всех хранилищах"  # completed by the next run or `replicate`
     BLOCKED = "остановлен"
     FAILED = "ошибка"
 
@@ -144,6 +149,19 @@ def archive_period_class(settings: Settings, year: str, class_name: str, period:
         return ClassArchiveResult(class_name, ArchiveStatus.FAILED, message=detail)
 
 
+@contextlib.contextmanager
+def class_lock(settings: Settings, year: str, class_name: str) -> Iterator[None]:
+    """Serialise runs for one class and year across processes: two runs never make two versions."""
+    settings.locks_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.locks_dir / f"{safe_name(year)}-{safe_name(class_name)}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
     engine = open_source(settings.source_url)
     try:
@@ -157,6 +175,12 @@ def _archive_period_class(settings: Settings, year: str, class_name: str, period
         first_error = next(f for f in findings if f.severity is Severity.ERROR)
         return ClassArchiveResult(class_name, ArchiveStatus.BLOCKED, message=first_error.message, **counts)
 
+    with class_lock(settings, year, class_name):
+        return _store_period_bundle(settings, journal, counts)
+
+
+def _store_period_bundle(settings: Settings, journal: ClassJournal, counts: dict) -> ClassArchiveResult:
+    year, class_name, period = journal.year.name, journal.school_class.name, journal.period.code
     targets = settings.targets()
     xml = journal_xml(journal)
     source_fingerprint = fingerprint(xml)
@@ -166,8 +190,16 @@ def _archive_period_class(settings: Settings, year: str, class_name: str, period
         school = safe_name(journal.school.short_name)
         latest = latest_version(catalog, year, class_name, period, kind, school=school)
         if latest is not None and latest.source_fingerprint == source_fingerprint:
+            # Nothing new to write; complete the copies an earlier run could not make (R8).
+            repairs = complete_replicas(catalog, targets, settings.work_dir, [latest])
+            problems = [problem for repair in repairs for problem in repair.problems]
             return ClassArchiveResult(
-                class_name, ArchiveStatus.UNCHANGED, bundle_id=latest.bundle_id, **counts
+                class_name,
+                ArchiveStatus.UNDER_REPLICATED if problems else ArchiveStatus.UNCHANGED,
+                bundle_id=latest.bundle_id,
+                replicas=tuple((r.target, str(r.status)) for r in repairs),
+                message="; ".join(problems),
+                **counts,
             )
         version = latest.version + 1 if latest else 1
         bundle = bundle_id(year, class_name, period, version)
@@ -212,17 +244,21 @@ def _archive_period_class(settings: Settings, year: str, class_name: str, period
             )
             bag_dir = write_bag(work / bundle, payload.files, info, readme, changes_text)
             replicas = replicate_bundle(targets, key, bag_dir)
-            record_bundle(catalog, bundle_record(key, read_bag_info(bag_dir), changes_text or ""))
-            checked_at = dt.datetime.now(dt.UTC)
-            for replica in replicas:
-                record_replica(catalog, bundle, replica.target, replica.status, checked_at, replica.problems)
+            if any(replica.status == ReplicaStatus.VERIFIED for replica in replicas):
+                # Catalogued only once at least one verified copy exists; otherwise the next run retries.
+                record_bundle(catalog, bundle_record(key, read_bag_info(bag_dir), changes_text or ""))
+                checked_at = dt.datetime.now(dt.UTC)
+                for replica in replicas:
+                    record_replica(
+                        catalog, bundle, replica.target, replica.status, checked_at, replica.problems
+                    )
     finally:
         catalog.close()
     verified = [r for r in replicas if r.status == ReplicaStatus.VERIFIED]
-    status = ArchiveStatus.CREATED if verified else ArchiveStatus.FAILED
+    status = ArchiveStatus.CREATED if len(verified) == len(replicas) else ArchiveStatus.UNDER_REPLICATED
+    if not verified:
+        status = ArchiveStatus.FAILED
     message = "; ".join(problem for replica in replicas for problem in replica.problems)
-    if verified and len(verified) < len(replicas):
-        message = "записан не на все хранилища: " + message
     return ClassArchiveResult(
         class_name,
         status,

@@ -73,6 +73,11 @@ class Settings:
         """Where bundles are built before they are stored; nothing in it is ever the only copy."""
         return self.home / "work"
 
+    @property
+    def locks_dir(self) -> Path:
+        """Lock files that keep two runs from archiving one class at once."""
+        return self.home / "locks"
+
     def targets(self) -> list[Target]:
         try:
             return targets_from_config(self.target_entries, self.home)

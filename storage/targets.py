@@ -117,6 +117,12 @@ class FilesystemTarget:
     # --- writing ---
 
     def put_bundle(self, key: str, source_dir: Path) -> StoredBundle:
+        try:
+            return self._put_bundle(key, source_dir)
+        except OSError as error:  # e.g. the target's disk is not mounted: the root is missing or a file
+            raise StorageError(f"{self.name}: не удалось записать пакет {key}: {error}") from error
+
+    def _put_bundle(self, key: str, source_dir: Path) -> StoredBundle:
         final = self._path(key)
         files = _source_files(Path(source_dir))
         self.clean_incomplete()

@@ -211,3 +211,45 @@ def test_catalog_can_be_rebuilt_from_the_targets(archived: tuple[Settings, Class
     listing = CliRunner().invoke(main, ["--home", str(settings.home), "catalog", "list"])
     assert result.bundle_id in listing.output
     assert "2030-12-31" in listing.output
+
+
+def test_unreachable_target_leaves_the_bundle_under_replicated_until_the_next_run(tmp_path: Path) -> None:
+    """R8: one target down → the bundle goes to the other, is recorded as such, and is completed later."""
+    settings = demo_home(tmp_path / "home")
+    secondary = next(t for t in settings.targets() if t.name == "secondary")
+    secondary.root.parent.mkdir(parents=True, exist_ok=True)
+    secondary.root.write_text("not a folder: the secondary disk is not mounted")
+
+    first = archive_period_class(settings, YEAR, CLASS, "Q1")
+    assert first.status == ArchiveStatus.UNDER_REPLICATED
+    assert dict(first.replicas) == {"primary": "verified", "secondary": "missing"}
+    assert "secondary" in first.message
+    assert not first.ok
+
+    secondary.root.unlink()
+    listing = CliRunner().invoke(main, ["--home", str(settings.home), "replicate"])
+    assert listing.exit_code == 0, listing.output
+    assert f"{first.bundle_id} → secondary: verified" in listing.output
+    db = open_catalog(settings.catalog_path)
+    assert {r.target: r.status for r in replicas_of(db, first.bundle_id)} == {
+        "primary": "verified",
+        "secondary": "verified",
+    }
+    db.close()
+    again = archive_period_class(settings, YEAR, CLASS, "Q1")
+    assert again.status == ArchiveStatus.UNCHANGED
+
+
+def test_next_run_completes_a_missing_replica(tmp_path: Path) -> None:
+    settings = demo_home(tmp_path / "home")
+    secondary = next(t for t in settings.targets() if t.name == "secondary")
+    secondary.root.parent.mkdir(parents=True, exist_ok=True)
+    secondary.root.write_text("unmounted")
+    first = archive_period_class(settings, YEAR, CLASS, "Q1")
+    assert first.status == ArchiveStatus.UNDER_REPLICATED
+    secondary.root.unlink()
+
+    second = archive_period_class(settings, YEAR, CLASS, "Q1")
+    assert second.status == ArchiveStatus.UNCHANGED, second
+    assert dict(second.replicas) == {"secondary": "verified"}
+    assert bundle_dirs(settings, first.bundle_id)[1].joinpath("data", "journal.pdf").is_file()
