@@ -59,6 +59,15 @@ CREATE TABLE IF NOT EXISTS changes (
     summary    TEXT NOT NULL,              -- bag-info Changes
     text       TEXT NOT NULL               -- CHANGES.txt
 );
+CREATE TABLE IF NOT EXISTS fixity_checks ( -- every check of every replica, kept for the whole retention (R7)
+    bundle_id  TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    checked_at TEXT NOT NULL,              -- UTC, ISO 8601
+    status     TEXT NOT NULL,              -- verified, missing, corrupt
+    detail     TEXT NOT NULL DEFAULT '',   -- the problems found, one per line
+    action     TEXT NOT NULL DEFAULT ''    -- what was done about it, e.g. the repair
+);
+CREATE INDEX IF NOT EXISTS fixity_checks_bundle ON fixity_checks (bundle_id, checked_at);
 """
 
 
@@ -268,6 +277,45 @@ def replicas_of(db: sqlite3.Connection, bundle_id: str) -> list[ReplicaRecord]:
         (bundle_id,),
     )
     return [ReplicaRecord(b, t, ReplicaStatus(s), c, d) for b, t, s, c, d in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class FixityCheck:
+    bundle_id: str
+    target: str
+    checked_at: str
+    status: ReplicaStatus
+    detail: str
+    action: str
+
+
+def record_fixity_check(
+    db: sqlite3.Connection,
+    bundle_id: str,
+    target: str,
+    status: ReplicaStatus | str,
+    checked_at: dt.datetime,
+    problems: Sequence[str] = (),
+    action: str = "",
+) -> None:
+    """Append one audit result to the bundle's fixity history and update its replica's state."""
+    when = checked_at.astimezone(dt.UTC).isoformat(timespec="seconds")
+    with db:
+        db.execute(
+            "INSERT INTO fixity_checks (bundle_id, target, checked_at, status, detail, action)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (bundle_id, target, when, ReplicaStatus(status).value, "\n".join(problems), action),
+        )
+    record_replica(db, bundle_id, target, status, checked_at, problems)
+
+
+def fixity_history(db: sqlite3.Connection, bundle_id: str) -> list[FixityCheck]:
+    rows = db.execute(
+        "SELECT bundle_id, target, checked_at, status, detail, action FROM fixity_checks"
+        " WHERE bundle_id = ? ORDER BY checked_at, rowid",
+        (bundle_id,),
+    )
+    return [FixityCheck(b, t, c, ReplicaStatus(s), d, a) for b, t, c, s, d, a in rows]
 
 
 def _bundle_row(db: sqlite3.Connection, bundle_id: str) -> BundleRecord | None:

@@ -190,6 +190,24 @@ class FilesystemTarget:
                 f"{self.name}: пакет {key} хранится до {until.isoformat()} включительно; "
                 "удалять раньше нельзя"
             )
+        _remove_tree(self._move_aside(key))
+        return True
+
+    def replace_bundle(self, key: str, source_dir: Path) -> StoredBundle:
+        """Repair (R7): swap a damaged copy for a verified one, e.g. after a fixity audit found it bad.
+
+        The damaged copy is moved into a hidden temporary folder first and removed only
+        once the good copy is in place; a crash in between leaves the bundle missing on
+        this target (found and repaired by the next audit), never half-written.
+        """
+        aside = self._move_aside(key) if self.has_bundle(key) else None
+        stored = self.put_bundle(key, source_dir)
+        if aside is not None:
+            _remove_tree(aside)
+        return stored
+
+    def _move_aside(self, key: str) -> Path:
+        """Move a stored bundle into a hidden temporary folder of the root, atomically; return that folder."""
         final = self._path(key)
         trash = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=self.root))
         final.chmod(0o755)  # moving a folder to another parent rewrites its ".." entry
@@ -198,10 +216,9 @@ class FilesystemTarget:
         except OSError as error:
             final.chmod(DIR_MODE)
             _remove_tree(trash)
-            raise StorageError(f"{self.name}: не удалось удалить пакет {key}: {error}") from error
+            raise StorageError(f"{self.name}: не удалось убрать пакет {key}: {error}") from error
         _fsync_dir(final.parent)
-        _remove_tree(trash)
-        return True
+        return trash
 
     def _declared_retain_until(self, key: str) -> dt.date:
         try:
