@@ -14,7 +14,7 @@ import fcntl
 import hashlib
 import tempfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +46,7 @@ from storage.layout import bundle_id, bundle_key, safe_name
 from storage.replication import complete_replicas
 from storage.retention import BundleKind, retain_until, retention_class_of
 from storage.targets import ReplicaStatus, Target, replicate_bundle
-from validators.journal_rules import Finding, Severity, validate_class_journal
+from validators.journal_rules import Finding, Severity, has_errors, validate_class_journal
 
 JOURNAL_PDF_NAME = "journal.pdf"
 
@@ -65,6 +65,7 @@ class ClassArchiveResult:
 
     class_name: str
     status: str
+    kind: str = ""  # storage.retention.BundleKind value
     bundle_id: str = ""
     pages: int = 0
     sheets: int = 0
@@ -169,26 +170,58 @@ def _archive_period_class(settings: Settings, year: str, class_name: str, period
     finally:
         engine.dispose()
     findings = validate_class_journal(journal)
-    errors = sum(f.severity is Severity.ERROR for f in findings)
-    counts = {"errors": errors, "warnings": len(findings) - errors, "findings": findings}
-    if errors and settings.block_on_errors:
-        first_error = next(f for f in findings if f.severity is Severity.ERROR)
-        return ClassArchiveResult(class_name, ArchiveStatus.BLOCKED, message=first_error.message, **counts)
-
+    if settings.block_on_errors and has_errors(findings):
+        return blocked_result(class_name, findings)
+    plan = BundlePlan(
+        kind=BundleKind.PERIOD,
+        span_code=period,
+        description=f"Электронный классный журнал {class_name} класса, {journal.span_name} {year}",
+        render=render_payload,
+    )
     with class_lock(settings, year, class_name):
-        return _store_period_bundle(settings, journal, counts)
+        return store_bundle(settings, journal, plan, findings)
 
 
-def _store_period_bundle(settings: Settings, journal: ClassJournal, counts: dict) -> ClassArchiveResult:
-    year, class_name, period = journal.year.name, journal.school_class.name, journal.period.code
+@dataclass(frozen=True)
+class BundlePlan:
+    """One bundle of a class: its kind, its span code in bag-info and ids, and how its data/ is rendered."""
+
+    kind: BundleKind
+    span_code: str  # Q1…, or the year bundles' codes
+    description: str  # External-Description, and the README's title
+    render: Callable[[ClassJournal, Path, bytes], Payload]
+    seal: bool = False
+
+
+def finding_counts(findings: Sequence[Finding]) -> dict[str, object]:
+    errors = sum(f.severity is Severity.ERROR for f in findings)
+    return {"errors": errors, "warnings": len(findings) - errors, "findings": tuple(findings)}
+
+
+def blocked_result(class_name: str, findings: Sequence[Finding], kind: str = "") -> ClassArchiveResult:
+    """A class whose journal has errors, when errors block archiving: the row names the first error."""
+    first_error = next(f for f in findings if f.severity is Severity.ERROR)
+    return ClassArchiveResult(
+        class_name, ArchiveStatus.BLOCKED, kind=kind, message=first_error.message, **finding_counts(findings)
+    )
+
+
+def store_bundle(
+    settings: Settings, journal: ClassJournal, plan: BundlePlan, findings: Sequence[Finding]
+) -> ClassArchiveResult:
+    """Render, bag, store on every target, verify and catalogue one bundle, unless it is unchanged (R9).
+
+    The caller holds the class lock, so two runs never race for the same version.
+    """
+    year, class_name = journal.year.name, journal.school_class.name
+    counts = finding_counts(findings)
     targets = settings.targets()
     xml = journal_xml(journal)
     source_fingerprint = fingerprint(xml)
-    kind = BundleKind.PERIOD
     catalog = open_catalog(settings.catalog_path)
     try:
         school = safe_name(journal.school.short_name)
-        latest = latest_version(catalog, year, class_name, period, kind, school=school)
+        latest = latest_version(catalog, year, class_name, plan.span_code, plan.kind, school=school)
         if latest is not None and latest.source_fingerprint == source_fingerprint:
             # Nothing new to write; complete the copies an earlier run could not make (R8).
             repairs = complete_replicas(catalog, targets, settings.work_dir, [latest])
@@ -196,13 +229,14 @@ def _store_period_bundle(settings: Settings, journal: ClassJournal, counts: dict
             return ClassArchiveResult(
                 class_name,
                 ArchiveStatus.UNDER_REPLICATED if problems else ArchiveStatus.UNCHANGED,
+                kind=plan.kind,
                 bundle_id=latest.bundle_id,
                 replicas=tuple((r.target, str(r.status)) for r in repairs),
                 message="; ".join(problems),
                 **counts,
             )
         version = latest.version + 1 if latest else 1
-        bundle = bundle_id(year, class_name, period, version)
+        bundle = bundle_id(year, class_name, plan.span_code, version)
         key = bundle_key(school, year, class_name, bundle)
         changes_text = None
         changes_summary = ""
@@ -215,29 +249,28 @@ def _store_period_bundle(settings: Settings, journal: ClassJournal, counts: dict
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f"{bundle}-", dir=settings.work_dir) as work_name:
             work = Path(work_name)
-            payload = render_payload(journal, work, xml)
+            payload = plan.render(journal, work, xml)
+            retention = retention_class_of(plan.kind)
             info = BagInfo(
                 source_organization=journal.school.name,
                 organization_address=journal.school.address,
-                external_description=(
-                    f"Электронный классный журнал {class_name} класса, {journal.span_name} {year}"
-                ),
+                external_description=plan.description,
                 external_identifier=bundle,
                 academic_year=year,
                 school_class=class_name,
-                period_code=period,
+                period_code=plan.span_code,
                 period=journal.span_name,
-                bundle_kind=kind,
+                bundle_kind=plan.kind,
                 bundle_version=version,
-                retention_class=retention_class_of(kind),
-                retain_until=retain_until(journal.year.end, retention_class_of(kind)),
+                retention_class=retention,
+                retain_until=retain_until(journal.year.end, retention),
                 source_fingerprint=source_fingerprint,
                 bagging_date=journal.end,
                 supersedes=latest.bundle_id if latest else "",
                 changes=changes_summary,
             )
             readme = bag_readme(
-                info.external_description,
+                plan.description,
                 bundle,
                 payload_descriptions(payload.files),
                 has_changes=changes_text is not None,
@@ -258,14 +291,14 @@ def _store_period_bundle(settings: Settings, journal: ClassJournal, counts: dict
     status = ArchiveStatus.CREATED if len(verified) == len(replicas) else ArchiveStatus.UNDER_REPLICATED
     if not verified:
         status = ArchiveStatus.FAILED
-    message = "; ".join(problem for replica in replicas for problem in replica.problems)
     return ClassArchiveResult(
         class_name,
         status,
+        kind=plan.kind,
         bundle_id=bundle,
         pages=payload.pages,
         sheets=sheet_count(payload.pages, settings.duplex),
         replicas=tuple((replica.target, str(replica.status)) for replica in replicas),
-        message=message,
+        message="; ".join(problem for replica in replicas for problem in replica.problems),
         **counts,
     )
