@@ -35,6 +35,12 @@ block_on_errors = false
 # Count sheets for duplex printing (two pages a sheet) instead of one page a sheet.
 duplex = false
 
+[seal]
+# The school's signing key and X.509 certificate (PEM) that seal year bundles (R2, R3, R7).
+# `journal-archive demo` creates a self-signed demo pair here; use the school's own in production.
+key = "keys/seal-key.pem"
+certificate = "keys/seal-cert.pem"
+
 # Storage targets, at least two on different media (R8). Relative paths are inside this folder.
 [[targets]]
 name = "primary"
@@ -59,6 +65,8 @@ class Settings:
     block_on_errors: bool = False
     duplex: bool = False
     target_entries: tuple[dict[str, object], ...] = ()
+    seal_key: Path = Path("keys/seal-key.pem")
+    seal_certificate: Path = Path("keys/seal-cert.pem")
 
     @property
     def config_path(self) -> Path:
@@ -124,6 +132,17 @@ def load_settings(home: Path | None = None) -> Settings:
     targets = config.get("targets", [])
     if not isinstance(targets, list) or not all(isinstance(entry, dict) for entry in targets):
         raise ConfigError(f"В файле настроек {config_path}: хранилища задаются разделами [[targets]]")
+    seal = config.get("seal", {})
+    seal_paths = {}
+    for name, field_name in (("key", "seal_key"), ("certificate", "seal_certificate")):
+        value = seal.get(name, Settings.__dataclass_fields__[field_name].default)
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"В файле настроек {config_path}: [seal] {name} должно быть путём к файлу")
+        seal_paths[field_name] = (home / Path(value).expanduser()).resolve()
     return Settings(
-        home=home, source_url=resolve_sqlite_url(url, home), target_entries=tuple(targets), **flags
+        home=home,
+        source_url=resolve_sqlite_url(url, home),
+        target_entries=tuple(targets),
+        **flags,
+        **seal_paths,
     )
