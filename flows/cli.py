@@ -323,3 +323,39 @@ def serve(ctx: click.Context) -> None:
         parameters={"year": DEFAULT_YEAR, "period": "Q1", "home": str(settings.home)},
         description="Квартальный архив классных журналов (R1)",
     )
+
+
+@main.command()
+@click.option(
+    "--apply", "apply_", is_flag=True, help="Delete the expired bundles (only where the target allows)."
+)
+@click.pass_context
+@user_errors
+def retention(ctx: click.Context, apply_: bool) -> None:
+    """List bundles past their retention date; with --apply delete exactly those, never anything earlier."""
+    import datetime as dt
+
+    from storage.catalog import open_catalog
+    from storage.sweep import expired_bundles, sweep_expired
+
+    settings = settings_of(ctx)
+    today = dt.date.today()
+    db = open_catalog(settings.catalog_path)
+    try:
+        expired = expired_bundles(db, today)
+        if not expired:
+            click.echo(f"На {today.isoformat()} нет пакетов с истёкшим сроком хранения.")
+            return
+        print_table(
+            ("Пакет", "Класс", "Год", "Вид", "Хранить до"),
+            [(r.bundle_id, r.class_name, r.year, r.kind, r.retain_until) for r in expired],
+        )
+        if not apply_:
+            click.echo("Чтобы удалить эти пакеты, запустите с --apply.")
+            return
+        outcomes = sweep_expired(db, settings.targets(), today)
+    finally:
+        db.close()
+    for outcome in outcomes:
+        state = "удалён" if outcome.deleted else f"не удалён: {outcome.detail}"
+        click.echo(f"{outcome.bundle_id} на {outcome.target}: {state}")
