@@ -20,7 +20,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.pipeline import ClassArchiveResult, archive_period_class
+from flows.pipeline import ClassArchiveResult, archive_period_class, archive_year_class
 from flows.settings import Settings, load_settings
 from journal.source import open_source, select_class_names
 
@@ -36,7 +36,7 @@ def worker_count() -> int:
 
 @contextlib.contextmanager
 def reporting_to(callback: ResultCallback) -> Iterator[None]:
-    """Call `callback` with each class's result as it finishes (the CLI's progress bar)."""
+    """Call `callback` with each class's results as they finish (the CLI's progress bar)."""
     global _on_result
     _on_result = callback
     try:
@@ -45,27 +45,67 @@ def reporting_to(callback: ResultCallback) -> Iterator[None]:
         _on_result = None
 
 
-@task(name="archive-class", task_run_name="archive {class_name} {period}", retries=0)
-def archive_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
+@contextlib.contextmanager
+def worker_pool(classes: int) -> Iterator[None]:
+    """One worker process per core (at most one per class) for the duration of a flow run."""
+    global _pool
+    workers = max(1, min(worker_count(), classes))
+    context = multiprocessing.get_context("spawn")  # no fork: Prefect runs threads in this process
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        _pool = pool
+        try:
+            yield
+        finally:
+            _pool = None
+
+
+def run_in_pool(function: Callable[..., object], *args: object, **kwargs: object) -> object:
+    return _pool.submit(function, *args, **kwargs).result() if _pool else function(*args, **kwargs)
+
+
+def report(results: list[ClassArchiveResult]) -> list[ClassArchiveResult]:
+    """Log each bundle's outcome to Prefect and tell the CLI."""
     logger = get_run_logger()
-    if _pool is not None:
-        result = _pool.submit(archive_period_class, settings, year, class_name, period).result()
-    else:
-        result = archive_period_class(settings, year, class_name, period)
-    log = logger.info if result.ok else logger.error
-    log(
-        "%s: %s %s (%s листов, ошибок %s, предупреждений %s) %s",
-        class_name,
-        result.status,
-        result.bundle_id,
-        result.sheets,
-        result.errors,
-        result.warnings,
-        result.message,
-    )
-    if _on_result is not None:
-        _on_result(result)
-    return result
+    for result in results:
+        log = logger.info if result.ok else logger.error
+        log(
+            "%s %s: %s %s (%s листов, ошибок %s, предупреждений %s) %s",
+            result.class_name,
+            result.kind,
+            result.status,
+            result.bundle_id,
+            result.sheets,
+            result.errors,
+            result.warnings,
+            result.message,
+        )
+        if _on_result is not None:
+            _on_result(result)
+    return results
+
+
+def class_names_for(
+    settings: Settings, year: str, period: str | None, class_names: list[str] | None
+) -> list[str]:
+    engine = open_source(settings.source_url)
+    try:
+        return list(select_class_names(engine, year, period, tuple(class_names or ())))
+    finally:
+        engine.dispose()
+
+
+@task(name="archive-class-period", task_run_name="archive {class_name} {period}")
+def archive_class_period(
+    settings: Settings, year: str, class_name: str, period: str
+) -> list[ClassArchiveResult]:
+    return report([run_in_pool(archive_period_class, settings, year, class_name, period)])
+
+
+@task(name="archive-class-year", task_run_name="seal {class_name} {year}")
+def archive_class_year(
+    settings: Settings, year: str, class_name: str, allow_errors: bool
+) -> list[ClassArchiveResult]:
+    return report(run_in_pool(archive_year_class, settings, year, class_name, allow_errors=allow_errors))
 
 
 @flow(name="archive_period", task_runner=ThreadPoolTaskRunner(max_workers=worker_count()))
@@ -77,19 +117,20 @@ def archive_period(
     Parameters are plain values so that the same flow runs from the CLI and from a
     Prefect deployment (`journal-archive serve`); `home` is the journal-archive home.
     """
-    global _pool
     settings = load_settings(Path(home) if home else None)
-    engine = open_source(settings.source_url)
-    try:
-        names = select_class_names(engine, year, period, tuple(class_names or ()))
-    finally:
-        engine.dispose()
-    workers = max(1, min(worker_count(), len(names)))
-    context = multiprocessing.get_context("spawn")  # no fork: Prefect runs threads in this process
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        _pool = pool
-        try:
-            futures = [archive_class.submit(settings, year, name, period) for name in names]
-            return [future.result() for future in futures]
-        finally:
-            _pool = None
+    names = class_names_for(settings, year, period, class_names)
+    with worker_pool(len(names)):
+        futures = [archive_class_period.submit(settings, year, name, period) for name in names]
+        return [result for future in futures for result in future.result()]
+
+
+@flow(name="archive_year", task_runner=ThreadPoolTaskRunner(max_workers=worker_count()))
+def archive_year(
+    year: str, class_names: list[str] | None = None, home: str | None = None, allow_errors: bool = False
+) -> list[ClassArchiveResult]:
+    """Close the year: for every class a sealed journal bundle (5 years) and summary bundle (25 years)."""
+    settings = load_settings(Path(home) if home else None)
+    names = class_names_for(settings, year, None, class_names)
+    with worker_pool(len(names)):
+        futures = [archive_class_year.submit(settings, year, name, allow_errors) for name in names]
+        return [result for future in futures for result in future.result()]

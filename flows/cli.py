@@ -157,28 +157,66 @@ def archive() -> None:
 @user_errors
 def archive_period_command(ctx: click.Context, year: str, period: str, class_names: tuple[str, ...]) -> None:
     """Archive every class's journal for a reporting period to both storage targets (R1, R5, R7, R8)."""
+    settings, names = classes_to_archive(ctx, year, period, class_names)
+    from flows.archive import archive_period
+
+    click.echo(f"Архив за период {period} {year}: {len(names)} кл. → {settings.home}")
+    run_archive(len(names), lambda: archive_period(year, period, list(names), str(settings.home)))
+
+
+@archive.command("year")
+@click.option("--year", default=DEFAULT_YEAR, show_default=True, help="Academic year, e.g. 2024/2025.")
+@click.option("--class", "class_names", multiple=True, help="Class name, e.g. 5А (repeatable); default: all.")
+@click.option(
+    "--allow-errors",
+    is_flag=True,
+    help="Seal a class even if its journal has validation errors (they are listed; warnings never block).",
+)
+@click.pass_context
+@user_errors
+def archive_year_command(
+    ctx: click.Context, year: str, class_names: tuple[str, ...], allow_errors: bool
+) -> None:
+    """Close the year: per class a sealed journal bundle (5 years, R2) and summary bundle (25 years, R3)."""
+    settings, names = classes_to_archive(ctx, year, None, class_names)
+    from flows.archive import archive_year
+
+    click.echo(f"Годовой архив {year}: {len(names)} кл. → {settings.home}")
+    run_archive(2 * len(names), lambda: archive_year(year, list(names), str(settings.home), allow_errors))
+
+
+def classes_to_archive(
+    ctx: click.Context, year: str, period: str | None, class_names: tuple[str, ...]
+) -> tuple[Settings, tuple[str, ...]]:
+    """Settings and class names, checked before any work starts; Prefect's environment set up."""
     from journal.source import open_source, select_class_names
 
     settings = settings_of(ctx)
     settings.targets()  # a bad target configuration stops here, before any work
     engine = open_source(settings.source_url)
-    names = select_class_names(engine, year, period, class_names)
-    engine.dispose()
+    try:
+        names = select_class_names(engine, year, period, class_names)
+    finally:
+        engine.dispose()
     prefect_environment(settings)
-    from flows.archive import archive_period, reporting_to
+    return settings, names
 
-    click.echo(f"Архив за период {period} {year}: {len(names)} кл. → {settings.home}")
-    bar = click.progressbar(length=len(names), label="Классы", show_pos=True, file=sys.stderr)
+
+def run_archive(bundles: int, run: Callable[[], list[Any]]) -> None:
+    """Run an archive flow with a progress bar, print the administrator's table, exit 1 on any failure."""
+    from flows.archive import reporting_to
+
+    bar = click.progressbar(length=bundles, label="Пакеты", show_pos=True, file=sys.stderr)
     with bar, reporting_to(lambda result: bar.update(1)):
-        results = archive_period(year, period, list(names), str(settings.home))
+        results = run()
     print_table(
-        ("Класс", "Стр.", "Листов", "Пакет", "Статус", "Замечания"),
+        ("Класс", "Пакет", "Стр.", "Листов", "Статус", "Замечания"),
         [
             (
                 r.class_name,
+                r.bundle_id or r.kind,
                 str(r.pages or ""),
                 str(r.sheets or ""),
-                r.bundle_id,
                 r.status,
                 r.message or finding_counts(r.errors, r.warnings),
             )
@@ -186,7 +224,7 @@ def archive_period_command(ctx: click.Context, year: str, period: str, class_nam
         ],
     )
     failed = [r for r in results if not r.ok]
-    click.echo(f"Готово: {len(results) - len(failed)} из {len(results)} кл. без сбоев.")
+    click.echo(f"Готово: {len(results) - len(failed)} из {len(results)} пакетов без сбоев.")
     if failed:
         sys.exit(1)
 
