@@ -10,7 +10,8 @@ Every measurement runs in its own subprocess, so each peak RSS (ru_maxrss) is it
 - `table-best` — the table's best case: `table-layout: fixed` and one sheet per document
               (a table document grows super-linearly in time and memory);
 - `blocks`  — the same sheets with our templates (documents/pdf.py, chunked, merged, PDF/A);
-- `journal` — the class's whole period journal: marks + lessons sheets of every course;
+- `journal` — the class's whole period journal as archived: title sheet, student list, marks +
+              lessons sheets of every course, attendance, P1/P2 reports, certification sheet;
 - `large`   — a class 4× as long and 2× as wide (year-like), to show memory stays flat.
 
 Each run warms up first (imports, fonts) and then times rendering only (sheet models and
@@ -188,7 +189,7 @@ def run_blocks(journal: ClassJournal, out: Path) -> dict:
 def run_journal(journal: ClassJournal, out: Path, name: str = "journal") -> dict:
     render_sheets_pdf(number_sheets(journal_sheets(journal)[:1]), out, journal_meta(journal))  # warm-up
     start = time.perf_counter()
-    count = render_journal_pdf(journal, out)  # layout included
+    count = render_journal_pdf(journal, out).pages  # layout included, title to certification sheet
     return _result(name, count, time.perf_counter() - start)
 
 

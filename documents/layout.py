@@ -346,8 +346,9 @@ class Sheet(Protocol):
     """
 
     template: ClassVar[str]
-    number: int
-    total: int
+    number: int  # page number, 1…total
+    total: int  # pages in the document
+    label: str  # what the footer prints: «Лист 3 из 15», or «оборот листа 3» on a duplex back
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +370,8 @@ class TextBlock:
     size_pt: float
     leading: float  # line height, mm: a row of the grid or a ruled line
     spacing_mm: float = 0.0  # letter-spacing of fixed-slot cells
+    align: str = ""  # "", "center" or "right" (the default is left)
+    bold: bool = False
 
     @property
     def text(self) -> str:
@@ -402,6 +405,7 @@ class MarksSheet:
     finals: tuple[str, ...]  # the period marks in row order; empty unless this is the last run of dates
     number: int = 0
     total: int = 0
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +420,7 @@ class LessonsSheet:
     lessons: tuple[int, ...]
     number: int = 0
     total: int = 0
+    label: str = ""
 
 
 # --- Building sheets --------------------------------------------------------------
@@ -438,10 +443,36 @@ def journal_sheets(journal: ClassJournal) -> tuple[MarksSheet | LessonsSheet, ..
     return tuple(sheets)
 
 
-def number_sheets(sheets: Sequence[S]) -> tuple[S, ...]:
-    """The sheets with «Лист N из M» filled in: N counts from 1 across the whole document."""
-    total = len(sheets)
-    return tuple(dataclasses.replace(s, number=i, total=total) for i, s in enumerate(sheets, start=1))
+def number_sheets(sheets: Sequence[S], *, duplex: bool = False) -> tuple[S, ...]:
+    """The sheets with their page number, the page count and the footer's label filled in.
+
+    Simplex (the default) a sheet is a page: «Лист N из M». Duplex, a sheet is two pages:
+    the front (odd page) says «Лист k из M», the back says «оборот листа k», so a bound
+    copy can still be checked page by page against the title sheet's count (R2).
+    """
+    pages = len(sheets)
+    total = sheet_count(pages, duplex)
+    return tuple(
+        dataclasses.replace(s, number=i, total=pages, label=sheet_label(i, total, duplex=duplex))
+        for i, s in enumerate(sheets, start=1)
+    )
+
+
+def sheet_count(pages: int, duplex: bool) -> int:
+    """How many sheets `pages` pages make: one each, or two each when printed on both sides."""
+    return (pages + 1) // 2 if duplex else pages
+
+
+def sheet_of_page(page: int, duplex: bool) -> int:
+    """The sheet a page (1-based) is printed on."""
+    return (page + 1) // 2 if duplex else page
+
+
+def sheet_label(page: int, sheets: int, *, duplex: bool = False) -> str:
+    """The footer of a page: «Лист 3 из 15»; duplex, «оборот листа 3» on an even page."""
+    if duplex and page % 2 == 0:
+        return f"оборот листа {sheet_of_page(page, duplex)}"
+    return f"Лист {sheet_of_page(page, duplex)} из {sheets}"
 
 
 def courses_in_print_order(journal: ClassJournal) -> tuple[Course, ...]:
@@ -763,15 +794,21 @@ def _header(journal: ClassJournal, course: Course, page: PageGeometry, part: str
     bits = [f"Учитель: {teacher.short_name}" if teacher else "Учитель: не указан", span_title(journal)]
     if part:
         bits.append(part)
+    return sheet_header(journal, journal.course_title(course), bits, page)
+
+
+def sheet_header(
+    journal: ClassJournal, title: str, subtitle: Sequence[str], page: PageGeometry = PAGE
+) -> SheetHeader:
+    """The heading lines and footer of any journal sheet, fitted: «title … 5А класс», the subtitle
+    bits joined by «·», and the footer naming the school, class and span."""
     class_label = f"{journal.school_class.name} класс"
     footer = f"{journal.school.short_name} · {class_label} · {span_title(journal)}"
     return SheetHeader(
-        title=ellipsize(
-            clean_text(journal.course_title(course), 300), page.title_box.width, SANS_BOLD, page.title_pt
-        ),
+        title=ellipsize(clean_text(title, 300), page.title_box.width, SANS_BOLD, page.title_pt),
         class_label=ellipsize(clean_text(class_label, 60), page.class_box.width, SANS_BOLD, page.title_pt),
         subtitle=ellipsize(
-            clean_text("   ·   ".join(bits), 600), page.subtitle_box.width, SANS, page.subtitle_pt
+            clean_text("   ·   ".join(subtitle), 600), page.subtitle_box.width, SANS, page.subtitle_pt
         ),
         footer=ellipsize(clean_text(footer, 400), page.footer_box.width * 0.7, SANS, page.footer_pt),
     )

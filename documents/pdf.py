@@ -19,6 +19,9 @@ How it is kept fast, bounded and safe:
   `url(file:///etc/passwd)` is printed as text. The `TemplateFetcher` serves only files
   under templates/ and the font files of documents/fonts.py, and refuses every other URL
   (other files, http, data:) — nothing is fetched on behalf of the data.
+- Navigation and data. The merged file gets an outline (bookmarks) per journal section, and
+  the data it was made from (CSV, XML) is embedded as PDF/A-3 associated files by
+  `finish_pdfa` (documents/pdfa.py, the one place for PDF/A post-processing).
 - Determinism. Dates come from the data (`PdfMeta`), SOURCE_DATE_EPOCH is set while
   rendering, and documents/pdfa.py saves with a content-derived /ID.
 """
@@ -26,12 +29,13 @@ How it is kept fast, bounded and safe:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import mimetypes
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -44,6 +48,7 @@ from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from documents.csv_export import CSV_METADATA_NAME, TABLES
 from documents.fonts import FONT_FILES, TEMPLATES_DIR, clean_text, font_path
 from documents.layout import (
     LESSONS,
@@ -55,10 +60,10 @@ from documents.layout import (
     PageGeometry,
     Sheet,
     TextBlock,
-    journal_sheets,
-    number_sheets,
 )
-from documents.pdfa import PDF_VARIANT, PdfMeta, finish_pdfa
+from documents.pdfa import PDF_VARIANT, Attachment, PdfMeta, finish_pdfa
+from documents.sections import Section, journal_document
+from documents.xml_format import JOURNAL_XML_NAME, JOURNAL_XSD_NAME
 from journal.model import ClassJournal
 
 CHUNK_SHEETS = 24
@@ -116,6 +121,10 @@ def _block_style(block: TextBlock) -> str:
     style = f"{_place(block.box)};font-size:{_num(block.size_pt)}pt;line-height:{_mm(block.leading)}"
     if block.spacing_mm:
         style += f";letter-spacing:{_mm(block.spacing_mm)}"
+    if block.align:
+        style += f";text-align:{block.align}"
+    if block.bold:
+        style += ";font-weight:bold"
     return style
 
 
@@ -216,6 +225,8 @@ def render_sheets_pdf(
     *,
     chunk_size: int = CHUNK_SHEETS,
     url_fetcher: TemplateFetcher | None = None,
+    bookmarks: Sequence[Bookmark] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> int:
     """Render numbered sheets to one PDF/A-3b file at `target`; returns the page count.
 
@@ -238,7 +249,7 @@ def render_sheets_pdf(
             part = Path(tmp) / f"part-{start:06d}.pdf"
             _render_chunk(chunk, part, meta, fetcher, image_cache)
             parts.append(part)
-        return _merge(parts, target, meta)
+        return _merge(parts, target, meta, bookmarks, attachments)
 
 
 def _render_chunk(
@@ -257,14 +268,47 @@ def _render_chunk(
     # only cost time.
 
 
-def _merge(parts: Sequence[Path], target: Path, meta: PdfMeta) -> int:
-    """Append every chunk's pages to the first chunk (which keeps its OutputIntent and XMP), then finish."""
+@dataclass(frozen=True, slots=True)
+class Bookmark:
+    """An outline entry: a title, the page it opens (1-based) and entries under it."""
+
+    title: str
+    page: int
+    children: tuple[Bookmark, ...] = ()
+
+
+def _merge(
+    parts: Sequence[Path],
+    target: Path,
+    meta: PdfMeta,
+    bookmarks: Sequence[Bookmark],
+    attachments: Sequence[Attachment],
+) -> int:
+    """Append every chunk's pages to the first chunk (which keeps its OutputIntent and XMP), add the
+    outline, then finish (clean, embed the attachments, stamp metadata, save)."""
     with contextlib.ExitStack() as stack:
         pdf = stack.enter_context(pikepdf.open(parts[0]))
         for part in parts[1:]:
             pdf.pages.extend(stack.enter_context(pikepdf.open(part)).pages)
-        finish_pdfa(pdf, target, meta)
+        if bookmarks:
+            _add_outline(pdf, bookmarks)
+        finish_pdfa(pdf, target, meta, attachments)
         return len(pdf.pages)
+
+
+def _add_outline(pdf: pikepdf.Pdf, bookmarks: Sequence[Bookmark]) -> None:
+    pages = len(pdf.pages)
+
+    def item(mark: Bookmark) -> pikepdf.OutlineItem:
+        if not 1 <= mark.page <= pages:
+            raise ValueError(f"bookmark «{mark.title}» points at page {mark.page} of {pages}")
+        entry = pikepdf.OutlineItem(clean_text(mark.title, 200), mark.page - 1)
+        entry.children.extend(item(child) for child in mark.children)
+        return entry
+
+    with pdf.open_outline() as outline:
+        outline.root.extend(item(mark) for mark in bookmarks)
+    pdf.Root.PageMode = pikepdf.Name.UseOutlines  # a viewer opens with the bookmarks shown
 
 
 # --- Journals -------------------------------------------------------------------
@@ -278,20 +322,90 @@ def journal_meta(journal: ClassJournal) -> PdfMeta:
     return PdfMeta(
         title=clean_text(title, 300),
         author=clean_text(journal.school.name, 300),
-        subject="Отметки, посещаемость и содержание уроков",
+        subject="Титульный лист, список обучающихся, отметки и содержание уроков, посещаемость, "
+        "отчёты об успеваемости и ведении журнала, заверительный лист",
         created=created,
     )
+
+
+@dataclass(frozen=True)
+class RenderedJournal:
+    """What a rendered journal came to: pages, sheets (pages, or half of them duplex) and sections."""
+
+    pages: int
+    sheets: int
+    sections: tuple[Section, ...]
+    duplex: bool = False
+
+
+ATTACHMENT_TYPES = {
+    ".csv": ("text/csv", "Data"),
+    ".json": ("application/json", "Data"),
+    ".xsd": ("application/xml", "Data"),
+    ".xml": ("application/xml", "Source"),
+}
+"""MIME type and /AFRelationship by file extension. journal.xml is the Source: the document is
+made from exactly that data and importing it rebuilds the journal (R10); the CSV tables, their
+CSVW description and the XSD are Data behind what is printed."""
+
+_TABLE_TITLES = {table.url: f"{table.title}: {table.description}" for table in TABLES}
+_DESCRIPTIONS = {
+    JOURNAL_XML_NAME: "Все данные журнала в XML (схема — journal.xsd): из этого файла журнал "
+    "восстанавливается полностью.",
+    JOURNAL_XSD_NAME: "XML-схема (XSD) файла journal.xml.",
+    CSV_METADATA_NAME: "Описание таблиц CSV (W3C CSVW): названия и типы столбцов, связи таблиц.",
+}
+
+
+def journal_attachments(files: Mapping[str, bytes]) -> tuple[Attachment, ...]:
+    """The bundle's data files as PDF/A-3 attachments, with type, relationship and a Russian description."""
+    attachments = []
+    for name in sorted(files):
+        suffix = Path(name).suffix.lower()
+        if suffix not in ATTACHMENT_TYPES:
+            raise ValueError(f"{name}: only CSV, JSON, XML and XSD files are embedded in the journal PDF")
+        mime, relationship = ATTACHMENT_TYPES[suffix]
+        description = _DESCRIPTIONS.get(name) or _TABLE_TITLES.get(name) or f"Данные журнала: {name}"
+        attachments.append(Attachment(name, files[name], mime, clean_text(description, 500), relationship))
+    return tuple(attachments)
+
+
+def journal_bookmarks(sections: Sequence[Section]) -> tuple[Bookmark, ...]:
+    """One outline entry per section; a course's marks and lessons sheets under the course's name."""
+    marks: list[Bookmark] = []
+    for section in sections:
+        if not section.group:
+            marks.append(Bookmark(section.title, section.first_page))
+            continue
+        child = Bookmark(section.part.capitalize(), section.first_page)
+        if marks and marks[-1].title == section.group and marks[-1].children:
+            marks[-1] = dataclasses.replace(marks[-1], children=(*marks[-1].children, child))
+        else:
+            marks.append(Bookmark(section.group, section.first_page, (child,)))
+    return tuple(marks)
 
 
 def render_journal_pdf(
     journal: ClassJournal,
     target: Path,
     *,
+    attachments: Mapping[str, bytes] | None = None,
+    duplex: bool = False,
     chunk_size: int = CHUNK_SHEETS,
     url_fetcher: TemplateFetcher | None = None,
-) -> int:
-    """A class's marks and lessons sheets for its span as one PDF/A-3b file; returns the sheet count."""
-    sheets = number_sheets(journal_sheets(journal))
-    return render_sheets_pdf(
-        sheets, target, journal_meta(journal), chunk_size=chunk_size, url_fetcher=url_fetcher
+) -> RenderedJournal:
+    """The class journal for its span as one PDF/A-3b file (R2): title sheet with contents and
+    sheet count, students, marks and lessons sheets, attendance, reports, certification sheet;
+    an outline per section; `attachments` (file name → bytes: the CSV and XML of the bundle)
+    embedded as associated files. `duplex` counts two pages a sheet."""
+    document = journal_document(journal, duplex=duplex)
+    pages = render_sheets_pdf(
+        document.sheets,
+        target,
+        journal_meta(journal),
+        chunk_size=chunk_size,
+        url_fetcher=url_fetcher,
+        bookmarks=journal_bookmarks(document.sections),
+        attachments=journal_attachments(attachments or {}),
     )
+    return RenderedJournal(pages, document.sheet_count, document.sections, duplex)

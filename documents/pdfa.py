@@ -8,6 +8,11 @@ ToUnicode, one sRGB OutputIntent, XMP with pdfaid). What it leaves for us:
 - font subset tags that come from the font's name, not its subset: when chunks rendered
   separately are merged, different subsets of one font share a name (ABCDEF+Font), which
   a viewer may take for one font — each subset is renamed after its own content;
+- no place for the data behind the document: the files given as `attachments` are embedded
+  as PDF/A-3 associated files (EmbeddedFiles name tree + the catalog's /AF array), each with
+  its /AFRelationship, MIME /Subtype, a Russian /Desc and dates from the data, so the PDF
+  alone carries its data (R5, R10). pikepdf's AttachedFileSpec is used, not WeasyPrint's
+  attachments, which list every file twice in /AF;
 - a random-looking document /ID and, if pikepdf touches the metadata, the current time
   and «pikepdf» as the editor — so the ID is derived from the content
   (`deterministic_id=True`) and the metadata is written with `set_pikepdf_as_editor=False`
@@ -21,10 +26,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pikepdf
+from pikepdf import Array, Name
 
 PDFA_PART = "3"
 PDFA_CONFORMANCE = "B"
@@ -50,6 +57,65 @@ class PdfMeta:
     @property
     def modified_w3c(self) -> str:
         return (self.modified or self.created).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file embedded in the PDF as a PDF/A-3 associated file.
+
+    `relationship` is the PDF's /AFRelationship: «Source» for the file the document was made
+    from (journal.xml — importing it rebuilds the journal), «Data» for data behind what is
+    printed (the CSV tables and their descriptions).
+    """
+
+    name: str
+    data: bytes
+    mime_type: str  # text/csv, application/xml, application/json
+    description: str  # Russian: what the file holds
+    relationship: str = "Data"
+
+
+AF_RELATIONSHIPS = frozenset({"Source", "Data", "Alternative", "Supplement", "Unspecified"})
+
+
+def _pdf_date(when: dt.datetime) -> str:
+    """«D:20241025000000+00'00» — a PDF date string from an aware datetime."""
+    offset = when.utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"D:{when:%Y%m%d%H%M%S}{sign}{hours:02d}'{mins:02d}"
+
+
+def embed_files(pdf: pikepdf.Pdf, attachments: Sequence[Attachment], when: dt.datetime) -> int:
+    """Embed `attachments` as associated files (name tree + catalog /AF), in name order; how many.
+
+    A name given twice is an error, not a silent duplicate; the dates are `when` (from the data).
+    """
+    names = [a.name for a in attachments]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"attachment named twice: {', '.join(twice)}")
+    date = _pdf_date(when)
+    specs = []
+    for attachment in sorted(attachments, key=lambda a: a.name):
+        if attachment.relationship not in AF_RELATIONSHIPS:
+            raise ValueError(f"{attachment.name}: unknown AFRelationship {attachment.relationship!r}")
+        spec = pikepdf.AttachedFileSpec(
+            pdf,
+            attachment.data,
+            description=attachment.description,
+            filename=attachment.name,
+            mime_type=attachment.mime_type,
+            creation_date=date,
+            mod_date=date,
+            relationship=Name("/" + attachment.relationship),
+        )
+        pdf.attachments[attachment.name] = spec
+        specs.append(pdf.attachments[attachment.name].obj)
+    if specs:
+        pdf.Root.AF = Array(specs)
+    return len(specs)
 
 
 def remove_empty_resources(pdf: pikepdf.Pdf) -> int:
@@ -104,10 +170,14 @@ def retag_font_subsets(pdf: pikepdf.Pdf) -> int:
     return renamed
 
 
-def finish_pdfa(pdf: pikepdf.Pdf, target: Path, meta: PdfMeta) -> None:
-    """Clean, stamp the metadata from `meta`, and save `pdf` as deterministic PDF/A-3b at `target`."""
+def finish_pdfa(
+    pdf: pikepdf.Pdf, target: Path, meta: PdfMeta, attachments: Sequence[Attachment] = ()
+) -> None:
+    """Clean, embed `attachments`, stamp the metadata from `meta`, and save `pdf` as deterministic
+    PDF/A-3b at `target`."""
     remove_empty_resources(pdf)
     retag_font_subsets(pdf)
+    embed_files(pdf, attachments, meta.modified or meta.created)
     with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=True) as xmp:
         xmp["dc:title"] = meta.title
         xmp["dc:creator"] = [meta.author]

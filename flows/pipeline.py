@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import tempfile
 import traceback
@@ -35,10 +36,15 @@ from journal.model import ClassJournal
 from journal.source import SourceError, extract_class_journal, open_source
 from storage.bagformat import PAYLOAD_DIR
 from storage.catalog import (
+    ANCHOR_FILE,
     BundleRecord,
+    anchor_digest,
     bundle_record,
     latest_version,
+    list_bundles,
+    mark_superseded,
     open_catalog,
+    record_anchor,
     record_bundle,
     record_replica,
 )
@@ -86,6 +92,7 @@ class Payload:
 
     files: dict[str, bytes]
     pages: int
+    sheets: int
 
 
 PAYLOAD_DESCRIPTIONS = {
@@ -105,8 +112,11 @@ def fingerprint(xml: bytes) -> str:
     return "sha256:" + hashlib.sha256(xml).hexdigest()
 
 
-def render_payload(journal: ClassJournal, work: Path, xml: bytes) -> Payload:
-    """Every file of the bundle's data/: PDF/A, CSV tables with CSVW metadata, XML with its XSD (R5)."""
+def render_payload(journal: ClassJournal, work: Path, xml: bytes, *, duplex: bool = False) -> Payload:
+    """Every file of the bundle's data/: PDF/A, CSV tables with CSVW metadata, XML with its XSD (R5).
+
+    The PDF carries the other files inside it as PDF/A-3 associated files, so it alone holds
+    the data; `duplex` counts its sheets for two-sided printing."""
     problems = validate_journal_xml(xml)
     if problems:
         raise ValueError(f"journal.xml не соответствует схеме: {problems[0]}")
@@ -115,17 +125,29 @@ def render_payload(journal: ClassJournal, work: Path, xml: bytes) -> Payload:
     files[JOURNAL_XML_NAME] = xml
     files[JOURNAL_XSD_NAME] = JOURNAL_XSD_PATH.read_bytes()
     pdf_path = work / JOURNAL_PDF_NAME
-    pages = render_journal_pdf(journal, pdf_path)
+    rendered = render_journal_pdf(journal, pdf_path, attachments=files, duplex=duplex)
     files[JOURNAL_PDF_NAME] = pdf_path.read_bytes()
-    return Payload(files=files, pages=pages)
+    return Payload(files=files, pages=rendered.pages, sheets=rendered.sheets)
+
+
+SUMMARY_PDF_NAME = "summary.pdf"
+
+
+def render_summary_payload(journal: ClassJournal, work: Path, xml: bytes, *, duplex: bool = False) -> Payload:
+    """The 25-year bundle's data/: the сводные ведомости as PDF/A-3b, their CSV, the year's XML (R3, R6)."""
+    from documents.summary import render_summary_pdf, summary_csv_files
+
+    files = dict(summary_csv_files(journal))
+    files[JOURNAL_XML_NAME] = xml
+    files[JOURNAL_XSD_NAME] = JOURNAL_XSD_PATH.read_bytes()
+    pdf_path = work / SUMMARY_PDF_NAME
+    pages = render_summary_pdf(journal, pdf_path, attachments=files)
+    files[SUMMARY_PDF_NAME] = pdf_path.read_bytes()
+    return Payload(files=files, pages=pages, sheets=(pages + 1) // 2 if duplex else pages)
 
 
 def payload_descriptions(files: dict[str, bytes]) -> dict[str, str]:
     return {name: PAYLOAD_DESCRIPTIONS.get(name, CSV_DESCRIPTION) for name in files}
-
-
-def sheet_count(pages: int, duplex: bool) -> int:
-    return (pages + 1) // 2 if duplex else pages
 
 
 def previous_snapshot(targets: list[Target], record: BundleRecord) -> ClassJournal | None:
@@ -176,7 +198,7 @@ def _archive_period_class(settings: Settings, year: str, class_name: str, period
         kind=BundleKind.PERIOD,
         span_code=period,
         description=f"Электронный классный журнал {class_name} класса, {journal.span_name} {year}",
-        render=render_payload,
+        render=functools.partial(render_payload, duplex=settings.duplex),
     )
     with class_lock(settings, year, class_name):
         return store_bundle(settings, journal, plan, findings)
@@ -280,6 +302,8 @@ def store_bundle(
             if any(replica.status == ReplicaStatus.VERIFIED for replica in replicas):
                 # Catalogued only once at least one verified copy exists; otherwise the next run retries.
                 record_bundle(catalog, bundle_record(key, read_bag_info(bag_dir), changes_text or ""))
+                with (bag_dir / ANCHOR_FILE).open("rb") as anchor:  # what a rewritten bag cannot match (R7)
+                    record_anchor(catalog, bundle, anchor_digest(anchor))
                 checked_at = dt.datetime.now(dt.UTC)
                 for replica in replicas:
                     record_replica(
@@ -297,8 +321,81 @@ def store_bundle(
         kind=plan.kind,
         bundle_id=bundle,
         pages=payload.pages,
-        sheets=sheet_count(payload.pages, settings.duplex),
+        sheets=payload.sheets,
         replicas=tuple((replica.target, str(replica.status)) for replica in replicas),
         message="; ".join(problem for replica in replicas for problem in replica.problems),
         **counts,
     )
+
+
+# --- The year archive (R2, R3, R6) ---------------------------------------------------
+
+YEAR_SPAN = "year"
+SUMMARY_SPAN = "summary"
+
+
+def archive_year_class(
+    settings: Settings, year: str, class_name: str, *, allow_errors: bool = False
+) -> list[ClassArchiveResult]:
+    """Seal a class's year: the whole journal (5 years, R2) and its summary sheets (25 years, R3).
+
+    Validation errors stop the class unless `allow_errors` (the documented override):
+    a sealed bundle is never changed again, so it should not seal known mistakes by accident.
+    Never raises; a failure is the class's result.
+    """
+    try:
+        engine = open_source(settings.source_url)
+        try:
+            journal = extract_class_journal(engine, year, class_name, None)
+        finally:
+            engine.dispose()
+        findings = validate_class_journal(journal)
+        if has_errors(findings) and not allow_errors:
+            return [blocked_result(class_name, findings, kind=BundleKind.YEAR)]
+        plans = (
+            BundlePlan(
+                kind=BundleKind.YEAR,
+                span_code=YEAR_SPAN,
+                description=f"Классный журнал {class_name} класса за {year} учебный год",
+                render=functools.partial(render_payload, duplex=settings.duplex),
+                seal=True,
+            ),
+            BundlePlan(
+                kind=BundleKind.SUMMARY,
+                span_code=SUMMARY_SPAN,
+                description=f"Сводные ведомости итоговых оценок и посещаемости {class_name} класса "
+                f"за {year} учебный год",
+                render=functools.partial(render_summary_payload, duplex=settings.duplex),
+                seal=True,
+            ),
+        )
+        with class_lock(settings, year, class_name):
+            results = [store_bundle(settings, journal, plan, findings) for plan in plans]
+            if all(result.ok for result in results):
+                supersede_period_bundles(settings, journal, results[0].bundle_id)
+        return results
+    except SourceError as error:
+        return [
+            ClassArchiveResult(class_name, ArchiveStatus.FAILED, kind=BundleKind.YEAR, message=str(error))
+        ]
+    except Exception as error:  # one class's failure must not stop the others
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        return [ClassArchiveResult(class_name, ArchiveStatus.FAILED, kind=BundleKind.YEAR, message=detail)]
+
+
+def supersede_period_bundles(settings: Settings, journal: ClassJournal, year_bundle: str) -> None:
+    """R1: a class's period bundles are kept until its year bundle is sealed; now they are superseded."""
+    catalog = open_catalog(settings.catalog_path)
+    try:
+        current = list_bundles(
+            catalog,
+            school=safe_name(journal.school.short_name),
+            year=journal.year.name,
+            class_name=journal.school_class.name,
+            kind=BundleKind.PERIOD,
+            current_only=True,
+        )
+        for record in current:
+            mark_superseded(catalog, record.bundle_id, year_bundle)
+    finally:
+        catalog.close()

@@ -124,3 +124,31 @@ def period_final_title(name: str) -> str:
 def month_name(day: dt.date, *, abbreviated: bool = False) -> str:
     """The month of `day` as a column heading: «сентябрь», abbreviated «сент.» (nominative)."""
     return _babel_format_date(day, format="LLL" if abbreviated else "LLLL", locale="ru")
+
+
+def format_percent(part: int, whole: int, places: int = 1) -> str:
+    """A share in per cent, Russian style: format_percent(7, 8) → «87,5 %»; «—» when `whole` is 0.
+
+    Rounded half up like every other figure in the reports; a space before «%» (ГОСТ 8.417).
+    """
+    if whole <= 0:
+        return "—"
+    return f"{format_decimal(Decimal(part) * 100 / Decimal(whole), places)} %"
+
+
+def sheets_with_words(n: int) -> str:
+    """«30 (тридцать) листов», «21 (двадцать один) лист» — a count of sheets as certified (R2)."""
+    return f"{n} ({number_in_words(n)}) {plural(n, 'лист', 'листа', 'листов')}"
+
+
+def signature_name(name: str) -> str:
+    """«И. О. Фамилия» for a signature line: «Воронов Николай Константинович» → «Н. К. Воронов».
+
+    A name already written with initials («Ёлкина Т. В.») is turned round the same way;
+    a single word is returned as it is.
+    """
+    words = name.split()
+    if len(words) < 2:
+        return name.strip()
+    initials = " ".join(w if w.endswith(".") else f"{w[0]}." for w in words[1:])
+    return f"{initials} {words[0]}"

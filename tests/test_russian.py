@@ -159,3 +159,18 @@ def test_feminine_numbers():
 def test_period_phrases(name, where, final):
     assert in_period(name) == where
     assert period_final_title(name) == final
+
+
+def test_percent_sheets_and_signature_names() -> None:
+    from journal.russian import format_percent, sheets_with_words, signature_name
+
+    assert format_percent(7, 8) == "87,5 %"
+    assert format_percent(2, 3) == "66,7 %"
+    assert format_percent(3, 3) == "100 %"
+    assert format_percent(1, 0) == "—"
+    assert sheets_with_words(21) == "21 (двадцать один) лист"
+    assert sheets_with_words(34) == "34 (тридцать четыре) листа"
+    assert sheets_with_words(37) == "37 (тридцать семь) листов"
+    assert signature_name("Воронов Николай Константинович") == "Н. К. Воронов"
+    assert signature_name("Ёлкина Т. В.") == "Т. В. Ёлкина"
+    assert signature_name("Директор") == "Директор"
