@@ -638,9 +638,15 @@ def csv_metadata(journal: ClassJournal) -> bytes:
     """`csv-metadata.json` (CSVW): every file, every column with Russian title and datatype, keys."""
     c = journal.school_class
     span = f"{journal.period.name} {journal.year.name} учебного года" if journal.period else journal.span_name
+    return csv_metadata_for(journal, TABLES, f"Классный журнал {c.name}: {span}")
+
+
+def csv_metadata_for(journal: ClassJournal, tables: Iterable[Table], title: str) -> bytes:
+    """`csv-metadata.json` (CSVW) describing `tables` — the journal's, or another document's own
+    (documents/summary.py) — with the same dialect and reading instructions."""
     metadata = {
         "@context": [CSVW_CONTEXT, {"@language": "ru"}],
-        "dc:title": f"Классный журнал {c.name}: {span}",
+        "dc:title": title,
         "dc:publisher": journal.school.name,
         "dc:coverage": f"{journal.start.isoformat()}/{journal.end.isoformat()}",
         "dc:description": (
@@ -662,9 +668,15 @@ def csv_metadata(journal: ClassJournal) -> bytes:
             "skipInitialSpace": False,
             "trim": False,
         },
-        "tables": [_table_metadata(table) for table in TABLES],
+        "tables": [_table_metadata(table) for table in tables],
     }
     return (json.dumps(metadata, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def table_csv(table: Table, journal: ClassJournal) -> bytes:
+    """One table as RFC 4180 CSV bytes (header, CRLF, UTF-8, formula guard), for documents that
+    define their own tables (documents/summary.py)."""
+    return _csv_bytes(table, journal)
 
 
 def _table_metadata(table: Table) -> dict[str, object]:

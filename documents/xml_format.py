@@ -344,12 +344,22 @@ def _parse(data: bytes) -> tuple[etree._ElementTree | None, list[str]]:
     return tree, []
 
 
-def validate_journal_xml(data: bytes) -> list[str]:
-    """Everything wrong with a journal XML against the XSD, in Russian with line numbers; [] if valid."""
+def validate_journal_xml(data: bytes, xsd: bytes | None = None) -> list[str]:
+    """Everything wrong with a journal XML against the XSD, in Russian with line numbers; [] if valid.
+
+    `xsd` is another schema to check against (a bundle's own journal.xsd, which an
+    auditor years later checks with); by default the schema this program writes.
+    """
     tree, errors = _parse(data)
     if tree is None:
         return errors
-    schema = _schema()
+    if xsd is None:
+        schema = _schema()
+    else:
+        try:
+            schema = etree.XMLSchema(etree.fromstring(xsd, _parser()))
+        except (etree.XMLSyntaxError, etree.XMLSchemaParseError) as error:
+            return [f"{JOURNAL_XSD_NAME}: схема не читается ({error})"]
     if schema.validate(tree):
         return []
     return [f"строка {_line(entry, tree)}: {_russian_message(entry.message)}" for entry in schema.error_log]

@@ -83,10 +83,12 @@ source_option = click.option(
 @user_errors
 def demo(ctx: click.Context, size: str, seed: int, force: bool, source_url: str | None) -> None:
     """Generate the demo school year 2024/2025 into the journal database."""
+    from documents.seal import create_demo_signing_pair
     from journal.demo import generate_demo_school
     from journal.source import create_schema, open_source, remove_sqlite_database, write_school_year
 
-    url = source_url or settings_of(ctx).source_url
+    settings = settings_of(ctx)
+    url = source_url or settings.source_url
     if force:
         remove_sqlite_database(url)
     started = time.perf_counter()
@@ -95,6 +97,14 @@ def demo(ctx: click.Context, size: str, seed: int, force: bool, source_url: str 
     create_schema(engine)
     write_school_year(engine, school.data)
     data = school.data
+    if not settings.seal_key.exists() and not settings.seal_certificate.exists():
+        key, certificate = create_demo_signing_pair(
+            settings.seal_key.parent, data.school.name, data.year.start, common_name=data.school.short_name
+        )
+        if (key, certificate) != (settings.seal_key, settings.seal_certificate):
+            key.rename(settings.seal_key)
+            certificate.rename(settings.seal_certificate)
+        click.echo(f"Демонстрационная печать школы (самоподписанный сертификат): {settings.seal_certificate}")
     click.echo(
         f"Демо-школа «{data.school.short_name}», {data.year.name}: {len(data.classes)} кл., "
         f"{len(data.students)} уч., {len(data.lessons)} уроков, {len(data.marks)} отметок "
@@ -351,15 +361,22 @@ def import_command(ctx: click.Context, xml_file: Path, source_url: str | None) -
 @click.pass_context
 @user_errors
 def serve(ctx: click.Context) -> None:
-    """Register the archive flow as a Prefect deployment and serve it (start runs from the Prefect UI)."""
+    """Serve the archive flow (runs started from the Prefect UI) and the scheduled fixity audits."""
     settings = settings_of(ctx)
+    settings.audit_schedules()  # a bad target or schedule stops here, before Prefect starts
     prefect_environment(settings)
-    from flows.archive import archive_period
+    from prefect import serve as serve_deployments
 
-    archive_period.serve(
-        name="archive-period",
-        parameters={"year": DEFAULT_YEAR, "period": "Q1", "home": str(settings.home)},
-        description="Квартальный архив классных журналов (R1)",
+    from flows.archive import archive_period
+    from flows.audit import audit_deployments
+
+    serve_deployments(
+        archive_period.to_deployment(
+            name="archive-period",
+            parameters={"year": DEFAULT_YEAR, "period": "Q1", "home": str(settings.home)},
+            description="Квартальный архив классных журналов (R1)",
+        ),
+        *audit_deployments(settings),  # the fixity audit on its schedules (R7, R8)
     )
 
 
@@ -397,3 +414,171 @@ def retention(ctx: click.Context, apply_: bool) -> None:
     for outcome in outcomes:
         state = "удалён" if outcome.deleted else f"не удалён: {outcome.detail}"
         click.echo(f"{outcome.bundle_id} на {outcome.target}: {state}")
+
+
+# --- verify and audit (R7, R8) --------------------------------------------------------
+
+
+def _max_rate(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        raise click.BadParameter(f"скорость должна быть больше нуля, а задано {value}")
+    return value
+
+
+max_rate_option = click.option(
+    "--max-rate",
+    "max_rate",
+    type=float,
+    metavar="MB/s",
+    callback=_max_rate,
+    help="Cap the read rate in MB/s (10^6 bytes), to run beside the school's daily work.",
+)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--all", "check_all", is_flag=True, help="Every bundle in the catalog, on every target.")
+@click.option(
+    "--target",
+    "target_names",
+    multiple=True,
+    metavar="NAME",
+    help="With --all: only this target (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON report.")
+@max_rate_option
+@click.pass_context
+@user_errors
+def verify(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    check_all: bool,
+    target_names: tuple[str, ...],
+    as_json: bool,
+    max_rate: float | None,
+) -> None:
+    """Check bundles: bundle folders given as PATH, or with --all every bundle on the targets (R7).
+
+    Full BagIt (RFC 8493), PDF/A, XML against the bundle's own XSD, the seal if present,
+    and the checksum the catalog recorded when the bundle was archived. Prints VALID or
+    INVALID per bundle with every failed file and why; exit code 1 if anything failed.
+    """
+    from validators.bagit_rfc8493 import format_report
+
+    if bool(paths) == check_all:
+        raise click.UsageError("укажите папки пакетов (PATH…) или --all, но не то и другое вместе")
+    if target_names and not check_all:
+        raise click.UsageError("--target задаётся вместе с --all")
+    if check_all:
+        reports = _verify_catalog(settings_of(ctx), target_names, max_rate)
+    else:
+        reports = _verify_folders(ctx, paths, max_rate)
+    if check_all and not reports and not as_json:
+        click.echo("В каталоге нет пакетов.")
+        return
+    click.echo(format_report(reports, json=as_json), nl=False)
+    if any(not report.valid for report in reports):
+        sys.exit(1)
+
+
+def _verify_folders(ctx: click.Context, paths: tuple[Path, ...], max_rate: float | None) -> list[Any]:
+    """Bundle folders on disk; the catalog's anchor is used when this home's catalog knows the bundle."""
+    from flows.settings import CONFIG_NAME, default_home
+    from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_info
+    from storage.catalog import open_catalog, recorded_digests
+    from validators.bagit_rfc8493 import DirectorySource
+    from validators.bundle_checks import check_bundle
+
+    for path in paths:
+        if not path.is_dir():
+            click.echo(f"Ошибка: {path}: папки пакета нет", err=True)
+            sys.exit(2)
+    home = ctx.obj or default_home()
+    settings = load_settings(home) if (home / CONFIG_NAME).is_file() else None
+    db = open_catalog(settings.catalog_path) if settings and settings.catalog_path.is_file() else None
+    certificate = settings.seal_certificate if settings and settings.seal_certificate.is_file() else None
+    reports = []
+    try:
+        for path in paths:
+            digests: dict[str, str] = {}
+            if db is not None:
+                try:
+                    info = parse_bag_info((path / BAG_INFO_FILE).read_bytes())
+                    digests = recorded_digests(db, info.get(Label.EXTERNAL_IDENTIFIER, ""))
+                except (OSError, BagFormatError):
+                    pass  # validate_bag reports an unreadable bag-info.txt
+            reports.append(
+                check_bundle(
+                    DirectorySource(path),
+                    max_rate_mb_s=max_rate,
+                    recorded_digests=digests,
+                    seal_certificate=certificate,
+                )
+            )
+    finally:
+        if db is not None:
+            db.close()
+    return reports
+
+
+def _verify_catalog(settings: Settings, target_names: tuple[str, ...], max_rate: float | None) -> list[Any]:
+    """Every bundle in the catalog on every chosen target, read in place (streamed, never unpacked)."""
+    from flows.fixity import select_targets
+    from storage.catalog import list_bundles, open_catalog, recorded_digests
+    from validators.bundle_checks import check_stored_bundle
+
+    targets = select_targets(settings, target_names)
+    certificate = settings.seal_certificate if settings.seal_certificate.is_file() else None
+    db = open_catalog(settings.catalog_path)
+    reports = []
+    try:
+        records = list_bundles(db)
+        bar = click.progressbar(
+            length=len(records) * len(targets), label="Проверка копий", show_pos=True, file=sys.stderr
+        )
+        with bar:
+            for record in records:
+                digests = recorded_digests(db, record.bundle_id)
+                for target in targets:
+                    reports.append(
+                        check_stored_bundle(
+                            target,
+                            record.key,
+                            max_rate_mb_s=max_rate,
+                            recorded_digests=digests,
+                            seal_certificate=certificate,
+                        )
+                    )
+                    bar.update(1)
+    finally:
+        db.close()
+    return reports
+
+
+@main.command()
+@click.option(
+    "--target",
+    "target_names",
+    multiple=True,
+    metavar="NAME",
+    help="Only this target (repeatable); default: all.",
+)
+@max_rate_option
+@click.pass_context
+@user_errors
+def audit(ctx: click.Context, target_names: tuple[str, ...], max_rate: float | None) -> None:
+    """Run the fixity audit now: check every copy, repair bad ones from good ones, print the digest (R7)."""
+    from flows.fixity import select_targets
+
+    settings = settings_of(ctx)
+    select_targets(settings, target_names)  # a bad name stops here, before Prefect starts
+    prefect_environment(settings)
+    from flows.audit import audit_fixity
+
+    summary = audit_fixity(
+        home=str(settings.home), targets=list(target_names) or None, max_rate_mb_s=max_rate
+    )
+    click.echo(summary.digest, nl=False)
+    click.echo(f"Сводка записана в {summary.digest_path}")
+    if summary.failed:
+        sys.exit(1)

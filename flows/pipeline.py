@@ -23,6 +23,8 @@ from documents.bag import BagInfo, bag_readme, read_bag_info, write_bag
 from documents.changes import diff_marks, format_changes, summarize_changes
 from documents.csv_export import CSV_METADATA_NAME, csv_metadata, journal_csv_files
 from documents.pdf import render_journal_pdf
+from documents.seal import seal_bag, seal_readme_text
+from documents.summary import render_summary_pdf, summary_csv_files
 from documents.xml_format import (
     JOURNAL_XML_NAME,
     JOURNAL_XSD_NAME,
@@ -55,6 +57,7 @@ from storage.targets import ReplicaStatus, Target, replicate_bundle
 from validators.journal_rules import Finding, Severity, has_errors, validate_class_journal
 
 JOURNAL_PDF_NAME = "journal.pdf"
+SUMMARY_PDF_NAME = "summary.pdf"
 
 
 class ArchiveStatus:
@@ -103,8 +106,16 @@ PAYLOAD_DESCRIPTIONS = {
     JOURNAL_XSD_NAME: "XML-схема (XSD) файла journal.xml: по ней любой проверяющий XML-инструмент "
     "убедится, что файл полон и правилен.",
     CSV_METADATA_NAME: "Описание таблиц CSV (W3C CSVW): названия и типы столбцов, связи таблиц.",
+    SUMMARY_PDF_NAME: "Сводные ведомости итоговых оценок и посещаемости для печати, PDF/A-3b: "
+    "титульный лист с содержанием и числом листов, ведомости, заверительный лист. "
+    "Внутри PDF вложены те же данные в CSV и XML.",
 }
 CSV_DESCRIPTION = "Таблица данных журнала в CSV (UTF-8, RFC 4180); столбцы описаны в csv-metadata.json."
+
+
+def data_time(day: dt.date) -> dt.datetime:
+    """A moment taken from the data (midnight UTC of `day`), never from the clock: same input, same bytes."""
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
 
 
 def fingerprint(xml: bytes) -> str:
@@ -130,13 +141,8 @@ def render_payload(journal: ClassJournal, work: Path, xml: bytes, *, duplex: boo
     return Payload(files=files, pages=rendered.pages, sheets=rendered.sheets)
 
 
-SUMMARY_PDF_NAME = "summary.pdf"
-
-
 def render_summary_payload(journal: ClassJournal, work: Path, xml: bytes, *, duplex: bool = False) -> Payload:
     """The 25-year bundle's data/: the сводные ведомости as PDF/A-3b, their CSV, the year's XML (R3, R6)."""
-    from documents.summary import render_summary_pdf, summary_csv_files
-
     files = dict(summary_csv_files(journal))
     files[JOURNAL_XML_NAME] = xml
     files[JOURNAL_XSD_NAME] = JOURNAL_XSD_PATH.read_bytes()
@@ -297,11 +303,17 @@ def store_bundle(
                 payload_descriptions(payload.files),
                 has_changes=changes_text is not None,
             )
+            if plan.seal:
+                readme += "\n" + seal_readme_text()
             bag_dir = write_bag(work / bundle, payload.files, info, readme, changes_text)
+            if plan.seal:  # a sealed bag is never modified again (R2, R3, R7)
+                seal_bag(bag_dir, settings.seal_key, settings.seal_certificate, data_time(journal.end))
             replicas = replicate_bundle(targets, key, bag_dir)
             if any(replica.status == ReplicaStatus.VERIFIED for replica in replicas):
                 # Catalogued only once at least one verified copy exists; otherwise the next run retries.
-                record_bundle(catalog, bundle_record(key, read_bag_info(bag_dir), changes_text or ""))
+                record_bundle(
+                    catalog, bundle_record(key, read_bag_info(bag_dir), changes_text or "", sealed=plan.seal)
+                )
                 with (bag_dir / ANCHOR_FILE).open("rb") as anchor:  # what a rewritten bag cannot match (R7)
                     record_anchor(catalog, bundle, anchor_digest(anchor))
                 checked_at = dt.datetime.now(dt.UTC)

@@ -9,19 +9,22 @@ The home is `--home`, else `$JOURNAL_ARCHIVE_HOME`, else
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from documents.seal import CERT_FILE, KEY_FILE
 from storage.layout import CATALOG_FILE
 from storage.targets import StorageError, Target, targets_from_config
 
 HOME_ENV = "JOURNAL_ARCHIVE_HOME"
+KEYS_DIR = "keys"  # inside the home: the demo signing pair
 CONFIG_NAME = "journal-archive.toml"
 DEFAULT_YEAR = "2024/2025"
 
-DEFAULT_CONFIG = """\
+DEFAULT_CONFIG = f"""\
 # journal-archive configuration. Relative paths are relative to this file's folder.
 
 [source]
@@ -38,8 +41,14 @@ duplex = false
 [seal]
 # The school's signing key and X.509 certificate (PEM) that seal year bundles (R2, R3, R7).
 # `journal-archive demo` creates a self-signed demo pair here; use the school's own in production.
-key = "keys/seal-key.pem"
-certificate = "keys/seal-cert.pem"
+key = "{KEYS_DIR}/{KEY_FILE}"
+certificate = "{KEYS_DIR}/{CERT_FILE}"
+
+[audit]
+# When the fixity audit (`journal-archive serve`) checks every bundle on every target (R7), as cron:
+# minute hour day-of-month month day-of-week. Default: Sundays at 03:00. A target may set its own
+# `audit_schedule`, e.g. "0 4 1 * *" (the 1st of each month) for the copy kept in the other room.
+schedule = "0 3 * * 0"
 
 # Storage targets, at least two on different media (R8). Relative paths are inside this folder.
 [[targets]]
@@ -53,6 +62,10 @@ type = "filesystem"
 path = "archive/secondary"
 """
 
+DEFAULT_AUDIT_SCHEDULE = "0 3 * * 0"
+AUDIT_SCHEDULE_KEY = "audit_schedule"
+"""The optional key of a [[targets]] entry giving that target its own audit schedule."""
+
 
 class ConfigError(Exception):
     """A configuration problem, worded for the administrator."""
@@ -65,8 +78,10 @@ class Settings:
     block_on_errors: bool = False
     duplex: bool = False
     target_entries: tuple[dict[str, object], ...] = ()
-    seal_key: Path = Path("keys/seal-key.pem")
-    seal_certificate: Path = Path("keys/seal-cert.pem")
+    seal_key: Path = Path(KEYS_DIR, KEY_FILE)
+    seal_certificate: Path = Path(KEYS_DIR, CERT_FILE)
+    audit_schedule: str = DEFAULT_AUDIT_SCHEDULE  # cron
+    target_audit_schedules: tuple[tuple[str, str], ...] = ()  # (target name, cron) where set per target
 
     @property
     def config_path(self) -> Path:
@@ -87,10 +102,21 @@ class Settings:
         return self.home / "locks"
 
     def targets(self) -> list[Target]:
+        entries = [
+            {k: v for k, v in entry.items() if k != AUDIT_SCHEDULE_KEY} for entry in self.target_entries
+        ]  # the schedule is ours, not the target's (an S3 target refuses keys it does not know)
         try:
-            return targets_from_config(self.target_entries, self.home)
+            return targets_from_config(entries, self.home)
         except StorageError as error:
             raise ConfigError(f"{self.config_path}: {error}") from error
+
+    def audit_schedules(self) -> list[tuple[str, list[str]]]:
+        """(cron, target names) for each distinct audit schedule, in the order targets are configured (R8)."""
+        own = dict(self.target_audit_schedules)
+        groups: dict[str, list[str]] = {}
+        for target in self.targets():
+            groups.setdefault(own.get(target.name, self.audit_schedule), []).append(target.name)
+        return list(groups.items())
 
 
 def default_home() -> Path:
@@ -139,10 +165,35 @@ def load_settings(home: Path | None = None) -> Settings:
         if not isinstance(value, str | Path):
             raise ConfigError(f"В файле настроек {config_path}: [seal] {name} должно быть путём к файлу")
         seal_paths[field_name] = (home / Path(value).expanduser()).resolve()
+    audit = config.get("audit", {})
+    if not isinstance(audit, dict):
+        raise ConfigError(f"В файле настроек {config_path}: [audit] должно быть разделом")
+    schedule = check_cron(audit.get("schedule", DEFAULT_AUDIT_SCHEDULE), f"{config_path}: [audit] schedule")
+    own_schedules = tuple(
+        (name, check_cron(entry[AUDIT_SCHEDULE_KEY], f"{config_path}: {name}.{AUDIT_SCHEDULE_KEY}"))
+        for entry in targets
+        if AUDIT_SCHEDULE_KEY in entry
+        for name in [str(entry.get("name"))]
+    )
     return Settings(
         home=home,
         source_url=resolve_sqlite_url(url, home),
         target_entries=tuple(targets),
         **flags,
         **seal_paths,
+        audit_schedule=schedule,
+        target_audit_schedules=own_schedules,
     )
+
+
+def check_cron(value: object, where: str) -> str:
+    """A cron expression (5 fields) as Prefect's schedules take it, or ConfigError naming `where`."""
+    from cronsim import CronSim, CronSimError  # Prefect's own cron parser
+
+    if not isinstance(value, str) or len(value.split()) != 5:
+        raise ConfigError(f'{where}: нужно расписание cron из пяти полей, например "0 3 * * 0"')
+    try:
+        CronSim(value, dt.datetime(2025, 1, 1))
+    except CronSimError as error:
+        raise ConfigError(f"{where}: неверное расписание cron «{value}»: {error}") from error
+    return value

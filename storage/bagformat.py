@@ -29,9 +29,10 @@ ALGORITHMS = ("sha256", "sha512")
 
 ALGORITHM_TITLES = {"sha256": "SHA-256", "sha512": "SHA-512"}
 
-UNLISTED_TAG_FILES: tuple[str, ...] = ()
-"""Tag files allowed outside the tagmanifests (a detached seal over tagmanifest-sha256.txt cannot be
-listed in it); none yet."""
+SEAL_FILE = "seal.p7s"
+UNLISTED_TAG_FILES: tuple[str, ...] = (SEAL_FILE,)
+"""Tag files allowed outside the tagmanifests: the detached seal over tagmanifest-sha256.txt
+(documents/seal.py) cannot be listed in the file it signs."""
 
 FOLD_WIDTH = 79
 """RFC 8493 §2.2.2 recommends tag lines of at most 79 characters."""

@@ -4,6 +4,12 @@ The catalog is a convenience, never the record: everything in it except replica
 check times is read from the bundles themselves (bag-info.txt, CHANGES.txt), so
 `rebuild_catalog` can recreate it from the storage targets alone. Recording a
 bundle and rebuilding go through the same `read_bundle_record`, so they agree.
+
+Two things are the catalog's own and come from no bundle: the fixity history
+(every audit of every replica, R7) and each bundle's anchor, the SHA-256 of its
+tagmanifest-sha256.txt recorded when it was archived (`record_anchor`). The anchor
+is what a bag rewritten consistently cannot match; after a rebuild it is taken from
+the first verified replica, which is weaker, and its `origin` says so.
 """
 
 from __future__ import annotations
@@ -14,8 +20,18 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import BinaryIO
 
-from storage.bagformat import BAG_INFO_FILE, CHANGES_FILE, BagFormatError, Label, parse_bag_info
+from storage.bagformat import (
+    BAG_INFO_FILE,
+    CHANGES_FILE,
+    SEAL_FILE,
+    BagFormatError,
+    Label,
+    digests_of,
+    parse_bag_info,
+    tagmanifest_name,
+)
 from storage.layout import LayoutError, key_parts
 from storage.targets import ReplicaStatus, StorageError, Target, verify_stored_bundle
 
@@ -68,6 +84,13 @@ CREATE TABLE IF NOT EXISTS fixity_checks ( -- every check of every replica, kept
     action     TEXT NOT NULL DEFAULT ''    -- what was done about it, e.g. the repair
 );
 CREATE INDEX IF NOT EXISTS fixity_checks_bundle ON fixity_checks (bundle_id, checked_at);
+CREATE TABLE IF NOT EXISTS anchors (       -- what the bag alone cannot forge (R7): see record_anchor
+    bundle_id   TEXT PRIMARY KEY REFERENCES bundles (bundle_id),
+    file        TEXT NOT NULL,             -- the tag file digested: tagmanifest-sha256.txt
+    sha256      TEXT NOT NULL,             -- its SHA-256, lower-case hex
+    recorded_at TEXT NOT NULL,             -- UTC, ISO 8601
+    origin      TEXT NOT NULL              -- Russian: where the digest came from (archive run, or a replica)
+);
 """
 
 
@@ -119,7 +142,9 @@ def open_catalog(path: Path) -> sqlite3.Connection:
 # --- reading a record out of a bundle ---------------------------------------------
 
 
-def bundle_record(key: str, info: Mapping[str, str], changes_text: str = "") -> BundleRecord:
+def bundle_record(
+    key: str, info: Mapping[str, str], changes_text: str = "", *, sealed: bool = False
+) -> BundleRecord:
     """The catalog record of the bundle at `key`, from its bag-info.txt fields and CHANGES.txt."""
     try:
         school, _, _, bundle = key_parts(key)
@@ -141,6 +166,7 @@ def bundle_record(key: str, info: Mapping[str, str], changes_text: str = "") -> 
             created=dt.date.fromisoformat(info[Label.BAGGING_DATE]).isoformat(),
             changes_summary=info.get(Label.CHANGES, ""),
             changes_text=changes_text,
+            sealed=dt.date.fromisoformat(info[Label.BAGGING_DATE]).isoformat() if sealed else None,
         )
     except KeyError as error:
         raise CatalogError(f"Пакет {key}: в {BAG_INFO_FILE} нет метки {error.args[0]}") from error
@@ -155,11 +181,11 @@ def read_bundle_record(target: Target, key: str) -> BundleRecord:
     """The catalog record of a stored bundle, read from the target alone."""
     try:
         info = parse_bag_info(target.read_file(key, BAG_INFO_FILE))
-        has_changes = CHANGES_FILE in target.iter_files(key)
-        changes = target.read_file(key, CHANGES_FILE).decode("utf-8") if has_changes else ""
+        files = set(target.iter_files(key))
+        changes = target.read_file(key, CHANGES_FILE).decode("utf-8") if CHANGES_FILE in files else ""
     except (OSError, StorageError, BagFormatError, UnicodeDecodeError) as error:
         raise CatalogError(f"{target.name}: пакет {key} не читается: {error}") from error
-    return bundle_record(key, info, changes)
+    return bundle_record(key, info, changes, sealed=SEAL_FILE in files)
 
 
 # --- writing ---------------------------------------------------------------------
@@ -318,6 +344,82 @@ def fixity_history(db: sqlite3.Connection, bundle_id: str) -> list[FixityCheck]:
     return [FixityCheck(b, t, c, ReplicaStatus(s), d, a) for b, t, c, s, d, a in rows]
 
 
+# --- anchors: the catalog's own memory of each bundle (R7) ----------------------------
+
+ANCHOR_FILE = tagmanifest_name("sha256")
+"""The tag file whose SHA-256 the catalog keeps. It lists the SHA-256 of every tag file, the
+payload manifest among them, which lists every payload file: one digest pins the whole bag."""
+
+ANCHOR_ORIGIN_ARCHIVE = "записана при архивировании"
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """The SHA-256 of a bundle's ANCHOR_FILE as the catalog remembers it, and where it came from.
+
+    A bag's manifests vouch only for each other: whoever rewrites a payload file and
+    then every manifest and tagmanifest consistently has a bag that validates. The
+    anchor is kept outside the bag, so such a bag still fails against the catalog.
+    """
+
+    bundle_id: str
+    file: str
+    sha256: str
+    recorded_at: str
+    origin: str
+
+
+def anchor_digest(stream: BinaryIO) -> str:
+    """The SHA-256 (hex) of an ANCHOR_FILE read from `stream`."""
+    return digests_of(stream, ("sha256",))["sha256"]
+
+
+def record_anchor(
+    db: sqlite3.Connection,
+    bundle_id: str,
+    digest: str,
+    *,
+    origin: str = ANCHOR_ORIGIN_ARCHIVE,
+    recorded_at: dt.datetime | None = None,
+) -> None:
+    """Remember the SHA-256 of a bundle's tagmanifest-sha256.txt; once recorded it never changes.
+
+    Recorded by the archive run from the bag it has just written. A rebuilt catalog
+    cannot recover it from the targets alone: rebuild_catalog and the fixity audit take
+    it from the first replica that verifies and say so in `origin`. Recording the same
+    digest again is a no-op; a different one is refused (CatalogError).
+    """
+    digest = digest.lower()
+    when = (recorded_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="seconds")
+    with db:
+        if _bundle_row(db, bundle_id) is None:
+            raise CatalogError(f"Пакета {bundle_id} нет в каталоге: сначала record_bundle")
+        known = anchor_of(db, bundle_id)
+        if known is not None:
+            if known.sha256 != digest:
+                raise CatalogError(
+                    f"Пакет {bundle_id}: в каталоге уже записана другая контрольная сумма {known.file}"
+                )
+            return
+        db.execute(
+            "INSERT INTO anchors (bundle_id, file, sha256, recorded_at, origin) VALUES (?, ?, ?, ?, ?)",
+            (bundle_id, ANCHOR_FILE, digest, when, origin),
+        )
+
+
+def anchor_of(db: sqlite3.Connection, bundle_id: str) -> Anchor | None:
+    row = db.execute(
+        "SELECT bundle_id, file, sha256, recorded_at, origin FROM anchors WHERE bundle_id = ?", (bundle_id,)
+    ).fetchone()
+    return Anchor(*row) if row else None
+
+
+def recorded_digests(db: sqlite3.Connection, bundle_id: str) -> dict[str, str]:
+    """{tag file: SHA-256} the catalog remembers for a bundle, for validators.bundle_checks; {} if none."""
+    anchor = anchor_of(db, bundle_id)
+    return {anchor.file: anchor.sha256} if anchor else {}
+
+
 def _bundle_row(db: sqlite3.Connection, bundle_id: str) -> BundleRecord | None:
     rows = _select(db, ["b.bundle_id = ?"], [bundle_id])
     return rows[0] if rows else None
@@ -338,7 +440,10 @@ def rebuild_catalog(catalog_path: Path, targets: Sequence[Target], *, verify: bo
 
     Each bundle's record comes from its bag-info.txt and CHANGES.txt; superseded_by
     follows from the Supersedes of newer versions. A replica is "stored", or, with
-    `verify`, read back and "verified" or "corrupt". The new catalog is built
+    `verify`, read back and "verified" or "corrupt". The anchor recorded at archive
+    time (record_anchor) is lost with the old catalog: with `verify` it is taken from
+    the first replica that verifies, and its origin says so — weaker than the original,
+    as a bag rewritten consistently before the rebuild would be trusted. The new catalog is built
     beside the old one and replaces it in one rename, so a failed rebuild loses nothing.
     """
     catalog_path = Path(catalog_path)
@@ -374,9 +479,26 @@ def rebuild_catalog(catalog_path: Path, targets: Sequence[Target], *, verify: bo
                     status = ReplicaStatus.CORRUPT if found else ReplicaStatus.VERIFIED
                     record_replica(db, record.bundle_id, target.name, status, dt.datetime.now(dt.UTC), found)
                     problems += found
+                    if not found and anchor_of(db, record.bundle_id) is None:
+                        problems += _anchor_from_replica(db, target, record)
                 else:
                     record_replica(db, record.bundle_id, target.name, ReplicaStatus.STORED)
     finally:
         db.close()
     os.replace(building, catalog_path)
     return problems
+
+
+def _anchor_from_replica(db: sqlite3.Connection, target: Target, record: BundleRecord) -> list[str]:
+    """Record the anchor from a replica that has just verified; the problem if it cannot be read."""
+    try:
+        with target.open_file(record.key, ANCHOR_FILE) as stream:
+            digest = anchor_digest(stream)
+    except (OSError, StorageError) as error:
+        return [f"{target.name}: пакет {record.key}: {ANCHOR_FILE} не читается: {error}"]
+    record_anchor(db, record.bundle_id, digest, origin=anchor_origin_replica(target.name))
+    return []
+
+
+def anchor_origin_replica(target: str) -> str:
+    return f"взята с проверенной копии на {target} (каталог восстановлен или не знал пакета)"

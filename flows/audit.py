@@ -1,0 +1,78 @@
+"""The Prefect flow of the fixity audit (R7, R8): a thin wrapper around flows.fixity.run_audit.
+
+The audit reads every replica of every bundle once; it is I/O-bound and runs in
+this process, one bundle at a time so that a rate cap holds for the whole run.
+Each bundle's outcome is logged as it finishes, so the Prefect UI shows progress.
+`journal-archive serve` registers one deployment per distinct schedule
+(`audit_deployments`): [audit] schedule for every target, unless a target sets its
+own `audit_schedule` — the copy in the other room may be checked less often (R8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from flows.fixity import STATUS_WORDS, ReplicaOutcome, run_audit
+from flows.settings import Settings, load_settings
+from storage.catalog import BundleRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSummary:
+    """What a run returns: the digest as written, where, and how many copies are still bad."""
+
+    digest: str
+    digest_path: str
+    replicas: int
+    repaired: int
+    failed: int
+
+
+@flow(name="audit_fixity")
+def audit_fixity(
+    home: str | None = None, targets: list[str] | None = None, max_rate_mb_s: float | None = None
+) -> AuditSummary:
+    """Check every bundle on `targets` (default: all), repair bad copies from good ones, write the digest."""
+    logger = get_run_logger()
+    settings = load_settings(Path(home) if home else None)
+
+    def log_bundle(record: BundleRecord, outcomes: list[ReplicaOutcome]) -> None:
+        for outcome in outcomes:
+            log = logger.warning if outcome.failed else logger.info
+            action = f"; {outcome.action}" if outcome.action else ""
+            log(
+                "%s на %s: %s%s",
+                record.bundle_id,
+                outcome.target,
+                STATUS_WORDS[outcome.found],
+                action,
+            )
+
+    run = run_audit(settings, targets, max_rate_mb_s=max_rate_mb_s, on_bundle=log_bundle)
+    logger.info("Сводка аудита: %s", run.digest_path)
+    return AuditSummary(
+        digest=run.digest,
+        digest_path=str(run.digest_path),
+        replicas=len(run.outcomes),
+        repaired=sum(o.repaired for o in run.outcomes),
+        failed=len(run.failed),
+    )
+
+
+def audit_deployments(settings: Settings) -> list[Any]:
+    """One scheduled deployment of audit_fixity per distinct cron schedule, each with its targets."""
+    deployments = []
+    for cron, names in settings.audit_schedules():
+        deployments.append(
+            audit_fixity.to_deployment(
+                name=f"audit-fixity-{'-'.join(names)}",
+                cron=cron,
+                parameters={"home": str(settings.home), "targets": names},
+                description=f"Аудит сохранности архива (R7): хранилища {', '.join(names)}, расписание {cron}",
+            )
+        )
+    return deployments

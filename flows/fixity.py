@@ -1,0 +1,443 @@
+"""The fixity audit as plain functions: check every replica, repair the bad from the good, report (R7, R8).
+
+R7 asks the archive to control integrity for the whole retention period, R8 keeps
+two copies in different rooms; together they mean a copy found damaged is restored
+from the other while the other is still good. For each bundle in the catalog:
+
+1. every replica is checked by validators.bundle_checks.check_stored_bundle — RFC 8493,
+   PDF/A, the bundle's own XSD, the seal, read-only storage, and the catalog's anchor
+   (the SHA-256 of tagmanifest-sha256.txt recorded at archive time), so a bag rewritten
+   consistently is caught too;
+2. a replica that is missing, damaged or otherwise INVALID is repaired when another
+   replica checked VALID: that copy is fetched into the work folder, checked again
+   there, and put in place with the target's `replace_bundle`. A filesystem target
+   swaps the folder atomically; an S3 Object Lock target cannot remove the damaged
+   versions, so it writes fresh locked versions over them (the damaged ones stay in
+   the bucket's history) — the action says which. The repaired replica is checked again;
+3. every check goes into the catalog's fixity history with its time and target, and
+   what was done (`record_fixity_check`): a repaired replica has two entries, the
+   damage found and the check after the repair;
+4. a bundle whose anchor the catalog does not know (catalog from before anchors, or a
+   rebuilt one) gets it from the first replica that checks VALID, and the digest says so.
+
+One digest per run, in Russian, is written to `home/audits/<UTC time>.txt`
+(`format_digest`). Nothing here imports Prefect: flows.audit wraps `run_audit`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from flows.settings import ConfigError, Settings
+from journal.russian import count_words, format_date
+from storage.catalog import (
+    ANCHOR_FILE,
+    BundleRecord,
+    anchor_digest,
+    anchor_of,
+    anchor_origin_replica,
+    list_bundles,
+    open_catalog,
+    record_anchor,
+    record_fixity_check,
+    recorded_digests,
+)
+from storage.replication import fetch_bundle
+from storage.targets import ReplicaStatus, StorageError, Target
+from validators.bagit_rfc8493 import DirectorySource
+from validators.bundle_checks import BundleReport, check_bundle, check_stored_bundle
+
+AUDITS_DIR = "audits"
+
+STATUS_WORDS = {
+    ReplicaStatus.VERIFIED: "исправна",
+    ReplicaStatus.CORRUPT: "повреждена",
+    ReplicaStatus.MISSING: "отсутствует",
+    ReplicaStatus.STORED: "не проверена",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaOutcome:
+    """One replica in one audit: what the check found, and where it stands after any repair."""
+
+    bundle_id: str
+    key: str
+    target: str
+    found: ReplicaStatus  # verified, corrupt or missing, as checked
+    problems: tuple[str, ...]  # Russian, each naming the file
+    status: ReplicaStatus  # after the repair, if there was one
+    action: str = ""  # Russian: what was done about it
+    repaired_from: str = ""  # the target the good copy came from
+    after: tuple[str, ...] = ()  # problems still found after a repair
+    note: str = ""  # e.g. the anchor was taken from this copy
+
+    @property
+    def repaired(self) -> bool:
+        return self.found != ReplicaStatus.VERIFIED and self.status == ReplicaStatus.VERIFIED
+
+    @property
+    def failed(self) -> bool:
+        """Still not a good copy when the audit ends."""
+        return self.status != ReplicaStatus.VERIFIED
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRun:
+    outcomes: tuple[ReplicaOutcome, ...]
+    started: dt.datetime
+    finished: dt.datetime
+    digest: str  # the Russian digest
+    digest_path: Path
+
+    @property
+    def failed(self) -> tuple[ReplicaOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.failed)
+
+
+BundleCallback = Callable[[BundleRecord, list[ReplicaOutcome]], None]
+
+
+def select_targets(settings: Settings, names: Sequence[str] | None) -> list[Target]:
+    """The configured targets, or those named (in configuration order); ConfigError for an unknown name."""
+    targets = settings.targets()
+    if not names:
+        return targets
+    known = {target.name for target in targets}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"Хранилища {', '.join(unknown)} нет в настройках (есть: {', '.join(t.name for t in targets)})"
+        )
+    return [target for target in targets if target.name in names]
+
+
+def run_audit(
+    settings: Settings,
+    target_names: Sequence[str] | None = None,
+    *,
+    max_rate_mb_s: float | None = None,
+    on_bundle: BundleCallback | None = None,
+) -> AuditRun:
+    """Audit every bundle of the catalog on the chosen targets (all by default), write the digest."""
+    targets = select_targets(settings, target_names)
+    started = _now()
+    outcomes: list[ReplicaOutcome] = []
+    db = open_catalog(settings.catalog_path)
+    try:
+        for record in list_bundles(db):
+            found = audit_bundle(settings, record, targets, db, max_rate_mb_s=max_rate_mb_s)
+            outcomes += found
+            if on_bundle is not None:
+                on_bundle(record, found)
+    finally:
+        db.close()
+    finished = _now()
+    digest = format_digest(outcomes, started, finished, targets=[t.name for t in targets])
+    return AuditRun(tuple(outcomes), started, finished, digest, write_digest(settings, digest, started))
+
+
+def audit_bundle(
+    settings: Settings,
+    record: BundleRecord,
+    targets: Sequence[Target],
+    db: sqlite3.Connection,
+    *,
+    max_rate_mb_s: float | None = None,
+) -> list[ReplicaOutcome]:
+    """Check one bundle on `targets`, repair bad replicas from a good one, record every check.
+
+    The good copy may come from a configured target outside `targets` (an audit of
+    one target still repairs it from the other); that target's check is recorded and
+    reported too.
+    """
+    checker = _Checker(settings, record, db, max_rate_mb_s)
+    checked = list(targets)
+    reports = {target.name: checker.check(target) for target in targets}
+    source = next((t for t in targets if reports[t.name].valid), None)
+    if source is None and any(not report.valid for report in reports.values()):
+        for other in settings.targets():
+            if other.name in reports:
+                continue
+            reports[other.name] = checker.check(other)
+            checked.append(other)
+            if reports[other.name].valid:
+                source = other
+                break
+
+    bad = [t for t in checked if not reports[t.name].valid]
+    repairs: dict[str, Repair] = {}
+    if bad:
+        repairs = _repair(settings, record, bad, source, checker)
+
+    outcomes = []
+    for target in checked:
+        report = reports[target.name]
+        found = _status(report)
+        problems = _messages(report)
+        note = checker.notes.get(target.name, "")
+        if target.name not in repairs:
+            record_fixity_check(
+                db, record.bundle_id, target.name, found, checker.times[target.name], problems, note
+            )
+            outcomes.append(
+                ReplicaOutcome(record.bundle_id, record.key, target.name, found, problems, found, note=note)
+            )
+            continue
+        status, action, after = repairs[target.name]
+        record_fixity_check(
+            db, record.bundle_id, target.name, found, checker.times[target.name], problems, action
+        )
+        if after is not None:  # the target was rewritten: the check after it
+            record_fixity_check(
+                db,
+                record.bundle_id,
+                target.name,
+                status,
+                _now(),
+                after,
+                "повторная проверка после восстановления",
+            )
+        outcomes.append(
+            ReplicaOutcome(
+                record.bundle_id,
+                record.key,
+                target.name,
+                found,
+                problems,
+                status,
+                action,
+                source.name if source is not None and after is not None else "",
+                after or (),
+                note,
+            )
+        )
+    return outcomes
+
+
+class _Checker:
+    """Checks replicas of one bundle against the catalog's anchor, taking the anchor from the first
+    good replica when the catalog has none."""
+
+    def __init__(
+        self, settings: Settings, record: BundleRecord, db: sqlite3.Connection, max_rate_mb_s: float | None
+    ) -> None:
+        self.settings = settings
+        self.record = record
+        self.db = db
+        self.max_rate_mb_s = max_rate_mb_s
+        self.times: dict[str, dt.datetime] = {}
+        self.notes: dict[str, str] = {}
+
+    def digests(self) -> dict[str, str]:
+        return recorded_digests(self.db, self.record.bundle_id)
+
+    def check(self, target: Target) -> BundleReport:
+        self.times[target.name] = _now()
+        report = check_stored_bundle(
+            target,
+            self.record.key,
+            max_rate_mb_s=self.max_rate_mb_s,
+            recorded_digests=self.digests(),
+            seal_certificate=self.certificate(),
+        )
+        if report.valid and anchor_of(self.db, self.record.bundle_id) is None:
+            try:
+                with target.open_file(self.record.key, ANCHOR_FILE) as stream:
+                    digest = anchor_digest(stream)
+            except (OSError, StorageError):
+                return report
+            record_anchor(self.db, self.record.bundle_id, digest, origin=anchor_origin_replica(target.name))
+            self.notes[target.name] = (
+                f"каталог не знал контрольной суммы {ANCHOR_FILE}; она взята с этой копии"
+            )
+        return report
+
+    def check_copy(self, folder: Path) -> BundleReport:
+        return check_bundle(
+            DirectorySource(folder), recorded_digests=self.digests(), seal_certificate=self.certificate()
+        )
+
+    def certificate(self) -> Path | None:
+        path = self.settings.seal_certificate
+        return path if path.is_file() else None
+
+
+Repair = tuple[ReplicaStatus, str, tuple[str, ...] | None]
+"""(status after, action, problems found by the check after the repair — None if nothing was written)."""
+
+
+def _repair(
+    settings: Settings,
+    record: BundleRecord,
+    bad: Sequence[Target],
+    source: Target | None,
+    checker: _Checker,
+) -> dict[str, Repair]:
+    """{target name: Repair} for each bad replica."""
+    if source is None:
+        action = "восстановить не удалось: исправной копии нет ни на одном хранилище"
+        return {t.name: (_status_of(checker, t), action, None) for t in bad}
+    repairs = {}
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="repair-", dir=settings.work_dir) as temp:
+        try:
+            copy = fetch_bundle(source, record.key, Path(temp) / record.bundle_id)
+            copy_report = checker.check_copy(copy)
+        except (OSError, StorageError) as error:
+            action = f"восстановить не удалось: копия с {source.name} не читается: {error}"
+            return {t.name: (_status_of(checker, t), action, None) for t in bad}
+        if not copy_report.valid:
+            first = copy_report.problems[0].message
+            action = f"восстановить не удалось: копия с {source.name} при чтении не прошла проверку ({first})"
+            return {t.name: (_status_of(checker, t), action, None) for t in bad}
+        for target in bad:
+            replace = getattr(target, "replace_bundle", None)
+            if replace is None:
+                repairs[target.name] = (
+                    _status_of(checker, target),
+                    "восстановить не удалось: хранилище не умеет заменять пакет",
+                    None,
+                )
+                continue
+            try:
+                replace(record.key, copy)
+            except StorageError as error:
+                repairs[target.name] = (
+                    _status_of(checker, target),
+                    f"восстановить не удалось: {error}",
+                    None,
+                )
+                continue
+            after = check_stored_bundle(
+                target,
+                record.key,
+                max_rate_mb_s=checker.max_rate_mb_s,
+                recorded_digests=checker.digests(),
+                seal_certificate=checker.certificate(),
+            )
+            repairs[target.name] = (_status(after), _repair_action(target, source), _messages(after))
+    return repairs
+
+
+def _repair_action(target: Target, source: Target) -> str:
+    if getattr(target, "lock_mode", None):  # an S3 Object Lock target: nothing locked can be removed
+        return (
+            f"записана свежая проверенная копия с {source.name}: хранилище с блокировкой объектов "
+            "(Object Lock) получило новые заблокированные версии файлов; повреждённые версии удалить нельзя, "
+            "они остаются в истории корзины"
+        )
+    return f"копия заменена проверенной копией с {source.name}"
+
+
+def _status_of(checker: _Checker, target: Target) -> ReplicaStatus:
+    """The state of a replica that could not be repaired: as found (missing stays missing)."""
+    try:
+        return ReplicaStatus.CORRUPT if target.has_bundle(checker.record.key) else ReplicaStatus.MISSING
+    except StorageError:
+        return ReplicaStatus.MISSING
+
+
+def _status(report: BundleReport) -> ReplicaStatus:
+    if report.valid:
+        return ReplicaStatus.VERIFIED
+    missing = report.checks == ("storage",)  # check_stored_bundle: not there, or the target is unreachable
+    return ReplicaStatus.MISSING if missing else ReplicaStatus.CORRUPT
+
+
+def _messages(report: BundleReport) -> tuple[str, ...]:
+    return tuple(f"{p.message} [{p.rule}]" for p in report.problems)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- the digest --------------------------------------------------------------------
+
+
+def format_digest(
+    outcomes: Sequence[ReplicaOutcome],
+    started: dt.datetime,
+    finished: dt.datetime,
+    *,
+    targets: Sequence[str] = (),
+) -> str:
+    """One run's digest for the administrator and the auditor, in Russian (R7).
+
+    How many bundles and copies were checked, every copy that was found bad with
+    each reason, what was repaired and how, what is still bad; then the bottom line.
+    """
+    started, finished = started.astimezone(dt.UTC), finished.astimezone(dt.UTC)
+    seconds = max(0, round((finished - started).total_seconds()))
+    names = list(targets) or sorted({o.target for o in outcomes})
+    bundles = len({o.bundle_id for o in outcomes})
+    bad = [o for o in outcomes if o.found != ReplicaStatus.VERIFIED]
+    repaired = [o for o in bad if o.repaired]
+    failed = [o for o in outcomes if o.failed]
+    lines = [
+        "Аудит сохранности электронного архива классных журналов (R7, R8)",
+        f"Начат {format_date(started.date())} в {started:%H:%M:%S} UTC, закончен в {finished:%H:%M:%S} UTC "
+        f"(за {count_words(seconds, 'секунду', 'секунды', 'секунд')}).",
+        f"Хранилища: {', '.join(names) if names else 'не заданы'}.",
+        "",
+    ]
+    if not outcomes:
+        lines.append("В каталоге нет пакетов — проверять нечего.")
+        return "\n".join(lines) + "\n"
+    lines += [
+        f"Проверено: {count_words(bundles, 'пакет', 'пакета', 'пакетов')}, "
+        f"{count_words(len(outcomes), 'копия', 'копии', 'копий')}.",
+        f"Исправных при проверке: {len(outcomes) - len(bad)}; с ошибками: {len(bad)}; "
+        f"восстановлено: {len(repaired)}; не восстановлено: {len(bad) - len(repaired)}.",
+    ]
+    for outcome in bad:
+        lines += [
+            "",
+            f"• {outcome.bundle_id} на хранилище {outcome.target}: копия {STATUS_WORDS[outcome.found]}.",
+        ]
+        lines += [f"    – {problem}" for problem in outcome.problems]
+        lines.append(f"  Что сделано: {outcome.action or 'ничего'}.")
+        if outcome.repaired:
+            lines.append("  Повторная проверка: копия исправна.")
+        elif outcome.after:
+            lines.append("  Повторная проверка: копия по-прежнему неисправна:")
+            lines += [f"    – {problem}" for problem in outcome.after]
+    notes = [o for o in outcomes if o.note]
+    if notes:
+        lines.append("")
+        lines += [f"Примечание: {o.bundle_id} на {o.target}: {o.note}." for o in notes]
+    lines.append("")
+    if failed:
+        lines.append(
+            f"ВНИМАНИЕ: {count_words(len(failed), 'копия остаётся', 'копии остаются', 'копий остаются')} "
+            "неисправными: "
+            + "; ".join(f"{o.bundle_id} на {o.target}" for o in failed)
+            + ". Нужна помощь администратора."
+        )
+    elif repaired:
+        lines.append("Итог: после восстановления все копии исправны.")
+    else:
+        lines.append("Итог: все копии исправны.")
+    return "\n".join(lines) + "\n"
+
+
+def write_digest(settings: Settings, digest: str, started: dt.datetime) -> Path:
+    """Write the digest to `home/audits/YYYY-MM-DDTHHMMSSZ.txt` (a suffix if that second is taken)."""
+    folder = settings.home / AUDITS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{started.astimezone(dt.UTC):%Y-%m-%dT%H%M%SZ}"
+    for number in range(1, 1000):
+        path = folder / (f"{stem}.txt" if number == 1 else f"{stem}-{number}.txt")
+        try:
+            with path.open("x", encoding="utf-8") as handle:
+                handle.write(digest)
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(f"{folder}: не удалось выбрать имя для сводки аудита {stem}")
