@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from documents.xml_format import JournalXmlError
+from flows.retrieval import RetrievalError
 from flows.settings import DEFAULT_YEAR, HOME_ENV, ConfigError, Settings, load_settings
 from journal.source import SourceError
 from storage.catalog import CatalogError
@@ -28,6 +29,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     JournalXmlError,
     CatalogError,
     StorageError,
+    RetrievalError,
 )
 """Errors whose message is meant for the user as it stands: printed as one line, exit code 2."""
 
@@ -582,3 +584,30 @@ def audit(ctx: click.Context, target_names: tuple[str, ...], max_rate: float | N
     click.echo(f"Сводка записана в {summary.digest_path}")
     if summary.failed:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--year", default=DEFAULT_YEAR, show_default=True, help="Academic year, e.g. 2024/2025.")
+@click.option("--class", "class_name", required=True, help="Class name, e.g. 5А.")
+@click.option(
+    "--kind",
+    type=click.Choice(["journal", "summary"]),
+    help="journal: the class journal (5 years); summary: the summary sheets (25 years); default: both.",
+)
+@click.option(
+    "--to", "to_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder."
+)
+@click.pass_context
+@user_errors
+def retrieve(ctx: click.Context, year: str, class_name: str, kind: str | None, to_dir: Path) -> None:
+    """Hand out a sealed year bundle for printing: every checksum and the seal verified first."""
+    from flows.retrieval import KIND_OPTIONS, retrieve_bundle
+
+    settings = settings_of(ctx)
+    kinds = [KIND_OPTIONS[kind]] if kind else list(KIND_OPTIONS.values())
+    for bundle_kind in kinds:
+        retrieved = retrieve_bundle(settings, year, class_name, bundle_kind, to_dir)
+        for reason in retrieved.passed_over:
+            click.echo(reason)
+        click.echo(f"Выдан {retrieved.bundle_id} с хранилища {retrieved.target}: {retrieved.folder}")
+        click.echo(f"Квитанция: {retrieved.receipt}")

@@ -181,3 +181,75 @@ def test_year_archive_to_a_folder_and_an_object_lock_bucket(s3_server: S3Server,
     finally:
         env.undo()
     assert CONFIG_NAME in str(settings.config_path)
+
+
+def tamper(settings: Settings, target_name: str, bundle_id: str, relpath: str) -> None:
+    """Flip one byte of a stored file, as a failing disk or a careless hand would."""
+    target = next(t for t in settings.targets() if t.name == target_name)
+    key = next(k for k in target.list_bundles() if k.endswith("/" + bundle_id))
+    path = target.root / key / relpath
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    path.chmod(0o444)
+
+
+def test_retrieve_hands_out_both_verified_bundles_with_receipts(sealed, tmp_path: Path) -> None:
+    settings, results, _ = sealed
+    out = tmp_path / "print"
+    result = CliRunner().invoke(
+        main, ["--home", str(settings.home), "retrieve", "--class", CLASS, "--to", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    for bundle in results.values():
+        receipt = (out / f"{bundle.bundle_id}.receipt.txt").read_text(encoding="utf-8")
+        assert "подпись действительна" in receipt
+        assert "Выдан с хранилища: primary" in receipt
+        check = subprocess.run(["sha256sum", "-c", "manifest-sha256.txt"], cwd=out / bundle.bundle_id)
+        assert check.returncode == 0
+    seal_check = subprocess.run(
+        auditor_command("../seal-cert.pem"), shell=True, cwd=out / results[BundleKind.SUMMARY].bundle_id
+    )
+    assert seal_check.returncode == 0
+
+
+def test_retrieve_falls_back_to_the_good_replica_and_says_so(tmp_path: Path) -> None:
+    settings = demo_home(tmp_path / "home")
+    journal_bundle = archive_year_class(settings, YEAR, CLASS)[0].bundle_id
+    tamper(settings, "primary", journal_bundle, "data/journal.pdf")
+    out = tmp_path / "print"
+    result = CliRunner().invoke(
+        main,
+        ["--home", str(settings.home), "retrieve", "--class", CLASS, "--kind", "journal", "--to", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Копия на primary повреждена" in result.output
+    assert "data/journal.pdf" in result.output
+    assert f"Выдан {journal_bundle} с хранилища secondary" in result.output
+    receipt = (out / f"{journal_bundle}.receipt.txt").read_text(encoding="utf-8")
+    assert "Копия на primary повреждена" in receipt
+    assert (
+        subprocess.run(["sha256sum", "-c", "manifest-sha256.txt"], cwd=out / journal_bundle).returncode == 0
+    )
+
+    tamper(settings, "secondary", journal_bundle, "data/journal.pdf")
+    refused = tmp_path / "refused"
+    result = CliRunner().invoke(
+        main,
+        [
+            "--home",
+            str(settings.home),
+            "retrieve",
+            "--class",
+            CLASS,
+            "--kind",
+            "journal",
+            "--to",
+            str(refused),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "не выдан" in result.output
+    assert result.output.count("data/journal.pdf") >= 2  # named for each target
+    assert not refused.exists() or not any(refused.iterdir())

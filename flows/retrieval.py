@@ -1,0 +1,139 @@
+"""Handing a sealed year bundle to the secretary: verified before anything leaves the archive.
+
+`retrieve_bundle` checks a replica where it is stored (RFC 8493, PDF/A, XSD, the
+seal, the catalog's anchor), copies it out, checks the copy again, and only then
+moves it into place beside a Russian receipt. A damaged replica is passed over
+for the next one, and the receipt says so; if no replica passes, nothing is
+handed out and the error names every file that failed, target by target.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from documents.seal import CERT_FILE, seal_certificates, signer_name
+from flows.settings import Settings
+from journal.russian import format_date
+from storage.bagformat import SEAL_FILE, manifest_name, parse_manifest
+from storage.catalog import BundleRecord, list_bundles, open_catalog, recorded_digests, replicas_of
+from storage.replication import fetch_bundle
+from storage.retention import RETENTION_RULES, BundleKind
+from storage.targets import ReplicaStatus, Target
+from validators.bagit_rfc8493 import DirectorySource
+from validators.bundle_checks import BundleReport, check_bundle, check_stored_bundle
+
+KIND_TITLES = {BundleKind.YEAR: "классный журнал за год", BundleKind.SUMMARY: "сводные ведомости"}
+KIND_OPTIONS = {"journal": BundleKind.YEAR, "summary": BundleKind.SUMMARY}
+"""The secretary's words for the two sealed bundles of a class (`--kind journal|summary`)."""
+
+
+class RetrievalError(Exception):
+    """Nothing was handed out; the message says what is missing or which file failed where."""
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    bundle_id: str
+    folder: Path
+    receipt: Path
+    target: str
+    passed_over: tuple[str, ...]  # replicas that failed, with the reason, in Russian
+
+
+def retrieve_bundle(
+    settings: Settings, year: str, class_name: str, kind: BundleKind, to_dir: Path
+) -> Retrieved:
+    """Verify and copy the newest sealed bundle of `kind` for a class into `to_dir`, with a receipt."""
+    db = open_catalog(settings.catalog_path)
+    try:
+        versions = list_bundles(db, year=year, class_name=class_name, kind=kind)
+        if not versions:
+            raise RetrievalError(
+                f"В каталоге нет пакета «{KIND_TITLES[kind]}» {class_name} класса за {year} учебный год: "
+                "сначала journal-archive archive year"
+            )
+        record = max(versions, key=lambda r: r.version)
+        digests = recorded_digests(db, record.bundle_id)
+        statuses = {r.target: r.status for r in replicas_of(db, record.bundle_id)}
+    finally:
+        db.close()
+    destination = to_dir / record.bundle_id
+    if destination.exists():
+        raise RetrievalError(f"{destination} уже существует: выберите другую папку или уберите старую копию")
+
+    # Replicas last found verified first; the configured order otherwise.
+    targets = sorted(settings.targets(), key=lambda t: statuses.get(t.name) != ReplicaStatus.VERIFIED)
+    passed_over: list[str] = []
+    for target in targets:
+        report = check_stored_bundle(
+            target, record.key, recorded_digests=digests, seal_certificate=settings.seal_certificate
+        )
+        if not report.valid:
+            passed_over.append(_failure(target.name, report))
+            continue
+        to_dir.mkdir(parents=True, exist_ok=True)
+        partial = to_dir / f".{record.bundle_id}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            fetch_bundle(target, record.key, partial)
+            local = check_bundle(
+                DirectorySource(partial), recorded_digests=digests, seal_certificate=settings.seal_certificate
+            )
+            if not local.valid:
+                passed_over.append(_failure(f"{target.name} (копия при чтении)", local))
+                continue
+            partial.rename(destination)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+        if settings.seal_certificate.is_file():  # README.txt's openssl command expects it beside the bundle
+            shutil.copyfile(settings.seal_certificate, to_dir / CERT_FILE)
+        receipt = to_dir / f"{record.bundle_id}.receipt.txt"
+        receipt.write_text(receipt_text(record, target, destination, passed_over), encoding="utf-8")
+        return Retrieved(record.bundle_id, destination, receipt, target.name, tuple(passed_over))
+    raise RetrievalError(
+        f"Пакет {record.bundle_id} не выдан: ни одна копия не прошла проверку. " + " ".join(passed_over)
+    )
+
+
+def _failure(where: str, report: BundleReport) -> str:
+    reasons = "; ".join(problem.message for problem in report.problems)
+    return f"Копия на {where} повреждена: {reasons}."
+
+
+def receipt_text(record: BundleRecord, target: Target, folder: Path, passed_over: list[str]) -> str:
+    """The Russian receipt: what was handed out, from where, its checksums, and when it was verified."""
+    now = dt.datetime.now(dt.UTC)
+    manifest = parse_manifest((folder / manifest_name("sha256")).read_bytes(), manifest_name("sha256"))
+    rule = RETENTION_RULES[record.retention_class]
+    retain = dt.date.fromisoformat(record.retain_until)
+    seal_line = "печать: нет"
+    if (folder / SEAL_FILE).is_file():
+        signers = ", ".join(signer_name(c) for c in seal_certificates(folder / SEAL_FILE))
+        seal_line = f"печать: подпись действительна, подписал {signers}"
+    lines = [
+        "КВИТАНЦИЯ О ВЫДАЧЕ АРХИВНОГО ПАКЕТА",
+        "",
+        f"Пакет:            {record.bundle_id} (версия {record.version})",
+        f"Что:              {KIND_TITLES[BundleKind(record.kind)]}, {record.class_name} класс, "
+        f"{record.year} учебный год",
+        f"Школа:            {record.school_name}",
+        f"Хранение:         {rule.description}; хранить до {format_date(retain)}",
+        f"Опечатан:         {format_date(dt.date.fromisoformat(record.sealed)) if record.sealed else 'нет'}",
+        f"Выдан с хранилища: {target.name} ({record.key})",
+        f"Выдан в папку:    {folder}",
+        "",
+        *passed_over,
+        "Проверено "
+        + now.strftime("%d.%m.%Y %H:%M UTC")
+        + ": контрольные суммы всех файлов (BagIt, RFC 8493), "
+        f"PDF/A, XML по схеме, {seal_line}; совпадает с записью каталога при архивировании.",
+        "",
+        "Контрольные суммы SHA-256 документов:",
+        *(f"  {digest}  {path}" for path, digest in sorted(manifest.items())),
+        "",
+        f"Повторная проверка: cd {folder.name} && sha256sum -c manifest-sha256.txt",
+    ]
+    return "\n".join(lines) + "\n"
