@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import os
@@ -43,7 +44,7 @@ from storage.catalog import (
 from storage.targets import FilesystemTarget, ReplicaStatus
 from tests.s3server import S3Server
 from validators.bagit_rfc8493 import DirectorySource, validate_bag
-from validators.bundle_checks import RULE_CATALOG, RULE_PDFA, RULE_XSD, check_bundle
+from validators.bundle_checks import RULE_CATALOG, RULE_PDFA, RULE_SEAL, RULE_XSD, check_bundle
 
 YEAR = "2024/2025"
 CLASS = "5А"
@@ -458,3 +459,26 @@ def test_audit_writes_a_fresh_locked_copy_on_an_object_lock_target(
     assert cloud.stat(record.key, "data/marks.csv").read_only
     history_versions = client.list_object_versions(Bucket=bucket, Prefix=tampered)["Versions"]
     assert len(history_versions) == 3  # archived, tampered, repaired: nothing locked was removed
+
+
+def test_seal_is_checked_when_present(bundle: Bundle, tmp_path: Path) -> None:
+    """A sealed bag: the seal is verified (against the school's certificate); a damaged seal is named."""
+    from documents.seal import create_demo_signing_pair, seal_bag
+
+    bag = tmp_path / "bag"
+    shutil.copytree(bundle.primary, bag)
+    bag.chmod(0o755)
+    key, certificate = create_demo_signing_pair(tmp_path / "keys", "МБОУ СОШ № 17", dt.date(2024, 9, 1))
+    seal = seal_bag(bag, key, certificate, dt.datetime(2025, 6, 30, tzinfo=dt.UTC))
+
+    report = check_bundle(DirectorySource(bag), seal_certificate=certificate)
+    assert report.valid, report.problems
+    assert RULE_SEAL in report.checks
+
+    seal.chmod(0o644)
+    data = bytearray(seal.read_bytes())
+    data[-40] ^= 0xFF  # inside the signature value
+    seal.write_bytes(bytes(data))
+    damaged = check_bundle(DirectorySource(bag), seal_certificate=certificate)
+    assert not damaged.valid
+    assert [(p.path, p.rule) for p in damaged.problems] == [("seal.p7s", RULE_SEAL)]
