@@ -363,13 +363,13 @@ def import_command(ctx: click.Context, xml_file: Path, source_url: str | None) -
 @click.pass_context
 @user_errors
 def serve(ctx: click.Context) -> None:
-    """Serve the archive flow (runs started from the Prefect UI) and the scheduled fixity audits."""
+    """Serve the archive flows (runs started from the Prefect UI) and the scheduled fixity audits."""
     settings = settings_of(ctx)
     settings.audit_schedules()  # a bad target or schedule stops here, before Prefect starts
     prefect_environment(settings)
     from prefect import serve as serve_deployments
 
-    from flows.archive import archive_period
+    from flows.archive import archive_period, archive_year
     from flows.audit import audit_deployments
 
     serve_deployments(
@@ -377,6 +377,11 @@ def serve(ctx: click.Context) -> None:
             name="archive-period",
             parameters={"year": DEFAULT_YEAR, "period": "Q1", "home": str(settings.home)},
             description="Квартальный архив классных журналов (R1)",
+        ),
+        archive_year.to_deployment(
+            name="archive-year",
+            parameters={"year": DEFAULT_YEAR, "home": str(settings.home)},
+            description="Годовой архив: опечатанные журналы (5 лет) и сводные ведомости (25 лет), R2, R3",
         ),
         *audit_deployments(settings),  # the fixity audit on its schedules (R7, R8)
     )
