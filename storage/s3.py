@@ -65,6 +65,7 @@ from storage.targets import (
     RetentionError,
     StorageError,
     StoredBundle,
+    declared_retain_until,
     source_files,
 )
 
@@ -488,7 +489,7 @@ class S3Target:
         """
         if not self.has_bundle(key):
             return False
-        declared = self._declared_retain_until(key)
+        declared = declared_retain_until(self, key, self.where)
         until = max(retain_until, declared)
         if not is_expired(today, until):
             raise RetentionError(
@@ -513,16 +514,6 @@ class S3Target:
                     "объекты ещё заблокированы (Object Lock)"
                 ) from error
         return True
-
-    def _declared_retain_until(self, key: str) -> dt.date:
-        try:
-            value = parse_bag_info(self.read_file(key, BAG_INFO_FILE))[Label.RETAIN_UNTIL]
-            return dt.date.fromisoformat(value)
-        except (OSError, BagFormatError, KeyError, ValueError) as error:
-            raise RetentionError(
-                f"{self.where}: у пакета {key} не читается срок хранения (Retain-Until в {BAG_INFO_FILE}); "
-                "удаление отменено"
-            ) from error
 
     def _versions(self, key: str) -> list[tuple[str, str]]:
         """(object key, version id) of every version and delete marker under the bundle's key."""

@@ -183,7 +183,7 @@ class FilesystemTarget:
         """Delete a bundle after its retain-until date, the later of the given and its own bag-info's."""
         if not self.has_bundle(key):
             return False
-        declared = self._declared_retain_until(key)
+        declared = declared_retain_until(self, key, self.name)
         until = max(retain_until, declared)
         if not is_expired(today, until):
             raise RetentionError(
@@ -219,16 +219,6 @@ class FilesystemTarget:
             raise StorageError(f"{self.name}: не удалось убрать пакет {key}: {error}") from error
         _fsync_dir(final.parent)
         return trash
-
-    def _declared_retain_until(self, key: str) -> dt.date:
-        try:
-            value = parse_bag_info(self.read_file(key, BAG_INFO_FILE))[Label.RETAIN_UNTIL]
-            return dt.date.fromisoformat(value)
-        except (OSError, BagFormatError, KeyError, ValueError) as error:
-            raise RetentionError(
-                f"{self.name}: у пакета {key} не читается срок хранения (Retain-Until в {BAG_INFO_FILE}); "
-                "удаление отменено"
-            ) from error
 
     # --- reading ---
 
@@ -276,6 +266,18 @@ class FilesystemTarget:
             return path_inside(self.root, key, relpath)
         except LayoutError as error:
             raise StorageError(f"{self.name}: {error}") from error
+
+
+def declared_retain_until(target: Target, key: str, where: str) -> dt.date:
+    """The `Retain-Until` a stored bundle declares in its bag-info.txt; unreadable means no deletion."""
+    try:
+        value = parse_bag_info(target.read_file(key, BAG_INFO_FILE))[Label.RETAIN_UNTIL]
+        return dt.date.fromisoformat(value)
+    except (OSError, BagFormatError, KeyError, ValueError) as error:
+        raise RetentionError(
+            f"{where}: у пакета {key} не читается срок хранения (Retain-Until в {BAG_INFO_FILE}); "
+            "удаление отменено"
+        ) from error
 
 
 def verify_stored_bundle(target: Target, key: str) -> list[str]:

@@ -5,24 +5,15 @@ Prefect runs in ephemeral mode (no server configured), as on a school's machine.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from flows.settings import CONFIG_NAME, load_settings
 from journal.source import open_source
+from tests.homes import run_cli
 
 YEAR = "2024/2025"
-
-
-def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    script = Path(sys.executable).with_name("journal-archive")
-    env = {**os.environ, "JOURNAL_ARCHIVE_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
-    return subprocess.run([str(script), *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 @pytest.fixture(scope="module")

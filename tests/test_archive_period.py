@@ -24,29 +24,15 @@ from flows.settings import Settings, load_settings
 from journal.source import extract_class_journal, open_source
 from storage.bagformat import parse_bag_info
 from storage.catalog import list_bundles, open_catalog, replicas_of
+from tests.homes import bundle_dirs, make_demo_home
 
 YEAR = "2024/2025"
 CLASS = "5А"
 
 
-def demo_home(home: Path) -> Settings:
-    result = CliRunner().invoke(main, ["--home", str(home), "demo", "--size", "class"])
-    assert result.exit_code == 0, result.output
-    return load_settings(home)
-
-
-def bundle_dirs(settings: Settings, bundle_id: str) -> list[Path]:
-    return [
-        target.root / key
-        for target in settings.targets()
-        for key in target.list_bundles()
-        if key.endswith("/" + bundle_id)
-    ]
-
-
 @pytest.fixture(scope="module")
 def archived(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, ClassArchiveResult]:
-    settings = demo_home(tmp_path_factory.mktemp("home"))
+    settings = make_demo_home(tmp_path_factory.mktemp("home"))
     result = archive_period_class(settings, YEAR, CLASS, "Q1")
     assert result.status == ArchiveStatus.CREATED, result
     return settings, result
@@ -141,7 +127,7 @@ def test_same_data_in_another_home_gives_byte_identical_bundle(
     archived: tuple[Settings, ClassArchiveResult], bag: Path, tmp_path: Path
 ) -> None:
     """Same input, same bytes: checksums mean something."""
-    other = demo_home(tmp_path / "other")
+    other = make_demo_home(tmp_path / "other")
     result = archive_period_class(other, YEAR, CLASS, "Q1")
     other_bag = bundle_dirs(other, result.bundle_id)[0]
     files = sorted(p.relative_to(bag) for p in bag.rglob("*") if p.is_file())
@@ -152,7 +138,7 @@ def test_same_data_in_another_home_gives_byte_identical_bundle(
 
 def test_changing_one_mark_makes_a_new_version_naming_that_mark(tmp_path: Path) -> None:
     """R9: a correction is a new, traceable version; the old one stays, marked superseded."""
-    settings = demo_home(tmp_path / "home")
+    settings = make_demo_home(tmp_path / "home")
     first = archive_period_class(settings, YEAR, CLASS, "Q1")
     engine = open_source(settings.source_url)
     journal = extract_class_journal(engine, YEAR, CLASS, "Q1")
@@ -215,7 +201,7 @@ def test_catalog_can_be_rebuilt_from_the_targets(archived: tuple[Settings, Class
 
 def test_unreachable_target_leaves_the_bundle_under_replicated_until_the_next_run(tmp_path: Path) -> None:
     """R8: one target down → the bundle goes to the other, is recorded as such, and is completed later."""
-    settings = demo_home(tmp_path / "home")
+    settings = make_demo_home(tmp_path / "home")
     secondary = next(t for t in settings.targets() if t.name == "secondary")
     secondary.root.parent.mkdir(parents=True, exist_ok=True)
     secondary.root.write_text("not a folder: the secondary disk is not mounted")
@@ -241,7 +227,7 @@ def test_unreachable_target_leaves_the_bundle_under_replicated_until_the_next_ru
 
 
 def test_next_run_completes_a_missing_replica(tmp_path: Path) -> None:
-    settings = demo_home(tmp_path / "home")
+    settings = make_demo_home(tmp_path / "home")
     secondary = next(t for t in settings.targets() if t.name == "secondary")
     secondary.root.parent.mkdir(parents=True, exist_ok=True)
     secondary.root.write_text("unmounted")

@@ -18,30 +18,16 @@ from journal.source import open_source
 from storage.bagformat import parse_bag_info
 from storage.catalog import list_bundles, open_catalog
 from storage.retention import BundleKind
+from tests.homes import bundle_dirs, make_demo_home
 from tests.s3server import S3Server
 
 YEAR = "2024/2025"
 CLASS = "5А"
 
 
-def demo_home(home: Path, size: str = "class") -> Settings:
-    result = CliRunner().invoke(main, ["--home", str(home), "demo", "--size", size])
-    assert result.exit_code == 0, result.output
-    return load_settings(home)
-
-
-def bundle_dirs(settings: Settings, bundle_id: str) -> list[Path]:
-    return [
-        target.root / key
-        for target in settings.targets()
-        for key in target.list_bundles()
-        if key.endswith("/" + bundle_id)
-    ]
-
-
 @pytest.fixture(scope="module")
 def sealed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, ClassArchiveResult], str]:
-    settings = demo_home(tmp_path_factory.mktemp("home"))
+    settings = make_demo_home(tmp_path_factory.mktemp("home"))
     quarter = archive_period_class(settings, YEAR, CLASS, "Q1")
     assert quarter.status == ArchiveStatus.CREATED
     results = {r.kind: r for r in archive_year_class(settings, YEAR, CLASS)}
@@ -126,7 +112,7 @@ def test_sealing_again_creates_nothing(sealed) -> None:
 
 
 def test_validation_errors_stop_sealing_unless_overridden(tmp_path: Path) -> None:
-    settings = demo_home(tmp_path / "home")
+    settings = make_demo_home(tmp_path / "home")
     engine = open_source(settings.source_url)
     with engine.begin() as connection:
         connection.exec_driver_sql("UPDATE mark SET value = '0' WHERE id = (SELECT min(id) FROM mark)")
@@ -141,7 +127,7 @@ def test_validation_errors_stop_sealing_unless_overridden(tmp_path: Path) -> Non
 
 def test_year_archive_to_a_folder_and_an_object_lock_bucket(s3_server: S3Server, tmp_path: Path) -> None:
     """R8 with an S3 target: every object locked in COMPLIANCE mode until the bundle's retention ends."""
-    settings = demo_home(tmp_path / "home")
+    settings = make_demo_home(tmp_path / "home")
     config = settings.config_path.read_text(encoding="utf-8")
     secondary = config.index('name = "secondary"')
     s3_entry = (
@@ -215,7 +201,7 @@ def test_retrieve_hands_out_both_verified_bundles_with_receipts(sealed, tmp_path
 
 
 def test_retrieve_falls_back_to_the_good_replica_and_says_so(tmp_path: Path) -> None:
-    settings = demo_home(tmp_path / "home")
+    settings = make_demo_home(tmp_path / "home")
     journal_bundle = archive_year_class(settings, YEAR, CLASS)[0].bundle_id
     tamper(settings, "primary", journal_bundle, "data/journal.pdf")
     out = tmp_path / "print"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ from click.testing import CliRunner
 from flows.cli import main
 from journal.demo import generate_demo_school
 from journal.source import extract_class_journal, open_source, select_class_names
+from tests.homes import make_demo_home, run_cli
 from validators.journal_rules import Severity, validate_class_journal
 
 YEAR = "2024/2025"
@@ -21,17 +19,7 @@ YEAR = "2024/2025"
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home with the one-class demo journal, made through the CLI."""
-    home = tmp_path_factory.mktemp("home")
-    result = CliRunner().invoke(main, ["--home", str(home), "demo", "--size", "class"])
-    assert result.exit_code == 0, result.output
-    return home
-
-
-def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    """The installed console script, as a user runs it."""
-    script = Path(sys.executable).with_name("journal-archive")
-    env = {**os.environ, "JOURNAL_ARCHIVE_HOME": str(home)}
-    return subprocess.run([str(script), *args], capture_output=True, text=True, env=env, timeout=120)
+    return make_demo_home(tmp_path_factory.mktemp("home")).home
 
 
 def test_demo_writes_into_the_home_and_reports_it(demo_home: Path) -> None:

@@ -1,0 +1,38 @@
+"""Journal-archive homes for tests: the demo journal made through the CLI, and the CLI as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from flows.cli import main
+from flows.settings import Settings, load_settings
+
+
+def make_demo_home(home: Path, size: str = "class") -> Settings:
+    """A home holding the demo journal of `size` (and the demo seal), made by `journal-archive demo`."""
+    result = CliRunner().invoke(main, ["--home", str(home), "demo", "--size", size])
+    assert result.exit_code == 0, result.output
+    return load_settings(home)
+
+
+def bundle_dirs(settings: Settings, bundle_id: str) -> list[Path]:
+    """Every folder-target copy of a bundle, in the configured order of targets."""
+    return [
+        target.root / key
+        for target in settings.targets()
+        for key in target.list_bundles()
+        if key.endswith("/" + bundle_id)
+    ]
+
+
+def run_cli(*args: str, home: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """The installed console script in a fresh process, as a user runs it (Prefect in ephemeral mode)."""
+    script = Path(sys.executable).with_name("journal-archive")
+    env = {**os.environ, "JOURNAL_ARCHIVE_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.run([str(script), *args], capture_output=True, text=True, env=env, timeout=timeout)
