@@ -132,7 +132,11 @@ def check_bundle(
             checks.append(RULE_CATALOG)
             layer.check_recorded(recorded_digests)
     problems = tuple(sorted(bag.problems + tuple(layer.problems), key=lambda p: p.path))
-    warnings = tuple(sorted(bag.warnings + tuple(layer.warnings), key=lambda p: p.path))
+    # The seal cannot be listed in the tagmanifest it signs (UNLISTED_TAG_FILES): once it has
+    # verified, the RFC's generic "tag file not in a tagmanifest" warning says nothing.
+    seal_ok = SEAL_FILE in layer.files and not any(p.path == SEAL_FILE for p in layer.problems)
+    bag_warnings = tuple(w for w in bag.warnings if not (seal_ok and w.path == SEAL_FILE))
+    warnings = tuple(sorted(bag_warnings + tuple(layer.warnings), key=lambda p: p.path))
     return BundleReport(
         bag=source.name,
         valid=not problems,
