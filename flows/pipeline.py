@@ -22,8 +22,9 @@ from pathlib import Path
 from documents.bag import BagInfo, bag_readme, read_bag_info, write_bag
 from documents.changes import diff_marks, format_changes, summarize_changes
 from documents.csv_export import CSV_METADATA_NAME, csv_metadata, journal_csv_files
+from documents.layout import sheet_count
 from documents.pdf import render_journal_pdf
-from documents.seal import seal_bag, seal_readme_text
+from documents.seal import SealError, seal_bag, seal_readme_text
 from documents.summary import render_summary_pdf, summary_csv_files
 from documents.xml_format import (
     JOURNAL_XML_NAME,
@@ -40,6 +41,7 @@ from storage.bagformat import PAYLOAD_DIR
 from storage.catalog import (
     ANCHOR_FILE,
     BundleRecord,
+    CatalogError,
     anchor_digest,
     bundle_record,
     latest_version,
@@ -53,7 +55,7 @@ from storage.catalog import (
 from storage.layout import bundle_id, bundle_key, safe_name
 from storage.replication import complete_replicas
 from storage.retention import BundleKind, retain_until, retention_class_of
-from storage.targets import ReplicaStatus, Target, replicate_bundle
+from storage.targets import ReplicaStatus, StorageError, Target, replicate_bundle
 from validators.journal_rules import Finding, Severity, has_errors, validate_class_journal
 
 JOURNAL_PDF_NAME = "journal.pdf"
@@ -149,7 +151,7 @@ def render_summary_payload(journal: ClassJournal, work: Path, xml: bytes, *, dup
     pdf_path = work / SUMMARY_PDF_NAME
     pages = render_summary_pdf(journal, pdf_path, attachments=files)
     files[SUMMARY_PDF_NAME] = pdf_path.read_bytes()
-    return Payload(files=files, pages=pages, sheets=(pages + 1) // 2 if duplex else pages)
+    return Payload(files=files, pages=pages, sheets=sheet_count(pages, duplex))
 
 
 def payload_descriptions(files: dict[str, bytes]) -> dict[str, str]:
@@ -171,11 +173,21 @@ def archive_period_class(settings: Settings, year: str, class_name: str, period:
     """Archive one class's journal for one reporting period (R1, R5, R7, R8, R9); never raises."""
     try:
         return _archive_period_class(settings, year, class_name, period)
-    except SourceError as error:
-        return ClassArchiveResult(class_name, ArchiveStatus.FAILED, message=str(error))
     except Exception as error:  # one class's failure must not stop the others
+        return failed_result(class_name, BundleKind.PERIOD, error)
+
+
+OWN_ERRORS = (SourceError, SealError, StorageError, CatalogError)
+"""Errors whose message is already worded for the administrator."""
+
+
+def failed_result(class_name: str, kind: BundleKind, error: Exception) -> ClassArchiveResult:
+    """A class that could not be archived: our own errors speak for themselves, others show their type."""
+    if isinstance(error, OWN_ERRORS):
+        detail = str(error)
+    else:
         detail = "".join(traceback.format_exception_only(error)).strip()
-        return ClassArchiveResult(class_name, ArchiveStatus.FAILED, message=detail)
+    return ClassArchiveResult(class_name, ArchiveStatus.FAILED, kind=kind, message=detail)
 
 
 @contextlib.contextmanager
@@ -386,13 +398,8 @@ def archive_year_class(
             if all(result.ok for result in results):
                 supersede_period_bundles(settings, journal, results[0].bundle_id)
         return results
-    except SourceError as error:
-        return [
-            ClassArchiveResult(class_name, ArchiveStatus.FAILED, kind=BundleKind.YEAR, message=str(error))
-        ]
     except Exception as error:  # one class's failure must not stop the others
-        detail = "".join(traceback.format_exception_only(error)).strip()
-        return [ClassArchiveResult(class_name, ArchiveStatus.FAILED, kind=BundleKind.YEAR, message=detail)]
+        return [failed_result(class_name, BundleKind.YEAR, error)]
 
 
 def supersede_period_bundles(settings: Settings, journal: ClassJournal, year_bundle: str) -> None:
