@@ -44,13 +44,13 @@ from storage.catalog import (
     CatalogError,
     anchor_digest,
     bundle_record,
+    find_bundle,
     latest_version,
-    list_bundles,
-    mark_superseded,
     open_catalog,
     record_anchor,
     record_bundle,
     record_replica,
+    supersede_period_bundles,
 )
 from storage.layout import bundle_id, bundle_key, safe_name
 from storage.replication import complete_replicas
@@ -396,25 +396,11 @@ def archive_year_class(
         with class_lock(settings, year, class_name):
             results = [store_bundle(settings, journal, plan, findings) for plan in plans]
             if all(result.ok for result in results):
-                supersede_period_bundles(settings, journal, results[0].bundle_id)
+                catalog = open_catalog(settings.catalog_path)
+                try:
+                    supersede_period_bundles(catalog, find_bundle(catalog, results[0].bundle_id))
+                finally:
+                    catalog.close()
         return results
     except Exception as error:  # one class's failure must not stop the others
         return [failed_result(class_name, BundleKind.YEAR, error)]
-
-
-def supersede_period_bundles(settings: Settings, journal: ClassJournal, year_bundle: str) -> None:
-    """R1: a class's period bundles are kept until its year bundle is sealed; now they are superseded."""
-    catalog = open_catalog(settings.catalog_path)
-    try:
-        current = list_bundles(
-            catalog,
-            school=safe_name(journal.school.short_name),
-            year=journal.year.name,
-            class_name=journal.school_class.name,
-            kind=BundleKind.PERIOD,
-            current_only=True,
-        )
-        for record in current:
-            mark_superseded(catalog, record.bundle_id, year_bundle)
-    finally:
-        catalog.close()

@@ -14,6 +14,7 @@ the first verified replica, which is weaker, and its `origin` says so.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sqlite3
@@ -33,6 +34,7 @@ from storage.bagformat import (
     tagmanifest_name,
 )
 from storage.layout import LayoutError, key_parts
+from storage.retention import BundleKind
 from storage.targets import ReplicaStatus, StorageError, Target, verify_stored_bundle
 
 
@@ -197,7 +199,7 @@ def record_bundle(db: sqlite3.Connection, record: BundleRecord) -> None:
     A bundle that supersedes another marks that one as superseded.
     """
     with db:
-        existing = _bundle_row(db, record.bundle_id)
+        existing = find_bundle(db, record.bundle_id)
         if existing is not None:
             if _comparable(existing) != _comparable(record):
                 raise CatalogError(f"Пакет {record.bundle_id} уже есть в каталоге с другими данными")
@@ -212,7 +214,7 @@ def record_bundle(db: sqlite3.Connection, record: BundleRecord) -> None:
                     "INSERT INTO changes (bundle_id, supersedes, summary, text) VALUES (?, ?, ?, ?)",
                     (record.bundle_id, record.supersedes, record.changes_summary, record.changes_text),
                 )
-        if record.supersedes and _bundle_row(db, record.supersedes) is not None:
+        if record.supersedes and find_bundle(db, record.supersedes) is not None:
             _mark_superseded(db, record.supersedes, record.bundle_id)
         newer = db.execute(
             "SELECT bundle_id FROM bundles WHERE supersedes = ?", (record.bundle_id,)
@@ -247,7 +249,7 @@ def record_replica(
     """Record where a bundle is kept and how it was last found; replaces the previous entry."""
     when = checked_at.astimezone(dt.UTC).isoformat(timespec="seconds") if checked_at else None
     with db:
-        if _bundle_row(db, bundle_id) is None:
+        if find_bundle(db, bundle_id) is None:
             raise CatalogError(f"Пакета {bundle_id} нет в каталоге: сначала record_bundle")
         db.execute(
             "INSERT OR REPLACE INTO replicas (bundle_id, target, status, checked_at, detail)"
@@ -392,7 +394,7 @@ def record_anchor(
     digest = digest.lower()
     when = (recorded_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="seconds")
     with db:
-        if _bundle_row(db, bundle_id) is None:
+        if find_bundle(db, bundle_id) is None:
             raise CatalogError(f"Пакета {bundle_id} нет в каталоге: сначала record_bundle")
         known = anchor_of(db, bundle_id)
         if known is not None:
@@ -420,7 +422,7 @@ def recorded_digests(db: sqlite3.Connection, bundle_id: str) -> dict[str, str]:
     return {anchor.file: anchor.sha256} if anchor else {}
 
 
-def _bundle_row(db: sqlite3.Connection, bundle_id: str) -> BundleRecord | None:
+def find_bundle(db: sqlite3.Connection, bundle_id: str) -> BundleRecord | None:
     rows = _select(db, ["b.bundle_id = ?"], [bundle_id])
     return rows[0] if rows else None
 
@@ -433,6 +435,36 @@ def _comparable(record: BundleRecord) -> tuple:
 
 
 # --- rebuilding ------------------------------------------------------------------
+
+
+def supersede_period_bundles(db: sqlite3.Connection, year_bundle: BundleRecord) -> None:
+    """R1: a class's period bundles are kept until its year bundle is sealed; then they are superseded."""
+    current = list_bundles(
+        db,
+        school=year_bundle.school,
+        year=year_bundle.year,
+        class_name=year_bundle.class_name,
+        kind=BundleKind.PERIOD,
+        current_only=True,
+    )
+    for record in current:
+        mark_superseded(db, record.bundle_id, year_bundle.bundle_id)
+
+
+def _keep_fixity_history(db: sqlite3.Connection, old_catalog: Path) -> list[str]:
+    """Carry the fixity history (which no bundle holds) over from the catalog being replaced."""
+    if not old_catalog.exists():
+        return []
+    try:
+        with db:
+            db.execute("ATTACH DATABASE ? AS old", (str(old_catalog),))
+            db.execute("INSERT INTO fixity_checks SELECT * FROM old.fixity_checks")
+    except sqlite3.DatabaseError as error:
+        return [f"{old_catalog}: история проверок не перенесена ({error})"]
+    finally:
+        with contextlib.suppress(sqlite3.DatabaseError):
+            db.execute("DETACH DATABASE old")
+    return []
 
 
 def rebuild_catalog(catalog_path: Path, targets: Sequence[Target], *, verify: bool = False) -> list[str]:
@@ -483,6 +515,9 @@ def rebuild_catalog(catalog_path: Path, targets: Sequence[Target], *, verify: bo
                         problems += _anchor_from_replica(db, target, record)
                 else:
                     record_replica(db, record.bundle_id, target.name, ReplicaStatus.STORED)
+        for record in list_bundles(db, kind=BundleKind.YEAR, current_only=True):
+            supersede_period_bundles(db, record)
+        problems += _keep_fixity_history(db, catalog_path)
     finally:
         db.close()
     os.replace(building, catalog_path)

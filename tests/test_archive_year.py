@@ -16,7 +16,7 @@ from flows.pipeline import ArchiveStatus, ClassArchiveResult, archive_period_cla
 from flows.settings import CONFIG_NAME, Settings, load_settings
 from journal.source import open_source
 from storage.bagformat import parse_bag_info
-from storage.catalog import list_bundles, open_catalog
+from storage.catalog import fixity_history, list_bundles, open_catalog
 from storage.retention import BundleKind
 from tests.homes import bundle_dirs, make_demo_home
 from tests.s3server import S3Server
@@ -239,3 +239,24 @@ def test_retrieve_falls_back_to_the_good_replica_and_says_so(tmp_path: Path) -> 
     assert "не выдан" in result.output
     assert result.output.count("data/journal.pdf") >= 2  # named for each target
     assert not refused.exists() or not any(refused.iterdir())
+
+
+def test_a_rebuilt_catalog_keeps_superseding_and_fixity_history(sealed) -> None:
+    """The catalog is rebuilt from the targets; R1's superseding follows from the sealed year bundle."""
+    settings, results, quarter = sealed
+    audit = CliRunner().invoke(main, ["--home", str(settings.home), "audit"])
+    assert audit.exit_code == 0, audit.output
+    db = open_catalog(settings.catalog_path)
+    before = {r.bundle_id: r for r in list_bundles(db)}
+    history_before = fixity_history(db, quarter)
+    db.close()
+    assert history_before
+
+    rebuilt = CliRunner().invoke(main, ["--home", str(settings.home), "catalog", "rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    db = open_catalog(settings.catalog_path)
+    after = {r.bundle_id: r for r in list_bundles(db)}
+    assert after[quarter].superseded_by == results[BundleKind.YEAR].bundle_id
+    assert after == before
+    assert fixity_history(db, quarter) == history_before
+    db.close()
