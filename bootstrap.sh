@@ -33,3 +33,4 @@ echo "==> Checking the journal"
 .venv/bin/journal-archive check --year 2024/2025
 echo "==> Archiving the first quarter of every class to both storage targets"
 .venv/bin/journal-archive archive period --year 2024/2025 --period Q1
+echo "==> Done. Run the commands as .venv/bin/journal-archive (or '. .venv/bin/activate' first); see README.md."

@@ -22,7 +22,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.pipeline import ClassArchiveResult, archive_period_class, archive_year_class
 from flows.settings import Settings, load_settings
+from journal.russian import count_words
 from journal.source import open_source, select_class_names
+from storage.retention import BUNDLE_KIND_TITLES
+from validators.journal_rules import Severity
 
 ResultCallback = Callable[[ClassArchiveResult], None]
 
@@ -68,20 +71,26 @@ def report(results: list[ClassArchiveResult]) -> list[ClassArchiveResult]:
     logger = get_run_logger()
     for result in results:
         log = logger.info if result.ok else logger.error
-        log(
-            "%s %s: %s %s (%s листов, ошибок %s, предупреждений %s) %s",
-            result.class_name,
-            result.kind,
-            result.status,
-            result.bundle_id,
-            result.sheets,
-            result.errors,
-            result.warnings,
-            result.message,
-        )
+        log(result_line(result))
         if _on_result is not None:
             _on_result(result)
     return results
+
+
+def result_line(result: ClassArchiveResult) -> str:
+    """One bundle's outcome in Russian, for the Prefect log."""
+    parts = [f"{result.class_name} · {BUNDLE_KIND_TITLES.get(result.kind, result.kind)}: {result.status}"]
+    if result.bundle_id:
+        parts.append(result.bundle_id)
+    if result.sheets:
+        parts.append(count_words(result.sheets, "лист", "листа", "листов"))
+    if result.errors or result.warnings:
+        parts.append(
+            f"в журнале {Severity.ERROR.count(result.errors)}, {Severity.WARNING.count(result.warnings)}"
+        )
+    if result.message:
+        parts.append(result.message)
+    return "; ".join(parts)
 
 
 def class_names_for(

@@ -117,7 +117,10 @@ def demo(ctx: click.Context, size: str, seed: int, force: bool, source_url: str 
 
 @main.command()
 @click.option("--year", default=DEFAULT_YEAR, show_default=True, help="Academic year, e.g. 2024/2025.")
-@click.option("--period", help="Reporting period code (Q1…Q4, T1…T3, H1, H2); default: the whole year.")
+@click.option(
+    "--period",
+    help="Reporting period: Q1…Q4 (quarters), T1…T3 (trimesters), H1, H2 (half-years); default: year.",
+)
 @click.option("--class", "class_names", multiple=True, help="Class name, e.g. 5А (repeatable); default: all.")
 @source_option
 @click.pass_context
@@ -163,7 +166,11 @@ def archive() -> None:
 
 @archive.command("period")
 @click.option("--year", default=DEFAULT_YEAR, show_default=True, help="Academic year, e.g. 2024/2025.")
-@click.option("--period", required=True, help="Reporting period code: Q1…Q4, T1…T3, H1, H2.")
+@click.option(
+    "--period",
+    required=True,
+    help="Reporting period: Q1…Q4 (quarters, четверти), T1…T3 (trimesters), H1, H2 (half-years).",
+)
 @click.option("--class", "class_names", multiple=True, help="Class name, e.g. 5А (repeatable); default: all.")
 @click.pass_context
 @user_errors
@@ -172,7 +179,11 @@ def archive_period_command(ctx: click.Context, year: str, period: str, class_nam
     settings, names = classes_to_archive(ctx, year, period, class_names)
     from flows.archive import archive_period
 
-    click.echo(f"Архив за период {period} {year}: {len(names)} кл. → {settings.home}")
+    click.echo(f"Архив за период {period.upper()} {year}: {len(names)} кл. → {settings.home}")
+    if not class_names:
+        other = classes_without(settings, year, names)
+        if other:
+            click.echo(f"Без периода {period.upper()} (другое деление учебного года): {', '.join(other)}")
     run_archive(len(names), lambda: archive_period(year, period, list(names), str(settings.home)))
 
 
@@ -214,6 +225,17 @@ def classes_to_archive(
     return settings, names
 
 
+def classes_without(settings: Settings, year: str, names: tuple[str, ...]) -> list[str]:
+    """The year's classes not among `names`: those that split the year into other periods (J4)."""
+    from journal.source import list_classes, open_source
+
+    engine = open_source(settings.source_url)
+    try:
+        return [c.name for c in list_classes(engine, year) if c.name not in names]
+    finally:
+        engine.dispose()
+
+
 def run_archive(bundles: int, run: Callable[[], list[Any]]) -> None:
     """Run an archive flow with a progress bar, print the administrator's table, exit 1 on any failure."""
     from flows.archive import reporting_to
@@ -236,20 +258,20 @@ def run_archive(bundles: int, run: Callable[[], list[Any]]) -> None:
         ],
     )
     failed = [r for r in results if not r.ok]
-    click.echo(f"Готово: {len(results) - len(failed)} из {len(results)} пакетов без сбоев.")
+    from journal.russian import count_words
+
+    ok = count_words(len(results) - len(failed), "пакет", "пакета", "пакетов")
+    click.echo(f"Без сбоев: {ok} из {len(results)}.")
     if failed:
         sys.exit(1)
 
 
 def finding_counts(errors: int, warnings: int) -> str:
-    from journal.russian import count_words
+    from validators.journal_rules import Severity
 
     if not errors and not warnings:
         return ""
-    return (
-        f"{count_words(errors, 'ошибка', 'ошибки', 'ошибок')}, "
-        f"{count_words(warnings, 'предупреждение', 'предупреждения', 'предупреждений')} в журнале"
-    )
+    return f"{Severity.ERROR.count(errors)}, {Severity.WARNING.count(warnings)} в журнале"
 
 
 @main.group()
@@ -265,23 +287,26 @@ def catalog() -> None:
 @user_errors
 def catalog_list(ctx: click.Context, year: str | None, class_name: str | None, show_all: bool) -> None:
     """What is archived: kind, version, date, retain-until and where each copy is."""
+    from journal.model import class_name_sort_key
     from storage.catalog import list_bundles, open_catalog, replicas_of
+    from storage.retention import BUNDLE_KIND_TITLES, BundleKind
 
     settings = settings_of(ctx)
     db = open_catalog(settings.catalog_path)
     try:
         records = list_bundles(db, year=year, class_name=class_name, current_only=not show_all)
+        records.sort(key=lambda r: (r.year, class_name_sort_key(r.class_name), r.kind, r.span, r.version))
         rows = [
             (
                 r.year,
                 r.class_name,
+                BUNDLE_KIND_TITLES[BundleKind(r.kind)],
                 r.span_name,
-                r.kind,
                 f"v{r.version}",
                 r.bundle_id,
                 r.created,
                 r.retain_until,
-                ", ".join(f"{p.target}: {p.status}" for p in replicas_of(db, r.bundle_id)),
+                ", ".join(f"{p.target}: {p.status.title}" for p in replicas_of(db, r.bundle_id)),
                 f"заменён {r.superseded_by}" if r.superseded_by else "",
             )
             for r in records
@@ -291,7 +316,9 @@ def catalog_list(ctx: click.Context, year: str | None, class_name: str | None, s
     if not rows:
         click.echo("В каталоге нет пакетов.")
         return
-    print_table(("Год", "Класс", "Период", "Вид", "Версия", "Пакет", "Дата", "Хранить до", "Копии", ""), rows)
+    print_table(
+        ("Год", "Класс", "Вид", "Период", "Версия", "Пакет", "Дата", "Хранить до", "Копии", "Замена"), rows
+    )
 
 
 @catalog.command("rebuild")
@@ -600,7 +627,11 @@ def audit(ctx: click.Context, target_names: tuple[str, ...], max_rate: float | N
     help="journal: the class journal (5 years); summary: the summary sheets (25 years); default: both.",
 )
 @click.option(
-    "--to", "to_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder."
+    "--to",
+    "to_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the verified bundle, its receipt and the school's certificate.",
 )
 @click.pass_context
 @user_errors
@@ -614,5 +645,5 @@ def retrieve(ctx: click.Context, year: str, class_name: str, kind: str | None, t
         retrieved = retrieve_bundle(settings, year, class_name, bundle_kind, to_dir)
         for reason in retrieved.passed_over:
             click.echo(reason)
-        click.echo(f"Выдан {retrieved.bundle_id} с хранилища {retrieved.target}: {retrieved.folder}")
+        click.echo(f"Выдан {retrieved.bundle_id} из хранилища {retrieved.target}: {retrieved.folder}")
         click.echo(f"Квитанция: {retrieved.receipt}")

@@ -209,6 +209,8 @@ def _archive_period_class(settings: Settings, year: str, class_name: str, period
         journal = extract_class_journal(engine, year, class_name, period)
     finally:
         engine.dispose()
+    # The names as the journal spells them («q1» asked → Q1, «5a» → 5А): ids, keys and locks use these.
+    year, class_name, period = journal.year.name, journal.school_class.name, journal.period.code
     findings = validate_class_journal(journal)
     if settings.block_on_errors and has_errors(findings):
         return blocked_result(class_name, findings)

@@ -20,12 +20,11 @@ from journal.russian import format_date
 from storage.bagformat import SEAL_FILE, manifest_name, parse_manifest
 from storage.catalog import BundleRecord, list_bundles, open_catalog, recorded_digests, replicas_of
 from storage.replication import fetch_bundle
-from storage.retention import RETENTION_RULES, BundleKind
+from storage.retention import BUNDLE_KIND_TITLES, RETENTION_RULES, BundleKind
 from storage.targets import ReplicaStatus, Target
 from validators.bagit_rfc8493 import DirectorySource
 from validators.bundle_checks import BundleReport, check_bundle, check_stored_bundle
 
-KIND_TITLES = {BundleKind.YEAR: "классный журнал за год", BundleKind.SUMMARY: "сводные ведомости"}
 KIND_OPTIONS = {"journal": BundleKind.YEAR, "summary": BundleKind.SUMMARY}
 """The secretary's words for the two sealed bundles of a class (`--kind journal|summary`)."""
 
@@ -52,7 +51,8 @@ def retrieve_bundle(
         versions = list_bundles(db, year=year, class_name=class_name, kind=kind)
         if not versions:
             raise RetrievalError(
-                f"В каталоге нет пакета «{KIND_TITLES[kind]}» {class_name} класса за {year} учебный год: "
+                f"В каталоге нет пакета «{BUNDLE_KIND_TITLES[kind]}» {class_name} класса "
+                f"за {year} учебный год: "
                 "сначала journal-archive archive year"
             )
         record = max(versions, key=lambda r: r.version)
@@ -105,7 +105,7 @@ def _failure(where: str, report: BundleReport) -> str:
 
 def receipt_text(record: BundleRecord, target: Target, folder: Path, passed_over: list[str]) -> str:
     """The Russian receipt: what was handed out, from where, its checksums, and when it was verified."""
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now().astimezone()  # the secretary's local time
     manifest = parse_manifest((folder / manifest_name("sha256")).read_bytes(), manifest_name("sha256"))
     rule = RETENTION_RULES[record.retention_class]
     retain = dt.date.fromisoformat(record.retain_until)
@@ -113,27 +113,37 @@ def receipt_text(record: BundleRecord, target: Target, folder: Path, passed_over
     if (folder / SEAL_FILE).is_file():
         signers = ", ".join(signer_name(c) for c in seal_certificates(folder / SEAL_FILE))
         seal_line = f"печать: подпись действительна, подписал {signers}"
+    sealed = format_date(dt.date.fromisoformat(record.sealed)) if record.sealed else "нет"
+    kind = BUNDLE_KIND_TITLES[BundleKind(record.kind)]
+    fields = [
+        ("Пакет", f"{record.bundle_id} (версия {record.version})"),
+        ("Что", f"{kind}, {record.class_name} класс, {record.year} учебный год"),
+        ("Школа", record.school_name),
+        ("Хранение", f"{rule.description}; хранить до {format_date(retain)}"),
+        ("Опечатан", sealed),
+        ("Выдан из хранилища", f"{target.name} ({record.key})"),
+        ("Выдан в папку", str(folder)),
+    ]
     lines = [
         "КВИТАНЦИЯ О ВЫДАЧЕ АРХИВНОГО ПАКЕТА",
         "",
-        f"Пакет:            {record.bundle_id} (версия {record.version})",
-        f"Что:              {KIND_TITLES[BundleKind(record.kind)]}, {record.class_name} класс, "
-        f"{record.year} учебный год",
-        f"Школа:            {record.school_name}",
-        f"Хранение:         {rule.description}; хранить до {format_date(retain)}",
-        f"Опечатан:         {format_date(dt.date.fromisoformat(record.sealed)) if record.sealed else 'нет'}",
-        f"Выдан с хранилища: {target.name} ({record.key})",
-        f"Выдан в папку:    {folder}",
+        *(f"{label + ':':<20}{value}" for label, value in fields),
         "",
         *passed_over,
-        "Проверено "
-        + now.strftime("%d.%m.%Y %H:%M UTC")
-        + ": контрольные суммы всех файлов (BagIt, RFC 8493), "
+        f"Проверено {format_date(now.date())} в {now:%H:%M} (UTC{now:%z}): контрольные суммы всех файлов "
+        "(BagIt, RFC 8493), "
         f"PDF/A, XML по схеме, {seal_line}; совпадает с записью каталога при архивировании.",
         "",
         "Контрольные суммы SHA-256 документов:",
         *(f"  {digest}  {path}" for path, digest in sorted(manifest.items())),
         "",
-        f"Повторная проверка: cd {folder.name} && sha256sum -c manifest-sha256.txt",
+        "Повторная проверка (в папке пакета; печать — по команде из README.txt пакета):",
+        f"  cd {folder.name} && sha256sum -c tagmanifest-sha256.txt && sha256sum -c manifest-sha256.txt",
+        "",
+        "Выдал:    ____________________ / ____________________ /",
+        "",
+        "Получил:  ____________________ / ____________________ /",
+        "",
+        "Дата:     «____» ____________ 20____ г.",
     ]
     return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ twice must give the same bytes. Collections are tuples in a fixed order.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -198,6 +199,12 @@ class SchoolClass:
     letter: str
     class_teacher_id: int | None
     period_scheme: PeriodScheme
+
+
+def class_name_sort_key(name: str) -> tuple[int, str]:
+    """«1А» < «5Б» < «10А»: by the grade number, then the letter (for lists keyed by class name only)."""
+    digits = "".join(itertools.takewhile(str.isdigit, name))
+    return (int(digits) if digits else 0, name[len(digits) :])
 
 
 @dataclass(frozen=True, slots=True)

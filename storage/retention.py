@@ -31,6 +31,14 @@ class BundleKind(StrEnum):
     SUMMARY = "summary"  # one class, the year's summary sheets of final marks, R3
 
 
+BUNDLE_KIND_TITLES: dict[BundleKind, str] = {
+    BundleKind.PERIOD: "журнал за период",
+    BundleKind.YEAR: "журнал за год",
+    BundleKind.SUMMARY: "сводные ведомости",
+}
+"""What staff call each kind of bundle (catalog list, receipts)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetentionRule:
     retention_class: RetentionClass

@@ -58,6 +58,19 @@ class ReplicaStatus(StrEnum):
     MISSING = "missing"
     CORRUPT = "corrupt"
 
+    @property
+    def title(self) -> str:
+        """The state in staff's words (catalog list)."""
+        return REPLICA_STATUS_TITLES[self]
+
+
+REPLICA_STATUS_TITLES = {
+    ReplicaStatus.STORED: "записана",
+    ReplicaStatus.VERIFIED: "проверена",
+    ReplicaStatus.MISSING: "нет",
+    ReplicaStatus.CORRUPT: "повреждена",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class FileStat:

@@ -191,7 +191,7 @@ def test_retrieve_hands_out_both_verified_bundles_with_receipts(sealed, tmp_path
     for bundle in results.values():
         receipt = (out / f"{bundle.bundle_id}.receipt.txt").read_text(encoding="utf-8")
         assert "подпись действительна" in receipt
-        assert "Выдан с хранилища: primary" in receipt
+        assert "Выдан из хранилища: primary" in receipt
         check = subprocess.run(["sha256sum", "-c", "manifest-sha256.txt"], cwd=out / bundle.bundle_id)
         assert check.returncode == 0
     seal_check = subprocess.run(
@@ -212,7 +212,7 @@ def test_retrieve_falls_back_to_the_good_replica_and_says_so(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert "Копия на primary повреждена" in result.output
     assert "data/journal.pdf" in result.output
-    assert f"Выдан {journal_bundle} с хранилища secondary" in result.output
+    assert f"Выдан {journal_bundle} из хранилища secondary" in result.output
     receipt = (out / f"{journal_bundle}.receipt.txt").read_text(encoding="utf-8")
     assert "Копия на primary повреждена" in receipt
     assert (
