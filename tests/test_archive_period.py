@@ -239,3 +239,11 @@ def test_next_run_completes_a_missing_replica(tmp_path: Path) -> None:
     assert second.status == ArchiveStatus.UNCHANGED, second
     assert dict(second.replicas) == {"secondary": "verified"}
     assert bundle_dirs(settings, first.bundle_id)[1].joinpath("data", "journal.pdf").is_file()
+
+
+def test_names_are_taken_as_the_journal_spells_them(archived: tuple[Settings, ClassArchiveResult]) -> None:
+    """«q1» and a Latin «5a» name the same class and period: nothing new, same bundle."""
+    settings, first = archived
+    again = archive_period_class(settings, YEAR, "5a", "q1")
+    assert again.status == ArchiveStatus.UNCHANGED, again
+    assert again.bundle_id == first.bundle_id
