@@ -41,7 +41,8 @@ def test_archive_period_archives_every_quarter_class_and_prints_a_table(home: Pa
     # 10А works in half-years, so Q1 is for the three quarter classes only (J4).
     assert set(rows) == {"1А", "5А", "9А"}
     assert all("создан" in cells for cells in rows.values())
-    assert "Готово: 3 из 3" in result.stdout
+    assert "Без сбоев: 3 пакета из 3." in result.stdout
+    assert "Без периода Q1 (другое деление учебного года): 10А" in result.stdout
     assert "Flow run" in result.stderr + result.stdout  # Prefect's own logs show the run
     settings = load_settings(home)
     for target in settings.targets():
