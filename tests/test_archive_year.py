@@ -260,3 +260,20 @@ def test_a_rebuilt_catalog_keeps_superseding_and_fixity_history(sealed) -> None:
     assert after == before
     assert fixity_history(db, quarter) == history_before
     db.close()
+
+
+def test_two_runs_of_the_same_year_at_once_make_one_version(tmp_path: Path) -> None:
+    """Two administrators (or a schedule and a person) sealing the same class at once: one set of bundles."""
+    import concurrent.futures
+    import multiprocessing
+
+    settings = make_demo_home(tmp_path / "home")
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        runs = [pool.submit(archive_year_class, settings, YEAR, CLASS) for _ in range(2)]
+        outcomes = sorted(tuple(r.status for r in run.result()) for run in runs)
+    assert outcomes == sorted([(ArchiveStatus.CREATED,) * 2, (ArchiveStatus.UNCHANGED,) * 2])
+    db = open_catalog(settings.catalog_path)
+    bundles = sorted(r.bundle_id for r in list_bundles(db))
+    assert bundles == ["2024-2025-5a-summary-v1", "2024-2025-5a-year-v1"]
+    db.close()
