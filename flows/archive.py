@@ -20,12 +20,10 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.pipeline import ClassArchiveResult, archive_period_class, archive_year_class
+from flows.pipeline import ClassArchiveResult, archive_period_class, archive_year_class, class_names_for
 from flows.settings import Settings, load_settings
 from journal.russian import count_words
-from journal.source import open_source, select_class_names
 from storage.retention import BUNDLE_KIND_TITLES
-from validators.journal_rules import Severity
 
 ResultCallback = Callable[[ClassArchiveResult], None]
 
@@ -84,23 +82,11 @@ def result_line(result: ClassArchiveResult) -> str:
         parts.append(result.bundle_id)
     if result.sheets:
         parts.append(count_words(result.sheets, "лист", "листа", "листов"))
-    if result.errors or result.warnings:
-        parts.append(
-            f"в журнале {Severity.ERROR.count(result.errors)}, {Severity.WARNING.count(result.warnings)}"
-        )
+    if result.findings_summary:
+        parts.append(result.findings_summary)
     if result.message:
         parts.append(result.message)
     return "; ".join(parts)
-
-
-def class_names_for(
-    settings: Settings, year: str, period: str | None, class_names: list[str] | None
-) -> list[str]:
-    engine = open_source(settings.source_url)
-    try:
-        return list(select_class_names(engine, year, period, tuple(class_names or ())))
-    finally:
-        engine.dispose()
 
 
 @task(name="archive-class-period", task_run_name="archive {class_name} {period}")

@@ -212,15 +212,11 @@ def classes_to_archive(
     ctx: click.Context, year: str, period: str | None, class_names: tuple[str, ...]
 ) -> tuple[Settings, tuple[str, ...]]:
     """Settings and class names, checked before any work starts; Prefect's environment set up."""
-    from journal.source import open_source, select_class_names
+    from flows.pipeline import class_names_for
 
     settings = settings_of(ctx)
     settings.targets()  # a bad target configuration stops here, before any work
-    engine = open_source(settings.source_url)
-    try:
-        names = select_class_names(engine, year, period, class_names)
-    finally:
-        engine.dispose()
+    names = class_names_for(settings, year, period, class_names)
     prefect_environment(settings)
     return settings, names
 
@@ -252,7 +248,7 @@ def run_archive(bundles: int, run: Callable[[], list[Any]]) -> None:
                 str(r.pages or ""),
                 str(r.sheets or ""),
                 r.status,
-                r.message or finding_counts(r.errors, r.warnings),
+                r.message or r.findings_summary,
             )
             for r in results
         ],
@@ -264,14 +260,6 @@ def run_archive(bundles: int, run: Callable[[], list[Any]]) -> None:
     click.echo(f"Без сбоев: {ok} из {len(results)}.")
     if failed:
         sys.exit(1)
-
-
-def finding_counts(errors: int, warnings: int) -> str:
-    from validators.journal_rules import Severity
-
-    if not errors and not warnings:
-        return ""
-    return f"{Severity.ERROR.count(errors)}, {Severity.WARNING.count(warnings)} в журнале"
 
 
 @main.group()

@@ -36,7 +36,7 @@ from documents.xml_format import (
 )
 from flows.settings import Settings
 from journal.model import ClassJournal
-from journal.source import SourceError, extract_class_journal, open_source
+from journal.source import SourceError, extract_class_journal, open_source, select_class_names
 from storage.bagformat import PAYLOAD_DIR
 from storage.catalog import (
     ANCHOR_FILE,
@@ -85,6 +85,13 @@ class ClassArchiveResult:
     replicas: tuple[tuple[str, str], ...] = ()  # (target, status)
     message: str = ""
     findings: tuple[Finding, ...] = field(default=(), repr=False)
+
+    @property
+    def findings_summary(self) -> str:
+        """«0 ошибок, 2 предупреждения в журнале», or "" when the journal broke no rule."""
+        if not self.errors and not self.warnings:
+            return ""
+        return f"{Severity.ERROR.count(self.errors)}, {Severity.WARNING.count(self.warnings)} в журнале"
 
     @property
     def ok(self) -> bool:
@@ -169,6 +176,17 @@ def previous_snapshot(targets: list[Target], record: BundleRecord) -> ClassJourn
     return None
 
 
+def class_names_for(
+    settings: Settings, year: str, period: str | None, class_names: Sequence[str] | None = None
+) -> tuple[str, ...]:
+    """The classes to archive: `class_names`, or every class whose year is split into `period` (J4)."""
+    engine = open_source(settings.source_url)
+    try:
+        return select_class_names(engine, year, period, tuple(class_names or ()))
+    finally:
+        engine.dispose()
+
+
 def archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
     """Archive one class's journal for one reporting period (R1, R5, R7, R8, R9); never raises."""
     try:
@@ -235,7 +253,7 @@ class BundlePlan:
     seal: bool = False
 
 
-def finding_counts(findings: Sequence[Finding]) -> dict[str, object]:
+def finding_fields(findings: Sequence[Finding]) -> dict[str, object]:
     errors = sum(f.severity is Severity.ERROR for f in findings)
     return {"errors": errors, "warnings": len(findings) - errors, "findings": tuple(findings)}
 
@@ -244,7 +262,7 @@ def blocked_result(class_name: str, findings: Sequence[Finding], kind: str = "")
     """A class whose journal has errors, when errors block archiving: the row names the first error."""
     first_error = next(f for f in findings if f.severity is Severity.ERROR)
     return ClassArchiveResult(
-        class_name, ArchiveStatus.BLOCKED, kind=kind, message=first_error.message, **finding_counts(findings)
+        class_name, ArchiveStatus.BLOCKED, kind=kind, message=first_error.message, **finding_fields(findings)
     )
 
 
@@ -256,7 +274,7 @@ def store_bundle(
     The caller holds the class lock, so two runs never race for the same version.
     """
     year, class_name = journal.year.name, journal.school_class.name
-    counts = finding_counts(findings)
+    counts = finding_fields(findings)
     targets = settings.targets()
     xml = journal_xml(journal)
     source_fingerprint = fingerprint(xml)
