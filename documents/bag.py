@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from journal.model import data_time
 from storage.bagformat import (
     ALGORITHM_TITLES,
     ALGORITHMS,
@@ -125,7 +126,7 @@ class BagInfo:
     @property
     def timestamp(self) -> int:
         """The mtime of every file and folder of the bag: midnight UTC of the bagging date."""
-        return int(dt.datetime.combine(self.bagging_date, dt.time(), dt.UTC).timestamp())
+        return int(data_time(self.bagging_date).timestamp())
 
 
 # --- README.txt ---------------------------------------------------------------

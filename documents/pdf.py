@@ -64,7 +64,7 @@ from documents.layout import (
 from documents.pdfa import PDF_VARIANT, Attachment, PdfMeta, finish_pdfa
 from documents.sections import Section, journal_document
 from documents.xml_format import JOURNAL_XML_NAME, JOURNAL_XSD_NAME
-from journal.model import ClassJournal
+from journal.model import ClassJournal, data_time
 
 CHUNK_SHEETS = 24
 """Sheets per WeasyPrint document. Measured: 8–48 render at the same speed (the per-document
@@ -317,7 +317,7 @@ def _add_outline(pdf: pikepdf.Pdf, bookmarks: Sequence[Bookmark]) -> None:
 def journal_meta(journal: ClassJournal) -> PdfMeta:
     """Title and dates of a class journal's PDF: dated at the end of the span it covers, midnight UTC."""
     span = journal.period.name if journal.period else "учебный год"
-    created = dt.datetime.combine(journal.end, dt.time(0), tzinfo=dt.UTC)
+    created = data_time(journal.end)
     title = f"Классный журнал {journal.school_class.name} класса, {span} {journal.year.name}"
     return PdfMeta(
         title=clean_text(title, 300),

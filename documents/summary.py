@@ -61,6 +61,7 @@ from journal.model import (
     ReportingPeriod,
     Student,
     Subject,
+    data_time,
 )
 from journal.russian import count_words, format_date, month_name, plural, sheets_with_words, signature_name
 
@@ -840,7 +841,7 @@ def summary_meta(journal: ClassJournal) -> PdfMeta:
         author=clean_text(journal.school.name, 300),
         subject="Титульный лист, сводная ведомость итоговых оценок (по четвертям или полугодиям, годовые, "
         "экзаменационные и итоговые), сводная ведомость посещаемости по месяцам, заверительный лист",
-        created=dt.datetime.combine(journal.year.end, dt.time(0), tzinfo=dt.UTC),
+        created=data_time(journal.year.end),
     )
 
 

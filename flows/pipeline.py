@@ -35,7 +35,7 @@ from documents.xml_format import (
     validate_journal_xml,
 )
 from flows.settings import Settings
-from journal.model import ClassJournal
+from journal.model import ClassJournal, data_time
 from journal.source import SourceError, extract_class_journal, open_source, select_class_names
 from storage.bagformat import PAYLOAD_DIR
 from storage.catalog import (
@@ -120,11 +120,6 @@ PAYLOAD_DESCRIPTIONS = {
     "Внутри PDF вложены те же данные в CSV и XML.",
 }
 CSV_DESCRIPTION = "Таблица данных журнала в CSV (UTF-8, RFC 4180); столбцы описаны в csv-metadata.json."
-
-
-def data_time(day: dt.date) -> dt.datetime:
-    """A moment taken from the data (midnight UTC of `day`), never from the clock: same input, same bytes."""
-    return dt.datetime.combine(day, dt.time(), dt.UTC)
 
 
 def fingerprint(xml: bytes) -> str:

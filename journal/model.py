@@ -82,6 +82,12 @@ FINAL_KIND_TITLES = {FINAL_YEAR: "годовая", FINAL_EXAM: "экзамен",
 """Final marks that are not for a reporting period; period finals use the period code."""
 
 
+def data_time(day: dt.date) -> dt.datetime:
+    """The moment documents are dated with: midnight UTC of a day taken from the data, never the clock,
+    so that archiving the same data again gives the same bytes (PDF dates, file times, the seal)."""
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
 def mark_number(value: str) -> int | None:
     """The numeric value of a mark, or None for a special mark (н/а, зач…)."""
     return int(value) if value in NUMERIC_MARKS else None
