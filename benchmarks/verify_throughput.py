@@ -45,7 +45,7 @@ from pathlib import Path
 
 import validators.bagit_rfc8493 as rfc8493
 from documents.bag import BagInfo, bag_readme, write_bag
-from flows.settings import CONFIG_NAME, load_settings
+from pipeline.settings import CONFIG_NAME, load_settings
 from storage.catalog import open_catalog, rebuild_catalog, recorded_digests
 from storage.layout import bundle_id, bundle_key
 from storage.targets import FilesystemTarget

@@ -20,9 +20,9 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.pipeline import ClassArchiveResult, archive_period_class, archive_year_class, class_names_for
-from flows.settings import Settings, load_settings
 from journal.russian import count_words
+from pipeline.archive import ClassArchiveResult, archive_period_class, archive_year_class, class_names_for
+from pipeline.settings import Settings, load_settings
 from storage.retention import BUNDLE_KIND_TITLES
 
 ResultCallback = Callable[[ClassArchiveResult], None]

@@ -1,4 +1,4 @@
-"""The Prefect flow of the fixity audit (R7, R8): a thin wrapper around flows.fixity.run_audit.
+"""The Prefect flow of the fixity audit (R7, R8): a thin wrapper around pipeline.audit.run_audit.
 
 The audit reads every replica of every bundle once; it is I/O-bound and runs in
 this process, one bundle at a time so that a rate cap holds for the whole run.
@@ -16,8 +16,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.fixity import STATUS_WORDS, ReplicaOutcome, run_audit
-from flows.settings import Settings, load_settings
+from pipeline.audit import STATUS_WORDS, ReplicaOutcome, run_audit
+from pipeline.settings import Settings, load_settings
 from storage.catalog import BundleRecord
 
 

@@ -17,9 +17,9 @@ from typing import Any
 import click
 
 from documents.xml_format import JournalXmlError
-from flows.retrieval import RetrievalError
-from flows.settings import DEFAULT_YEAR, HOME_ENV, ConfigError, Settings, load_settings
 from journal.source import SourceError
+from pipeline.retrieval import RetrievalError
+from pipeline.settings import DEFAULT_YEAR, HOME_ENV, ConfigError, Settings, load_settings
 from storage.catalog import CatalogError
 from storage.targets import StorageError
 
@@ -212,7 +212,7 @@ def classes_to_archive(
     ctx: click.Context, year: str, period: str | None, class_names: tuple[str, ...]
 ) -> tuple[Settings, tuple[str, ...]]:
     """Settings and class names, checked before any work starts; Prefect's environment set up."""
-    from flows.pipeline import class_names_for
+    from pipeline.archive import class_names_for
 
     settings = settings_of(ctx)
     settings.targets()  # a bad target configuration stops here, before any work
@@ -505,7 +505,7 @@ def verify(
 
 def _verify_folders(ctx: click.Context, paths: tuple[Path, ...], max_rate: float | None) -> list[Any]:
     """Bundle folders on disk; the catalog's anchor is used when this home's catalog knows the bundle."""
-    from flows.settings import CONFIG_NAME, default_home
+    from pipeline.settings import CONFIG_NAME, default_home
     from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_info
     from storage.catalog import open_catalog, recorded_digests
     from validators.bagit_rfc8493 import DirectorySource
@@ -545,7 +545,7 @@ def _verify_folders(ctx: click.Context, paths: tuple[Path, ...], max_rate: float
 
 def _verify_catalog(settings: Settings, target_names: tuple[str, ...], max_rate: float | None) -> list[Any]:
     """Every bundle in the catalog on every chosen target, read in place (streamed, never unpacked)."""
-    from flows.fixity import select_targets
+    from pipeline.audit import select_targets
     from storage.catalog import list_bundles, open_catalog, recorded_digests
     from validators.bundle_checks import check_stored_bundle
 
@@ -590,7 +590,7 @@ def _verify_catalog(settings: Settings, target_names: tuple[str, ...], max_rate:
 @user_errors
 def audit(ctx: click.Context, target_names: tuple[str, ...], max_rate: float | None) -> None:
     """Run the fixity audit now: check every copy, repair bad ones from good ones, print the digest (R7)."""
-    from flows.fixity import select_targets
+    from pipeline.audit import select_targets
 
     settings = settings_of(ctx)
     select_targets(settings, target_names)  # a bad name stops here, before Prefect starts
@@ -625,7 +625,7 @@ def audit(ctx: click.Context, target_names: tuple[str, ...], max_rate: float | N
 @user_errors
 def retrieve(ctx: click.Context, year: str, class_name: str, kind: str | None, to_dir: Path) -> None:
     """Hand out a sealed year bundle for printing: every checksum and the seal verified first."""
-    from flows.retrieval import KIND_OPTIONS, retrieve_bundle
+    from pipeline.retrieval import KIND_OPTIONS, retrieve_bundle
 
     settings = settings_of(ctx)
     kinds = [KIND_OPTIONS[kind]] if kind else list(KIND_OPTIONS.values())

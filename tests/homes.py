@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from flows.cli import main
-from flows.settings import Settings, load_settings
+from pipeline.settings import Settings, load_settings
 
 
 def make_demo_home(home: Path, size: str = "class") -> Settings:

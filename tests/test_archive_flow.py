@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import CONFIG_NAME, load_settings
 from journal.source import open_source
+from pipeline.settings import CONFIG_NAME, load_settings
 from tests.homes import run_cli
 
 YEAR = "2024/2025"

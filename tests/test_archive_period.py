@@ -19,9 +19,9 @@ from lxml import etree
 
 from documents.xml_format import JOURNAL_XSD_PATH
 from flows.cli import main
-from flows.pipeline import ArchiveStatus, ClassArchiveResult, archive_period_class
-from flows.settings import Settings, load_settings
 from journal.source import extract_class_journal, open_source
+from pipeline.archive import ArchiveStatus, ClassArchiveResult, archive_period_class
+from pipeline.settings import Settings, load_settings
 from storage.bagformat import parse_bag_info
 from storage.catalog import list_bundles, open_catalog, replicas_of
 from tests.homes import bundle_dirs, make_demo_home

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from documents.seal import auditor_command
 from flows.cli import main
-from flows.pipeline import ArchiveStatus, ClassArchiveResult, archive_period_class, archive_year_class
-from flows.settings import CONFIG_NAME, Settings, load_settings
 from journal.source import open_source
+from pipeline.archive import ArchiveStatus, ClassArchiveResult, archive_period_class, archive_year_class
+from pipeline.settings import CONFIG_NAME, Settings, load_settings
 from storage.bagformat import parse_bag_info
 from storage.catalog import fixity_history, list_bundles, open_catalog
 from storage.retention import BundleKind

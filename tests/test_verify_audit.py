@@ -28,9 +28,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from flows.cli import main, prefect_environment
-from flows.fixity import ReplicaOutcome, run_audit
-from flows.pipeline import ArchiveStatus, archive_period_class
-from flows.settings import ConfigError, Settings, load_settings
+from pipeline.archive import ArchiveStatus, archive_period_class
+from pipeline.audit import ReplicaOutcome, run_audit
+from pipeline.settings import ConfigError, Settings, load_settings
 from storage.bagformat import BAG_INFO_FILE, digests_of, format_manifest
 from storage.catalog import (
     ANCHOR_FILE,

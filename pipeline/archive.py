@@ -34,9 +34,9 @@ from documents.xml_format import (
     read_journal_xml,
     validate_journal_xml,
 )
-from flows.settings import Settings
 from journal.model import ClassJournal, data_time
 from journal.source import SourceError, extract_class_journal, open_source, select_class_names
+from pipeline.settings import Settings
 from storage.bagformat import PAYLOAD_DIR
 from storage.catalog import (
     ANCHOR_FILE,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from documents.seal import CERT_FILE, seal_certificates, signer_name
-from flows.settings import Settings
 from journal.russian import format_date
+from pipeline.settings import Settings
 from storage.bagformat import SEAL_FILE, manifest_name, parse_manifest
 from storage.catalog import BundleRecord, list_bundles, open_catalog, recorded_digests, replicas_of
 from storage.replication import fetch_bundle

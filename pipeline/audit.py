@@ -33,8 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.settings import ConfigError, Settings
 from journal.russian import count_words, format_date
+from pipeline.settings import ConfigError, Settings
 from storage.catalog import (
     ANCHOR_FILE,
     BundleRecord,
