@@ -16,9 +16,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from pipeline.audit import STATUS_WORDS, ReplicaOutcome, run_audit
+from pipeline.audit import BundleRecord, ReplicaOutcome, run_audit
 from pipeline.settings import Settings, load_settings
-from storage.catalog import BundleRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +47,7 @@ def audit_fixity(
                 "%s на %s: %s%s",
                 record.bundle_id,
                 outcome.target,
-                STATUS_WORDS[outcome.found],
+                outcome.found.title,
                 action,
             )
 

@@ -6,6 +6,7 @@ school staff need to see. Bad input ends with one clear line and exit code 2.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -16,22 +17,9 @@ from typing import Any
 
 import click
 
-from documents.xml_format import JournalXmlError
-from journal.source import SourceError
-from pipeline.retrieval import RetrievalError
-from pipeline.settings import DEFAULT_YEAR, HOME_ENV, ConfigError, Settings, load_settings
-from storage.catalog import CatalogError
-from storage.targets import StorageError
-
-USER_ERRORS: tuple[type[Exception], ...] = (
-    SourceError,
-    ConfigError,
-    JournalXmlError,
-    CatalogError,
-    StorageError,
-    RetrievalError,
-)
-"""Errors whose message is meant for the user as it stands: printed as one line, exit code 2."""
+from pipeline.errors import USER_ERRORS
+from pipeline.kinds import RETRIEVABLE_KINDS
+from pipeline.settings import DEFAULT_YEAR, HOME_ENV, Settings, load_settings
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -85,33 +73,17 @@ source_option = click.option(
 @user_errors
 def demo(ctx: click.Context, size: str, seed: int, force: bool, source_url: str | None) -> None:
     """Generate the demo school year 2024/2025 into the journal database."""
-    from documents.seal import create_demo_signing_pair
-    from journal.demo import generate_demo_school
-    from journal.source import create_schema, open_source, remove_sqlite_database, write_school_year
+    from pipeline.school import make_demo_school
 
-    settings = settings_of(ctx)
-    url = source_url or settings.source_url
-    if force:
-        remove_sqlite_database(url)
     started = time.perf_counter()
-    school = generate_demo_school(size=size, seed=seed)
-    engine = open_source(url, create=True)
-    create_schema(engine)
-    write_school_year(engine, school.data)
-    data = school.data
-    if not settings.seal_key.exists() and not settings.seal_certificate.exists():
-        key, certificate = create_demo_signing_pair(
-            settings.seal_key.parent, data.school.name, data.year.start, common_name=data.school.short_name
-        )
-        if (key, certificate) != (settings.seal_key, settings.seal_certificate):
-            key.rename(settings.seal_key)
-            certificate.rename(settings.seal_certificate)
-        click.echo(f"Демонстрационная печать школы (самоподписанный сертификат): {settings.seal_certificate}")
+    made = make_demo_school(settings_of(ctx), size, seed, source_url=source_url, force=force)
+    data = made.data
+    if made.seal_certificate is not None:
+        click.echo(f"Демонстрационная печать школы (самоподписанный сертификат): {made.seal_certificate}")
     click.echo(
         f"Демо-школа «{data.school.short_name}», {data.year.name}: {len(data.classes)} кл., "
         f"{len(data.students)} уч., {len(data.lessons)} уроков, {len(data.marks)} отметок "
-        f"— записано в {engine.url.render_as_string(hide_password=True)} "
-        f"за {time.perf_counter() - started:.1f} с"
+        f"— записано в {made.written_to} за {time.perf_counter() - started:.1f} с"
     )
 
 
@@ -129,18 +101,11 @@ def check(
     ctx: click.Context, year: str, period: str | None, class_names: tuple[str, ...], source_url: str | None
 ) -> None:
     """Check the journal against the rules (J1–J6) and print a report; exit 1 on errors."""
-    from journal.source import extract_class_journal, open_source, select_class_names
-    from validators.journal_rules import format_report, has_errors, validate_class_journal
+    from pipeline.school import check_journals
 
-    engine = open_source(source_url or settings_of(ctx).source_url)
-    findings = [
-        finding
-        for name in select_class_names(engine, year, period, class_names)
-        for finding in validate_class_journal(extract_class_journal(engine, year, name, period))
-    ]
-    span = f"период {period}" if period else "учебный год"
-    click.echo(format_report(findings, title=f"Проверка журналов: {year}, {span}"))
-    if has_errors(findings):
+    result = check_journals(source_url or settings_of(ctx).source_url, year, period, class_names)
+    click.echo(result.report)
+    if result.has_errors:
         sys.exit(1)
 
 
@@ -181,10 +146,15 @@ def archive_period_command(ctx: click.Context, year: str, period: str, class_nam
 
     click.echo(f"Архив за период {period.upper()} {year}: {len(names)} кл. → {settings.home}")
     if not class_names:
+        from pipeline.school import classes_without
+
         other = classes_without(settings, year, names)
         if other:
             click.echo(f"Без периода {period.upper()} (другое деление учебного года): {', '.join(other)}")
-    run_archive(len(names), lambda: archive_period(year, period, list(names), str(settings.home)))
+    run_archive(
+        len(names),
+        lambda on_result: archive_period(year, period, list(names), str(settings.home), on_result=on_result),
+    )
 
 
 @archive.command("year")
@@ -205,7 +175,12 @@ def archive_year_command(
     from flows.archive import archive_year
 
     click.echo(f"Годовой архив {year}: {len(names)} кл. → {settings.home}")
-    run_archive(2 * len(names), lambda: archive_year(year, list(names), str(settings.home), allow_errors))
+    run_archive(
+        2 * len(names),
+        lambda on_result: archive_year(
+            year, list(names), str(settings.home), allow_errors, on_result=on_result
+        ),
+    )
 
 
 def classes_to_archive(
@@ -221,24 +196,11 @@ def classes_to_archive(
     return settings, names
 
 
-def classes_without(settings: Settings, year: str, names: tuple[str, ...]) -> list[str]:
-    """The year's classes not among `names`: those that split the year into other periods (J4)."""
-    from journal.source import list_classes, open_source
-
-    engine = open_source(settings.source_url)
-    try:
-        return [c.name for c in list_classes(engine, year) if c.name not in names]
-    finally:
-        engine.dispose()
-
-
-def run_archive(bundles: int, run: Callable[[], list[Any]]) -> None:
+def run_archive(bundles: int, run: Callable[[Callable[[Any], None]], list[Any]]) -> None:
     """Run an archive flow with a progress bar, print the administrator's table, exit 1 on any failure."""
-    from flows.archive import reporting_to
-
     bar = click.progressbar(length=bundles, label="Пакеты", show_pos=True, file=sys.stderr)
-    with bar, reporting_to(lambda result: bar.update(1)):
-        results = run()
+    with bar:
+        results = run(lambda result: bar.update(1))
     print_table(
         ("Класс", "Пакет", "Стр.", "Листов", "Статус", "Замечания"),
         [
@@ -253,12 +215,10 @@ def run_archive(bundles: int, run: Callable[[], list[Any]]) -> None:
             for r in results
         ],
     )
-    failed = [r for r in results if not r.ok]
-    from journal.russian import count_words
+    from pipeline.archive import outcome_line
 
-    ok = count_words(len(results) - len(failed), "пакет", "пакета", "пакетов")
-    click.echo(f"Без сбоев: {ok} из {len(results)}.")
-    if failed:
+    click.echo(outcome_line(results))
+    if any(not r.ok for r in results):
         sys.exit(1)
 
 
@@ -275,37 +235,15 @@ def catalog() -> None:
 @user_errors
 def catalog_list(ctx: click.Context, year: str | None, class_name: str | None, show_all: bool) -> None:
     """What is archived: kind, version, date, retain-until and where each copy is."""
-    from journal.model import class_name_sort_key
-    from storage.catalog import list_bundles, open_catalog, replicas_of
-    from storage.retention import BUNDLE_KIND_TITLES, BundleKind
+    from pipeline.inventory import catalog_rows
 
-    settings = settings_of(ctx)
-    db = open_catalog(settings.catalog_path)
-    try:
-        records = list_bundles(db, year=year, class_name=class_name, current_only=not show_all)
-        records.sort(key=lambda r: (r.year, class_name_sort_key(r.class_name), r.kind, r.span, r.version))
-        rows = [
-            (
-                r.year,
-                r.class_name,
-                BUNDLE_KIND_TITLES[BundleKind(r.kind)],
-                r.span_name,
-                f"v{r.version}",
-                r.bundle_id,
-                r.created,
-                r.retain_until,
-                ", ".join(f"{p.target}: {p.status.title}" for p in replicas_of(db, r.bundle_id)),
-                f"заменён {r.superseded_by}" if r.superseded_by else "",
-            )
-            for r in records
-        ]
-    finally:
-        db.close()
+    rows = catalog_rows(settings_of(ctx), year, class_name, show_all=show_all)
     if not rows:
         click.echo("В каталоге нет пакетов.")
         return
     print_table(
-        ("Год", "Класс", "Вид", "Период", "Версия", "Пакет", "Дата", "Хранить до", "Копии", "Замена"), rows
+        ("Год", "Класс", "Вид", "Период", "Версия", "Пакет", "Дата", "Хранить до", "Копии", "Замена"),
+        [dataclasses.astuple(row) for row in rows],
     )
 
 
@@ -314,17 +252,13 @@ def catalog_list(ctx: click.Context, year: str | None, class_name: str | None, s
 @user_errors
 def catalog_rebuild(ctx: click.Context) -> None:
     """Recreate the catalog from what the storage targets hold."""
-    from storage.catalog import list_bundles, open_catalog, rebuild_catalog
+    from pipeline.inventory import rebuild
 
-    settings = settings_of(ctx)
-    problems = rebuild_catalog(settings.catalog_path, settings.targets(), verify=True)
-    db = open_catalog(settings.catalog_path)
-    count = len(list_bundles(db))
-    db.close()
-    click.echo(f"Каталог восстановлен по хранилищам: {count} пакетов.")
-    for problem in problems:
+    rebuilt = rebuild(settings_of(ctx))
+    click.echo(f"Каталог восстановлен по хранилищам: {rebuilt.bundles} пакетов.")
+    for problem in rebuilt.problems:
         click.echo(f"  • {problem}")
-    if problems:
+    if rebuilt.problems:
         sys.exit(1)
 
 
@@ -334,15 +268,9 @@ def catalog_rebuild(ctx: click.Context) -> None:
 @user_errors
 def replicate(ctx: click.Context, year: str | None) -> None:
     """Copy bundles to every target that lacks them, from a verified copy (R8)."""
-    from storage.catalog import list_bundles, open_catalog
-    from storage.replication import complete_replicas
+    from pipeline.inventory import replicate as complete_every_replica
 
-    settings = settings_of(ctx)
-    db = open_catalog(settings.catalog_path)
-    try:
-        repairs = complete_replicas(db, settings.targets(), settings.work_dir, list_bundles(db, year=year))
-    finally:
-        db.close()
+    repairs = complete_every_replica(settings_of(ctx), year)
     if not repairs:
         click.echo("Все пакеты есть на всех хранилищах.")
     for repair in repairs:
@@ -361,13 +289,9 @@ def replicate(ctx: click.Context, year: str | None) -> None:
 @user_errors
 def import_command(ctx: click.Context, xml_file: Path, source_url: str | None) -> None:
     """Read an archived journal.xml back into a journal database (R10)."""
-    from documents.xml_format import read_journal_xml, school_year_of
-    from journal.source import create_schema, open_source, write_school_year
+    from pipeline.school import import_journal_xml
 
-    journal = read_journal_xml(xml_file.read_bytes(), str(xml_file))
-    engine = open_source(source_url or settings_of(ctx).source_url, create=True)
-    create_schema(engine)
-    write_school_year(engine, school_year_of(journal))
+    journal = import_journal_xml(xml_file, source_url or settings_of(ctx).source_url)
     click.echo(
         f"Импортирован журнал {journal.school_class.name} класса, {journal.span_name} {journal.year.name}: "
         f"{len(journal.students)} уч., {len(journal.lessons)} уроков, {len(journal.marks)} отметок."
@@ -412,27 +336,22 @@ def retention(ctx: click.Context, apply_: bool) -> None:
     """List bundles past their retention date; with --apply delete exactly those, never anything earlier."""
     import datetime as dt
 
-    from storage.catalog import open_catalog
-    from storage.sweep import expired_bundles, sweep_expired
+    from pipeline.retention import delete_expired, expired
 
     settings = settings_of(ctx)
     today = dt.date.today()
-    db = open_catalog(settings.catalog_path)
-    try:
-        expired = expired_bundles(db, today)
-        if not expired:
-            click.echo(f"На {today.isoformat()} нет пакетов с истёкшим сроком хранения.")
-            return
-        print_table(
-            ("Пакет", "Класс", "Год", "Вид", "Хранить до"),
-            [(r.bundle_id, r.class_name, r.year, r.kind, r.retain_until) for r in expired],
-        )
-        if not apply_:
-            click.echo("Чтобы удалить эти пакеты, запустите с --apply.")
-            return
-        outcomes = sweep_expired(db, settings.targets(), today)
-    finally:
-        db.close()
+    records = expired(settings, today)
+    if not records:
+        click.echo(f"На {today.isoformat()} нет пакетов с истёкшим сроком хранения.")
+        return
+    print_table(
+        ("Пакет", "Класс", "Год", "Вид", "Хранить до"),
+        [(r.bundle_id, r.class_name, r.year, r.kind, r.retain_until) for r in records],
+    )
+    if not apply_:
+        click.echo("Чтобы удалить эти пакеты, запустите с --apply.")
+        return
+    outcomes = delete_expired(settings, today)
     for outcome in outcomes:
         state = "удалён" if outcome.deleted else f"не удалён: {outcome.detail}"
         click.echo(f"{outcome.bundle_id} на {outcome.target}: {state}")
@@ -485,96 +404,35 @@ def verify(
     and the checksum the catalog recorded when the bundle was archived. Prints VALID or
     INVALID per bundle with every failed file and why; exit code 1 if anything failed.
     """
-    from validators.bagit_rfc8493 import format_report
+    from pipeline.settings import default_home
+    from pipeline.verify import format_report, replica_count, settings_if_home, verify_catalog, verify_folders
 
     if bool(paths) == check_all:
         raise click.UsageError("укажите папки пакетов (PATH…) или --all, но не то и другое вместе")
     if target_names and not check_all:
         raise click.UsageError("--target задаётся вместе с --all")
     if check_all:
-        reports = _verify_catalog(settings_of(ctx), target_names, max_rate)
+        settings = settings_of(ctx)
+        bar = click.progressbar(
+            length=replica_count(settings, target_names),
+            label="Проверка копий",
+            show_pos=True,
+            file=sys.stderr,
+        )
+        with bar:
+            reports = verify_catalog(settings, target_names, max_rate, on_replica=lambda: bar.update(1))
     else:
-        reports = _verify_folders(ctx, paths, max_rate)
+        for path in paths:
+            if not path.is_dir():
+                click.echo(f"Ошибка: {path}: папки пакета нет", err=True)
+                sys.exit(2)
+        reports = verify_folders(paths, settings_if_home(ctx.obj or default_home()), max_rate)
     if check_all and not reports and not as_json:
         click.echo("В каталоге нет пакетов.")
         return
     click.echo(format_report(reports, json=as_json), nl=False)
     if any(not report.valid for report in reports):
         sys.exit(1)
-
-
-def _verify_folders(ctx: click.Context, paths: tuple[Path, ...], max_rate: float | None) -> list[Any]:
-    """Bundle folders on disk; the catalog's anchor is used when this home's catalog knows the bundle."""
-    from pipeline.settings import CONFIG_NAME, default_home
-    from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_info
-    from storage.catalog import open_catalog, recorded_digests
-    from validators.bagit_rfc8493 import DirectorySource
-    from validators.bundle_checks import check_bundle
-
-    for path in paths:
-        if not path.is_dir():
-            click.echo(f"Ошибка: {path}: папки пакета нет", err=True)
-            sys.exit(2)
-    home = ctx.obj or default_home()
-    settings = load_settings(home) if (home / CONFIG_NAME).is_file() else None
-    db = open_catalog(settings.catalog_path) if settings and settings.catalog_path.is_file() else None
-    certificate = settings.seal_certificate if settings and settings.seal_certificate.is_file() else None
-    reports = []
-    try:
-        for path in paths:
-            digests: dict[str, str] = {}
-            if db is not None:
-                try:
-                    info = parse_bag_info((path / BAG_INFO_FILE).read_bytes())
-                    digests = recorded_digests(db, info.get(Label.EXTERNAL_IDENTIFIER, ""))
-                except (OSError, BagFormatError):
-                    pass  # validate_bag reports an unreadable bag-info.txt
-            reports.append(
-                check_bundle(
-                    DirectorySource(path),
-                    max_rate_mb_s=max_rate,
-                    recorded_digests=digests,
-                    seal_certificate=certificate,
-                )
-            )
-    finally:
-        if db is not None:
-            db.close()
-    return reports
-
-
-def _verify_catalog(settings: Settings, target_names: tuple[str, ...], max_rate: float | None) -> list[Any]:
-    """Every bundle in the catalog on every chosen target, read in place (streamed, never unpacked)."""
-    from pipeline.audit import select_targets
-    from storage.catalog import list_bundles, open_catalog, recorded_digests
-    from validators.bundle_checks import check_stored_bundle
-
-    targets = select_targets(settings, target_names)
-    certificate = settings.seal_certificate if settings.seal_certificate.is_file() else None
-    db = open_catalog(settings.catalog_path)
-    reports = []
-    try:
-        records = list_bundles(db)
-        bar = click.progressbar(
-            length=len(records) * len(targets), label="Проверка копий", show_pos=True, file=sys.stderr
-        )
-        with bar:
-            for record in records:
-                digests = recorded_digests(db, record.bundle_id)
-                for target in targets:
-                    reports.append(
-                        check_stored_bundle(
-                            target,
-                            record.key,
-                            max_rate_mb_s=max_rate,
-                            recorded_digests=digests,
-                            seal_certificate=certificate,
-                        )
-                    )
-                    bar.update(1)
-    finally:
-        db.close()
-    return reports
 
 
 @main.command()
@@ -590,7 +448,7 @@ def _verify_catalog(settings: Settings, target_names: tuple[str, ...], max_rate:
 @user_errors
 def audit(ctx: click.Context, target_names: tuple[str, ...], max_rate: float | None) -> None:
     """Run the fixity audit now: check every copy, repair bad ones from good ones, print the digest (R7)."""
-    from pipeline.audit import select_targets
+    from pipeline.settings import select_targets
 
     settings = settings_of(ctx)
     select_targets(settings, target_names)  # a bad name stops here, before Prefect starts
@@ -611,7 +469,7 @@ def audit(ctx: click.Context, target_names: tuple[str, ...], max_rate: float | N
 @click.option("--class", "class_name", required=True, help="Class name, e.g. 5А.")
 @click.option(
     "--kind",
-    type=click.Choice(["journal", "summary"]),
+    type=click.Choice(list(RETRIEVABLE_KINDS)),
     help="journal: the class journal (5 years); summary: the summary sheets (25 years); default: both.",
 )
 @click.option(
@@ -625,10 +483,10 @@ def audit(ctx: click.Context, target_names: tuple[str, ...], max_rate: float | N
 @user_errors
 def retrieve(ctx: click.Context, year: str, class_name: str, kind: str | None, to_dir: Path) -> None:
     """Hand out a sealed year bundle for printing: every checksum and the seal verified first."""
-    from pipeline.retrieval import KIND_OPTIONS, retrieve_bundle
+    from pipeline.retrieval import retrieve_bundle
 
     settings = settings_of(ctx)
-    kinds = [KIND_OPTIONS[kind]] if kind else list(KIND_OPTIONS.values())
+    kinds = [RETRIEVABLE_KINDS[kind]] if kind else list(RETRIEVABLE_KINDS.values())
     for bundle_kind in kinds:
         retrieved = retrieve_bundle(settings, year, class_name, bundle_kind, to_dir)
         for reason in retrieved.passed_over:

@@ -50,6 +50,8 @@ from journal.model import (
     Teacher,
     person_sort_key,
 )
+from journal.names import class_key, match_one, period_key
+from journal.names import year_name as loose_year_name
 
 _BATCH = 10_000
 """Rows per executemany call: big enough to be fast, small enough to bound memory."""
@@ -595,7 +597,7 @@ def _sorted_classes(classes: Iterable[SchoolClass]) -> tuple[SchoolClass, ...]:
 
 def _find_year(conn: Connection, year_name: str) -> AcademicYear:
     years = sorted(_fetch(conn, t.academic_year, _year), key=lambda y: (y.start, y.name, y.id))
-    wanted = year_name.strip().replace("-", "/")
+    wanted = loose_year_name(year_name)
     for year in years:
         if year.name == wanted:
             return year
@@ -603,33 +605,8 @@ def _find_year(conn: Connection, year_name: str) -> AcademicYear:
     raise SourceError(f"Нет учебного года «{year_name}» в базе данных журнала; есть: {known}")
 
 
-_LATIN_LOOKALIKES = str.maketrans("ABCEHKMOPTXYaceopxyk", "АВСЕНКМОРТХУасеорхук")
-
-
-def _class_key(name: str) -> str:
-    """«5 a» (Latin, lower case, spaced) and «5А» name the same class."""
-    folded = name.translate(_LATIN_LOOKALIKES).casefold().replace("ё", "е")
-    return "".join(folded.split()).replace("-", "")
-
-
-def _match_one(
-    items: Iterable[Any], wanted: str, name_of: Callable[[Any], str], loose: Callable[[str], str]
-) -> Any:
-    """The item named exactly `wanted`, else the only one whose loosened name matches, else None."""
-    items = list(items)
-    exact = [x for x in items if name_of(x) == wanted]
-    if len(exact) == 1:
-        return exact[0]
-    similar = [x for x in items if loose(name_of(x)) == loose(wanted)]
-    return similar[0] if len(similar) == 1 else None
-
-
-def _period_key(code: str) -> str:
-    return code.strip().casefold()
-
-
 def _find_class(classes: Sequence[SchoolClass], class_name: str, year: AcademicYear) -> SchoolClass:
-    found = _match_one(classes, class_name, attrgetter("name"), _class_key)
+    found = match_one(classes, class_name, attrgetter("name"), class_key)
     if found is None:
         known = ", ".join(c.name for c in classes) or "ни одного"
         raise SourceError(f"Нет класса «{class_name}» в {year.name} учебном году; есть: {known}")
@@ -637,7 +614,7 @@ def _find_class(classes: Sequence[SchoolClass], class_name: str, year: AcademicY
 
 
 def _find_period(periods: Sequence[ReportingPeriod], code: str, school_class: SchoolClass) -> ReportingPeriod:
-    found = _match_one(periods, code, attrgetter("code"), _period_key)
+    found = match_one(periods, code, attrgetter("code"), period_key)
     if found is None:
         known = ", ".join(p.code for p in periods) or "ни одного"
         raise SourceError(f"Неизвестный период «{code}» для класса {school_class.name}; есть: {known}")
@@ -674,7 +651,7 @@ def select_class_names(
     selected = [
         c
         for c in classes
-        if _match_one(_scheme_periods(periods, c.period_scheme), period_code, attrgetter("code"), _period_key)
+        if match_one(_scheme_periods(periods, c.period_scheme), period_code, attrgetter("code"), period_key)
     ]
     if classes and not selected:
         codes = ", ".join(dict.fromkeys(p.code for s in PeriodScheme for p in _scheme_periods(periods, s)))

@@ -11,31 +11,23 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import functools
 import hashlib
+import sqlite3
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from documents.bag import BagInfo, bag_readme, read_bag_info, write_bag
 from documents.changes import diff_marks, format_changes, summarize_changes
-from documents.csv_export import CSV_METADATA_NAME, csv_metadata, journal_csv_files
-from documents.layout import sheet_count
-from documents.pdf import render_journal_pdf
+from documents.kinds import PERIOD, BundleKindSpec, Payload, build_payload, kind_title, year_end_kinds
 from documents.seal import SealError, seal_bag, seal_readme_text
-from documents.summary import render_summary_pdf, summary_csv_files
-from documents.xml_format import (
-    JOURNAL_XML_NAME,
-    JOURNAL_XSD_NAME,
-    JOURNAL_XSD_PATH,
-    journal_xml,
-    read_journal_xml,
-    validate_journal_xml,
-)
+from documents.xml_format import JOURNAL_XML_NAME, journal_xml, read_journal_xml
 from journal.model import ClassJournal, data_time
+from journal.russian import count_words
 from journal.source import SourceError, extract_class_journal, open_source, select_class_names
+from pipeline.errors import PreviousVersionUnreadable
 from pipeline.settings import Settings
 from storage.bagformat import PAYLOAD_DIR
 from storage.catalog import (
@@ -54,12 +46,9 @@ from storage.catalog import (
 )
 from storage.layout import bundle_id, bundle_key, safe_name
 from storage.replication import complete_replicas
-from storage.retention import BundleKind, retain_until, retention_class_of
-from storage.targets import ReplicaStatus, StorageError, Target, replicate_bundle
+from storage.retention import BundleKind, retain_until
+from storage.targets import Replica, ReplicaStatus, StorageError, Target, replicate_bundle
 from validators.journal_rules import Finding, Severity, has_errors, validate_class_journal
-
-JOURNAL_PDF_NAME = "journal.pdf"
-SUMMARY_PDF_NAME = "summary.pdf"
 
 
 class ArchiveStatus:
@@ -76,7 +65,7 @@ class ClassArchiveResult:
 
     class_name: str
     status: str
-    kind: str = ""  # storage.retention.BundleKind value
+    kind: str = ""  # documents.kinds: the bundle kind
     bundle_id: str = ""
     pages: int = 0
     sheets: int = 0
@@ -97,78 +86,45 @@ class ClassArchiveResult:
     def ok(self) -> bool:
         return self.status in (ArchiveStatus.CREATED, ArchiveStatus.UNCHANGED)
 
-
-@dataclass(frozen=True)
-class Payload:
-    """The files of data/ and what the PDF came to."""
-
-    files: dict[str, bytes]
-    pages: int
-    sheets: int
-
-
-PAYLOAD_DESCRIPTIONS = {
-    JOURNAL_PDF_NAME: "Классный журнал для печати, PDF/A-3b: титульный лист с содержанием и числом листов, "
-    "листы отметок и содержания уроков, отчёты, заверительный лист. Внутри PDF вложены те же данные "
-    "в CSV и XML.",
-    JOURNAL_XML_NAME: "Все данные журнала в XML; структура описана в journal.xsd.",
-    JOURNAL_XSD_NAME: "XML-схема (XSD) файла journal.xml: по ней любой проверяющий XML-инструмент "
-    "убедится, что файл полон и правилен.",
-    CSV_METADATA_NAME: "Описание таблиц CSV (W3C CSVW): названия и типы столбцов, связи таблиц.",
-    SUMMARY_PDF_NAME: "Сводные ведомости итоговых оценок и посещаемости для печати, PDF/A-3b: "
-    "титульный лист с содержанием и числом листов, ведомости, заверительный лист. "
-    "Внутри PDF вложены те же данные в CSV и XML.",
-}
-CSV_DESCRIPTION = "Таблица данных журнала в CSV (UTF-8, RFC 4180); столбцы описаны в csv-metadata.json."
+    @property
+    def line(self) -> str:
+        """The bundle's outcome in one Russian line (the Prefect log)."""
+        parts = [f"{self.class_name} · {kind_title(self.kind)}: {self.status}"]
+        if self.bundle_id:
+            parts.append(self.bundle_id)
+        if self.sheets:
+            parts.append(count_words(self.sheets, "лист", "листа", "листов"))
+        if self.findings_summary:
+            parts.append(self.findings_summary)
+        if self.message:
+            parts.append(self.message)
+        return "; ".join(parts)
 
 
-def fingerprint(xml: bytes) -> str:
-    """The source fingerprint: the XML carries every field of the snapshot, so equal XML = equal data."""
-    return "sha256:" + hashlib.sha256(xml).hexdigest()
+def outcome_line(results: Sequence[ClassArchiveResult]) -> str:
+    """«Без сбоев: 3 пакета из 4.» under the administrator's table."""
+    ok = count_words(sum(r.ok for r in results), "пакет", "пакета", "пакетов")
+    return f"Без сбоев: {ok} из {len(results)}."
 
 
-def render_payload(journal: ClassJournal, work: Path, xml: bytes, *, duplex: bool = False) -> Payload:
-    """Every file of the bundle's data/: PDF/A, CSV tables with CSVW metadata, XML with its XSD (R5).
+def previous_snapshot(targets: Sequence[Target], record: BundleRecord) -> ClassJournal:
+    """The snapshot a previous version archived, read back from the first target that has it intact.
 
-    The PDF carries the other files inside it as PDF/A-3 associated files, so it alone holds
-    the data; `duplex` counts its sheets for two-sided printing."""
-    problems = validate_journal_xml(xml)
-    if problems:
-        raise ValueError(f"journal.xml не соответствует схеме: {problems[0]}")
-    files = dict(journal_csv_files(journal))
-    files[CSV_METADATA_NAME] = csv_metadata(journal)
-    files[JOURNAL_XML_NAME] = xml
-    files[JOURNAL_XSD_NAME] = JOURNAL_XSD_PATH.read_bytes()
-    pdf_path = work / JOURNAL_PDF_NAME
-    rendered = render_journal_pdf(journal, pdf_path, attachments=files, duplex=duplex)
-    files[JOURNAL_PDF_NAME] = pdf_path.read_bytes()
-    return Payload(files=files, pages=rendered.pages, sheets=rendered.sheets)
-
-
-def render_summary_payload(journal: ClassJournal, work: Path, xml: bytes, *, duplex: bool = False) -> Payload:
-    """The 25-year bundle's data/: the сводные ведомости as PDF/A-3b, their CSV, the year's XML (R3, R6)."""
-    files = dict(summary_csv_files(journal))
-    files[JOURNAL_XML_NAME] = xml
-    files[JOURNAL_XSD_NAME] = JOURNAL_XSD_PATH.read_bytes()
-    pdf_path = work / SUMMARY_PDF_NAME
-    pages = render_summary_pdf(journal, pdf_path, attachments=files)
-    files[SUMMARY_PDF_NAME] = pdf_path.read_bytes()
-    return Payload(files=files, pages=pages, sheets=sheet_count(pages, duplex))
-
-
-def payload_descriptions(files: dict[str, bytes]) -> dict[str, str]:
-    return {name: PAYLOAD_DESCRIPTIONS.get(name, CSV_DESCRIPTION) for name in files}
-
-
-def previous_snapshot(targets: list[Target], record: BundleRecord) -> ClassJournal | None:
-    """The snapshot a previous version archived, read back from the first target that has it."""
+    CHANGES.txt of the new version states what changed against this snapshot (R9); if no
+    target yields it, the class fails rather than claim «Отметки не изменились»."""
+    path = f"{PAYLOAD_DIR}/{JOURNAL_XML_NAME}"
+    reasons = []
     for target in targets:
         try:
-            data = target.read_file(record.key, f"{PAYLOAD_DIR}/{JOURNAL_XML_NAME}")
-            return read_journal_xml(data, f"{target.name}:{record.key}/{PAYLOAD_DIR}/{JOURNAL_XML_NAME}")
-        except Exception:
-            continue
-    return None
+            data = target.read_file(record.key, path)
+            return read_journal_xml(data, f"{target.name}:{record.key}/{path}")
+        except Exception as error:  # any unreadable copy: try the next target, then fail loudly
+            reasons.append(f"{target.name}: {error}")
+    raise PreviousVersionUnreadable(
+        f"Предыдущая версия {record.bundle_id} не читается ни на одном хранилище ({'; '.join(reasons)}), "
+        "поэтому нельзя установить, что изменилось: новая версия не записана. Восстановите копию "
+        "(journal-archive audit) и повторите архивирование."
+    )
 
 
 def class_names_for(
@@ -182,19 +138,11 @@ def class_names_for(
         engine.dispose()
 
 
-def archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
-    """Archive one class's journal for one reporting period (R1, R5, R7, R8, R9); never raises."""
-    try:
-        return _archive_period_class(settings, year, class_name, period)
-    except Exception as error:  # one class's failure must not stop the others
-        return failed_result(class_name, BundleKind.PERIOD, error)
-
-
-OWN_ERRORS = (SourceError, SealError, StorageError, CatalogError)
+OWN_ERRORS = (SourceError, SealError, StorageError, CatalogError, PreviousVersionUnreadable)
 """Errors whose message is already worded for the administrator."""
 
 
-def failed_result(class_name: str, kind: BundleKind, error: Exception) -> ClassArchiveResult:
+def failed_result(class_name: str, kind: str, error: Exception) -> ClassArchiveResult:
     """A class that could not be archived: our own errors speak for themselves, others show their type."""
     if isinstance(error, OWN_ERRORS):
         detail = str(error)
@@ -216,38 +164,6 @@ def class_lock(settings: Settings, year: str, class_name: str) -> Iterator[None]
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
-    engine = open_source(settings.source_url)
-    try:
-        journal = extract_class_journal(engine, year, class_name, period)
-    finally:
-        engine.dispose()
-    # The names as the journal spells them («q1» asked → Q1, «5a» → 5А): ids, keys and locks use these.
-    year, class_name, period = journal.year.name, journal.school_class.name, journal.period.code
-    findings = validate_class_journal(journal)
-    if settings.block_on_errors and has_errors(findings):
-        return blocked_result(class_name, findings)
-    plan = BundlePlan(
-        kind=BundleKind.PERIOD,
-        span_code=period,
-        description=f"Электронный классный журнал {class_name} класса, {journal.span_name} {year}",
-        render=functools.partial(render_payload, duplex=settings.duplex),
-    )
-    with class_lock(settings, year, class_name):
-        return store_bundle(settings, journal, plan, findings)
-
-
-@dataclass(frozen=True)
-class BundlePlan:
-    """One bundle of a class: its kind, its span code in bag-info and ids, and how its data/ is rendered."""
-
-    kind: BundleKind
-    span_code: str  # Q1…, or the year bundles' codes
-    description: str  # External-Description, and the README's title
-    render: Callable[[ClassJournal, Path, bytes], Payload]
-    seal: bool = False
-
-
 def finding_fields(findings: Sequence[Finding]) -> dict[str, object]:
     errors = sum(f.severity is Severity.ERROR for f in findings)
     return {"errors": errors, "warnings": len(findings) - errors, "findings": tuple(findings)}
@@ -261,22 +177,151 @@ def blocked_result(class_name: str, findings: Sequence[Finding], kind: str = "")
     )
 
 
-def store_bundle(
-    settings: Settings, journal: ClassJournal, plan: BundlePlan, findings: Sequence[Finding]
+# --- The steps of one bundle: extract → render → bag → seal → store → record ----------------
+
+
+def fingerprint(xml: bytes) -> str:
+    """The source fingerprint: the XML carries every field of the snapshot, so equal XML = equal data."""
+    return "sha256:" + hashlib.sha256(xml).hexdigest()
+
+
+def extract_journal(settings: Settings, year: str, class_name: str, period: str | None) -> ClassJournal:
+    """One class's snapshot for a reporting period, or for the whole year when `period` is None."""
+    engine = open_source(settings.source_url)
+    try:
+        return extract_class_journal(engine, year, class_name, period)
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """The version a run is about to write, and what it says about the one it supersedes (R9)."""
+
+    bundle_id: str
+    key: str
+    version: int
+    supersedes: str = ""
+    changes_text: str | None = None  # CHANGES.txt; None for a first version
+    changes_summary: str = ""  # bag-info `Changes`
+
+
+def next_version(
+    targets: Sequence[Target], latest: BundleRecord | None, journal: ClassJournal, spec: BundleKindSpec
+) -> NewVersion:
+    """Id, key and version of the bundle to write, with the mark changes against `latest` (R9)."""
+    year, class_name = journal.year.name, journal.school_class.name
+    version = latest.version + 1 if latest else 1
+    bundle = bundle_id(year, class_name, spec.span_code(journal), version)
+    key = bundle_key(safe_name(journal.school.short_name), year, class_name, bundle)
+    if latest is None:
+        return NewVersion(bundle, key, version)
+    changes = diff_marks(previous_snapshot(targets, latest), journal)
+    return NewVersion(
+        bundle,
+        key,
+        version,
+        supersedes=latest.bundle_id,
+        changes_text=format_changes(changes, latest.bundle_id),
+        changes_summary=summarize_changes(changes),
+    )
+
+
+def bag_bundle(
+    work: Path,
+    journal: ClassJournal,
+    spec: BundleKindSpec,
+    version: NewVersion,
+    payload: Payload,
+    source_fingerprint: str,
+) -> Path:
+    """Pack `payload` as the BagIt bag of `version`, with bag-info, a Russian README.txt and CHANGES.txt."""
+    description = spec.describe(journal)
+    info = BagInfo(
+        source_organization=journal.school.name,
+        organization_address=journal.school.address,
+        external_description=description,
+        external_identifier=version.bundle_id,
+        academic_year=journal.year.name,
+        school_class=journal.school_class.name,
+        period_code=spec.span_code(journal),
+        period=journal.span_name,
+        bundle_kind=spec.kind,
+        bundle_version=version.version,
+        retention_class=spec.retention_class,
+        retain_until=retain_until(journal.year.end, spec.retention_class),
+        source_fingerprint=source_fingerprint,
+        bagging_date=journal.end,
+        supersedes=version.supersedes,
+        changes=version.changes_summary,
+    )
+    readme = bag_readme(
+        description,
+        version.bundle_id,
+        spec.describe_files(list(payload.files)),
+        has_changes=version.changes_text is not None,
+    )
+    if spec.sealed:
+        readme += "\n" + seal_readme_text()
+    return write_bag(work / version.bundle_id, payload.files, info, readme, version.changes_text)
+
+
+def seal_bundle(settings: Settings, bag_dir: Path, journal: ClassJournal) -> None:
+    """Seal a complete bag with the school's key; a sealed bag is never modified again (R2, R3, R7)."""
+    seal_bag(bag_dir, settings.seal_key, settings.seal_certificate, data_time(journal.end))
+
+
+def store_replicas(targets: Sequence[Target], key: str, bag_dir: Path) -> list[Replica]:
+    """Write the bag to every target and read each copy back against its manifests (R7, R8)."""
+    return replicate_bundle(list(targets), key, bag_dir)
+
+
+def record_stored_bundle(
+    catalog: sqlite3.Connection,
+    key: str,
+    bag_dir: Path,
+    version: NewVersion,
+    replicas: Sequence[Replica],
+    sealed: bool,
+) -> None:
+    """Catalogue a bundle with at least one verified copy: its record, anchor and replicas (R7)."""
+    info = read_bag_info(bag_dir)
+    record_bundle(catalog, bundle_record(key, info, version.changes_text or "", sealed=sealed))
+    with (bag_dir / ANCHOR_FILE).open("rb") as anchor:  # what a rewritten bag cannot match (R7)
+        record_anchor(catalog, version.bundle_id, anchor_digest(anchor))
+    checked_at = dt.datetime.now(dt.UTC)
+    for replica in replicas:
+        record_replica(
+            catalog, version.bundle_id, replica.target, replica.status, checked_at, replica.problems
+        )
+
+
+def _replica_rows(replicas: Sequence[Replica]) -> tuple[tuple[str, str], ...]:
+    return tuple((replica.target, str(replica.status)) for replica in replicas)
+
+
+def archive_bundle(
+    settings: Settings, journal: ClassJournal, spec: BundleKindSpec, findings: Sequence[Finding]
 ) -> ClassArchiveResult:
-    """Render, bag, store on every target, verify and catalogue one bundle, unless it is unchanged (R9).
+    """One bundle of a class, start to end, unless it is unchanged (R9): the steps above in order.
 
     The caller holds the class lock, so two runs never race for the same version.
     """
-    year, class_name = journal.year.name, journal.school_class.name
+    class_name = journal.school_class.name
     counts = finding_fields(findings)
     targets = settings.targets()
     xml = journal_xml(journal)
     source_fingerprint = fingerprint(xml)
     catalog = open_catalog(settings.catalog_path)
     try:
-        school = safe_name(journal.school.short_name)
-        latest = latest_version(catalog, year, class_name, plan.span_code, plan.kind, school=school)
+        latest = latest_version(
+            catalog,
+            journal.year.name,
+            class_name,
+            spec.span_code(journal),
+            spec.kind,
+            school=safe_name(journal.school.short_name),
+        )
         if latest is not None and latest.source_fingerprint == source_fingerprint:
             # Nothing new to write; complete the copies an earlier run could not make (R8).
             repairs = complete_replicas(catalog, targets, settings.work_dir, [latest])
@@ -284,70 +329,24 @@ def store_bundle(
             return ClassArchiveResult(
                 class_name,
                 ArchiveStatus.UNDER_REPLICATED if problems else ArchiveStatus.UNCHANGED,
-                kind=plan.kind,
+                kind=spec.kind,
                 bundle_id=latest.bundle_id,
                 replicas=tuple((r.target, str(r.status)) for r in repairs),
                 message="; ".join(problems),
                 **counts,
             )
-        version = latest.version + 1 if latest else 1
-        bundle = bundle_id(year, class_name, plan.span_code, version)
-        key = bundle_key(school, year, class_name, bundle)
-        changes_text = None
-        changes_summary = ""
-        if latest is not None:
-            old = previous_snapshot(targets, latest)
-            changes = diff_marks(old, journal) if old is not None else []
-            changes_text = format_changes(changes, latest.bundle_id)
-            changes_summary = summarize_changes(changes)
-
+        version = next_version(targets, latest, journal, spec)
         settings.work_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f"{bundle}-", dir=settings.work_dir) as work_name:
+        with tempfile.TemporaryDirectory(prefix=f"{version.bundle_id}-", dir=settings.work_dir) as work_name:
             work = Path(work_name)
-            payload = plan.render(journal, work, xml)
-            retention = retention_class_of(plan.kind)
-            info = BagInfo(
-                source_organization=journal.school.name,
-                organization_address=journal.school.address,
-                external_description=plan.description,
-                external_identifier=bundle,
-                academic_year=year,
-                school_class=class_name,
-                period_code=plan.span_code,
-                period=journal.span_name,
-                bundle_kind=plan.kind,
-                bundle_version=version,
-                retention_class=retention,
-                retain_until=retain_until(journal.year.end, retention),
-                source_fingerprint=source_fingerprint,
-                bagging_date=journal.end,
-                supersedes=latest.bundle_id if latest else "",
-                changes=changes_summary,
-            )
-            readme = bag_readme(
-                plan.description,
-                bundle,
-                payload_descriptions(payload.files),
-                has_changes=changes_text is not None,
-            )
-            if plan.seal:
-                readme += "\n" + seal_readme_text()
-            bag_dir = write_bag(work / bundle, payload.files, info, readme, changes_text)
-            if plan.seal:  # a sealed bag is never modified again (R2, R3, R7)
-                seal_bag(bag_dir, settings.seal_key, settings.seal_certificate, data_time(journal.end))
-            replicas = replicate_bundle(targets, key, bag_dir)
+            payload = build_payload(spec, journal, work, xml, duplex=settings.duplex)
+            bag_dir = bag_bundle(work, journal, spec, version, payload, source_fingerprint)
+            if spec.sealed:
+                seal_bundle(settings, bag_dir, journal)
+            replicas = store_replicas(targets, version.key, bag_dir)
             if any(replica.status == ReplicaStatus.VERIFIED for replica in replicas):
                 # Catalogued only once at least one verified copy exists; otherwise the next run retries.
-                record_bundle(
-                    catalog, bundle_record(key, read_bag_info(bag_dir), changes_text or "", sealed=plan.seal)
-                )
-                with (bag_dir / ANCHOR_FILE).open("rb") as anchor:  # what a rewritten bag cannot match (R7)
-                    record_anchor(catalog, bundle, anchor_digest(anchor))
-                checked_at = dt.datetime.now(dt.UTC)
-                for replica in replicas:
-                    record_replica(
-                        catalog, bundle, replica.target, replica.status, checked_at, replica.problems
-                    )
+                record_stored_bundle(catalog, version.key, bag_dir, version, replicas, spec.sealed)
     finally:
         catalog.close()
     verified = [r for r in replicas if r.status == ReplicaStatus.VERIFIED]
@@ -357,59 +356,51 @@ def store_bundle(
     return ClassArchiveResult(
         class_name,
         status,
-        kind=plan.kind,
-        bundle_id=bundle,
+        kind=spec.kind,
+        bundle_id=version.bundle_id,
         pages=payload.pages,
         sheets=payload.sheets,
-        replicas=tuple((replica.target, str(replica.status)) for replica in replicas),
+        replicas=_replica_rows(replicas),
         message="; ".join(problem for replica in replicas for problem in replica.problems),
         **counts,
     )
 
 
-# --- The year archive (R2, R3, R6) ---------------------------------------------------
+# --- A class's archives: a reporting period (R1) and the year (R2, R3, R6) --------------------
 
-YEAR_SPAN = "year"
-SUMMARY_SPAN = "summary"
+
+def archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
+    """Archive one class's journal for one reporting period (R1, R5, R7, R8, R9); never raises."""
+    try:
+        journal = extract_journal(settings, year, class_name, period)
+        # The names as the journal spells them («q1» asked → Q1, «5a» → 5А): ids, keys and locks use these.
+        year, class_name = journal.year.name, journal.school_class.name
+        findings = validate_class_journal(journal)
+        if settings.block_on_errors and has_errors(findings):
+            return blocked_result(class_name, findings)
+        with class_lock(settings, year, class_name):
+            return archive_bundle(settings, journal, PERIOD, findings)
+    except Exception as error:  # one class's failure must not stop the others
+        return failed_result(class_name, BundleKind.PERIOD, error)
 
 
 def archive_year_class(
     settings: Settings, year: str, class_name: str, *, allow_errors: bool = False
 ) -> list[ClassArchiveResult]:
-    """Seal a class's year: the whole journal (5 years, R2) and its summary sheets (25 years, R3).
+    """Seal a class's year: every kind that closes the year (the journal, 5 years, R2; the summary
+    sheets, 25 years, R3).
 
     Validation errors stop the class unless `allow_errors` (the documented override):
     a sealed bundle is never changed again, so it should not seal known mistakes by accident.
     Never raises; a failure is the class's result.
     """
     try:
-        engine = open_source(settings.source_url)
-        try:
-            journal = extract_class_journal(engine, year, class_name, None)
-        finally:
-            engine.dispose()
+        journal = extract_journal(settings, year, class_name, None)
         findings = validate_class_journal(journal)
         if has_errors(findings) and not allow_errors:
             return [blocked_result(class_name, findings, kind=BundleKind.YEAR)]
-        plans = (
-            BundlePlan(
-                kind=BundleKind.YEAR,
-                span_code=YEAR_SPAN,
-                description=f"Классный журнал {class_name} класса за {year} учебный год",
-                render=functools.partial(render_payload, duplex=settings.duplex),
-                seal=True,
-            ),
-            BundlePlan(
-                kind=BundleKind.SUMMARY,
-                span_code=SUMMARY_SPAN,
-                description=f"Сводные ведомости итоговых оценок и посещаемости {class_name} класса "
-                f"за {year} учебный год",
-                render=functools.partial(render_summary_payload, duplex=settings.duplex),
-                seal=True,
-            ),
-        )
-        with class_lock(settings, year, class_name):
-            results = [store_bundle(settings, journal, plan, findings) for plan in plans]
+        with class_lock(settings, journal.year.name, journal.school_class.name):
+            results = [archive_bundle(settings, journal, spec, findings) for spec in year_end_kinds()]
             if all(result.ok for result in results):
                 catalog = open_catalog(settings.catalog_path)
                 try:

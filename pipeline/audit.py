@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journal.russian import count_words, format_date
-from pipeline.settings import ConfigError, Settings
+from pipeline.settings import Settings, select_targets
+from pipeline.verify import Verifier, seal_certificate
 from storage.catalog import (
     ANCHOR_FILE,
     BundleRecord,
@@ -45,22 +46,12 @@ from storage.catalog import (
     open_catalog,
     record_anchor,
     record_fixity_check,
-    recorded_digests,
 )
 from storage.replication import fetch_bundle
 from storage.targets import ReplicaStatus, StorageError, Target
-from validators.bagit_rfc8493 import DirectorySource
-from validators.bundle_checks import BundleReport, check_bundle, check_stored_bundle
+from validators.bundle_checks import BundleReport
 
 AUDITS_DIR = "audits"
-
-STATUS_WORDS = {
-    ReplicaStatus.VERIFIED: "исправна",
-    ReplicaStatus.CORRUPT: "повреждена",
-    ReplicaStatus.MISSING: "отсутствует",
-    ReplicaStatus.STORED: "не проверена",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class ReplicaOutcome:
@@ -103,20 +94,6 @@ class AuditRun:
 BundleCallback = Callable[[BundleRecord, list[ReplicaOutcome]], None]
 
 
-def select_targets(settings: Settings, names: Sequence[str] | None) -> list[Target]:
-    """The configured targets, or those named (in configuration order); ConfigError for an unknown name."""
-    targets = settings.targets()
-    if not names:
-        return targets
-    known = {target.name for target in targets}
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ConfigError(
-            f"Хранилища {', '.join(unknown)} нет в настройках (есть: {', '.join(t.name for t in targets)})"
-        )
-    return [target for target in targets if target.name in names]
-
-
 def run_audit(
     settings: Settings,
     target_names: Sequence[str] | None = None,
@@ -156,7 +133,7 @@ def audit_bundle(
     one target still repairs it from the other); that target's check is recorded and
     reported too.
     """
-    checker = _Checker(settings, record, db, max_rate_mb_s)
+    checker = _Checker(Verifier(db, seal_certificate(settings), max_rate_mb_s), record, db)
     checked = list(targets)
     reports = {target.name: checker.check(target) for target in targets}
     source = next((t for t in targets if reports[t.name].valid), None)
@@ -221,31 +198,19 @@ def audit_bundle(
 
 
 class _Checker:
-    """Checks replicas of one bundle against the catalog's anchor, taking the anchor from the first
-    good replica when the catalog has none."""
+    """Checks replicas of one bundle with the one Verifier, taking the anchor from the first good
+    replica when the catalog has none, and noting when each check ran."""
 
-    def __init__(
-        self, settings: Settings, record: BundleRecord, db: sqlite3.Connection, max_rate_mb_s: float | None
-    ) -> None:
-        self.settings = settings
+    def __init__(self, verifier: Verifier, record: BundleRecord, db: sqlite3.Connection) -> None:
+        self.verifier = verifier
         self.record = record
         self.db = db
-        self.max_rate_mb_s = max_rate_mb_s
         self.times: dict[str, dt.datetime] = {}
         self.notes: dict[str, str] = {}
 
-    def digests(self) -> dict[str, str]:
-        return recorded_digests(self.db, self.record.bundle_id)
-
     def check(self, target: Target) -> BundleReport:
         self.times[target.name] = _now()
-        report = check_stored_bundle(
-            target,
-            self.record.key,
-            max_rate_mb_s=self.max_rate_mb_s,
-            recorded_digests=self.digests(),
-            seal_certificate=self.certificate(),
-        )
+        report = self.verifier.stored(target, self.record)
         if report.valid and anchor_of(self.db, self.record.bundle_id) is None:
             try:
                 with target.open_file(self.record.key, ANCHOR_FILE) as stream:
@@ -259,13 +224,7 @@ class _Checker:
         return report
 
     def check_copy(self, folder: Path) -> BundleReport:
-        return check_bundle(
-            DirectorySource(folder), recorded_digests=self.digests(), seal_certificate=self.certificate()
-        )
-
-    def certificate(self) -> Path | None:
-        path = self.settings.seal_certificate
-        return path if path.is_file() else None
+        return self.verifier.folder(folder, self.record.bundle_id)
 
 
 Repair = tuple[ReplicaStatus, str, tuple[str, ...] | None]
@@ -314,13 +273,7 @@ def _repair(
                     None,
                 )
                 continue
-            after = check_stored_bundle(
-                target,
-                record.key,
-                max_rate_mb_s=checker.max_rate_mb_s,
-                recorded_digests=checker.digests(),
-                seal_certificate=checker.certificate(),
-            )
+            after = checker.verifier.stored(target, record)
             repairs[target.name] = (_status(after), _repair_action(target, source), _messages(after))
     return repairs
 
@@ -399,12 +352,12 @@ def format_digest(
     for outcome in bad:
         lines += [
             "",
-            f"• {outcome.bundle_id} на хранилище {outcome.target}: копия {STATUS_WORDS[outcome.found]}.",
+            f"• {outcome.bundle_id} на хранилище {outcome.target}: копия {outcome.found.title}.",
         ]
         lines += [f"    – {problem}" for problem in outcome.problems]
         lines.append(f"  Что сделано: {outcome.action or 'ничего'}.")
         if outcome.repaired:
-            lines.append("  Повторная проверка: копия исправна.")
+            lines.append(f"  Повторная проверка: копия {ReplicaStatus.VERIFIED.title}.")
         elif outcome.after:
             lines.append("  Повторная проверка: копия по-прежнему неисправна:")
             lines += [f"    – {problem}" for problem in outcome.after]

@@ -14,23 +14,19 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from documents.kinds import BundleKindSpec, kind_title
 from documents.seal import CERT_FILE, seal_certificates, signer_name
+from journal.names import same_class, year_name
 from journal.russian import format_date
+from pipeline.errors import RetrievalError
 from pipeline.settings import Settings
+from pipeline.verify import verifier_for
 from storage.bagformat import SEAL_FILE, manifest_name, parse_manifest
-from storage.catalog import BundleRecord, list_bundles, open_catalog, recorded_digests, replicas_of
+from storage.catalog import ANCHOR_ORIGIN_ARCHIVE, Anchor, BundleRecord, anchor_of, list_bundles, replicas_of
 from storage.replication import fetch_bundle
-from storage.retention import BUNDLE_KIND_TITLES, RETENTION_RULES, BundleKind
+from storage.retention import RETENTION_RULES
 from storage.targets import ReplicaStatus, Target
-from validators.bagit_rfc8493 import DirectorySource
-from validators.bundle_checks import BundleReport, check_bundle, check_stored_bundle
-
-KIND_OPTIONS = {"journal": BundleKind.YEAR, "summary": BundleKind.SUMMARY}
-"""The secretary's words for the two sealed bundles of a class (`--kind journal|summary`)."""
-
-
-class RetrievalError(Exception):
-    """Nothing was handed out; the message says what is missing or which file failed where."""
+from validators.bundle_checks import BundleReport
 
 
 @dataclass(frozen=True)
@@ -43,56 +39,59 @@ class Retrieved:
 
 
 def retrieve_bundle(
-    settings: Settings, year: str, class_name: str, kind: BundleKind, to_dir: Path
+    settings: Settings, year: str, class_name: str, kind: BundleKindSpec, to_dir: Path
 ) -> Retrieved:
-    """Verify and copy the newest sealed bundle of `kind` for a class into `to_dir`, with a receipt."""
-    db = open_catalog(settings.catalog_path)
-    try:
-        versions = list_bundles(db, year=year, class_name=class_name, kind=kind)
+    """Verify and copy the newest bundle of `kind` for a class into `to_dir`, with a receipt.
+
+    The class and year are matched loosely («5a» finds «5А», «2024-2025» finds «2024/2025»)."""
+    with verifier_for(settings) as verifier:
+        db = verifier.db
+        versions = [
+            record
+            for record in (list_bundles(db, year=year_name(year), kind=kind.kind) if db is not None else [])
+            if same_class(record.class_name, class_name)
+        ]
         if not versions:
             raise RetrievalError(
-                f"В каталоге нет пакета «{BUNDLE_KIND_TITLES[kind]}» {class_name} класса "
-                f"за {year} учебный год: "
+                f"В каталоге нет пакета «{kind.title}» {class_name} класса за {year} учебный год: "
                 "сначала journal-archive archive year"
             )
         record = max(versions, key=lambda r: r.version)
-        digests = recorded_digests(db, record.bundle_id)
         statuses = {r.target: r.status for r in replicas_of(db, record.bundle_id)}
-    finally:
-        db.close()
-    destination = to_dir / record.bundle_id
-    if destination.exists():
-        raise RetrievalError(f"{destination} уже существует: выберите другую папку или уберите старую копию")
-
-    # Replicas last found verified first; the configured order otherwise.
-    targets = sorted(settings.targets(), key=lambda t: statuses.get(t.name) != ReplicaStatus.VERIFIED)
-    passed_over: list[str] = []
-    for target in targets:
-        report = check_stored_bundle(
-            target, record.key, recorded_digests=digests, seal_certificate=settings.seal_certificate
-        )
-        if not report.valid:
-            passed_over.append(_failure(target.name, report))
-            continue
-        to_dir.mkdir(parents=True, exist_ok=True)
-        partial = to_dir / f".{record.bundle_id}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
-            fetch_bundle(target, record.key, partial)
-            local = check_bundle(
-                DirectorySource(partial), recorded_digests=digests, seal_certificate=settings.seal_certificate
+        anchor = anchor_of(db, record.bundle_id)
+        destination = to_dir / record.bundle_id
+        if destination.exists():
+            raise RetrievalError(
+                f"{destination} уже существует: выберите другую папку или уберите старую копию"
             )
-            if not local.valid:
-                passed_over.append(_failure(f"{target.name} (копия при чтении)", local))
+
+        # Replicas last found verified first; the configured order otherwise.
+        targets = sorted(settings.targets(), key=lambda t: statuses.get(t.name) != ReplicaStatus.VERIFIED)
+        passed_over: list[str] = []
+        for target in targets:
+            report = verifier.stored(target, record)
+            if not report.valid:
+                passed_over.append(_failure(target.name, report))
                 continue
-            partial.rename(destination)
-        finally:
+            to_dir.mkdir(parents=True, exist_ok=True)
+            partial = to_dir / f".{record.bundle_id}.partial"
             shutil.rmtree(partial, ignore_errors=True)
-        if settings.seal_certificate.is_file():  # README.txt's openssl command expects it beside the bundle
-            shutil.copyfile(settings.seal_certificate, to_dir / CERT_FILE)
-        receipt = to_dir / f"{record.bundle_id}.receipt.txt"
-        receipt.write_text(receipt_text(record, target, destination, passed_over), encoding="utf-8")
-        return Retrieved(record.bundle_id, destination, receipt, target.name, tuple(passed_over))
+            try:
+                fetch_bundle(target, record.key, partial)
+                local = verifier.folder(partial, record.bundle_id)
+                if not local.valid:
+                    passed_over.append(_failure(f"{target.name} (копия при чтении)", local))
+                    continue
+                partial.rename(destination)
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
+            if verifier.certificate is not None:  # README.txt's openssl command expects it beside the bundle
+                shutil.copyfile(verifier.certificate, to_dir / CERT_FILE)
+            receipt = to_dir / f"{record.bundle_id}.receipt.txt"
+            receipt.write_text(
+                receipt_text(record, target, destination, passed_over, anchor), encoding="utf-8"
+            )
+            return Retrieved(record.bundle_id, destination, receipt, target.name, tuple(passed_over))
     raise RetrievalError(
         f"Пакет {record.bundle_id} не выдан: ни одна копия не прошла проверку. " + " ".join(passed_over)
     )
@@ -103,7 +102,18 @@ def _failure(where: str, report: BundleReport) -> str:
     return f"Копия на {where} повреждена: {reasons}."
 
 
-def receipt_text(record: BundleRecord, target: Target, folder: Path, passed_over: list[str]) -> str:
+def anchor_statement(anchor: Anchor | None) -> str:
+    """What the receipt may truthfully say about the catalog's checksum of the bundle."""
+    if anchor is None:
+        return "в каталоге нет контрольной суммы пакета, сверка с каталогом не проводилась"
+    if anchor.origin == ANCHOR_ORIGIN_ARCHIVE:
+        return "совпадает с контрольной суммой, записанной в каталог при архивировании"
+    return f"совпадает с контрольной суммой каталога, которая {anchor.origin}"
+
+
+def receipt_text(
+    record: BundleRecord, target: Target, folder: Path, passed_over: list[str], anchor: Anchor | None
+) -> str:
     """The Russian receipt: what was handed out, from where, its checksums, and when it was verified."""
     now = dt.datetime.now().astimezone()  # the secretary's local time
     manifest = parse_manifest((folder / manifest_name("sha256")).read_bytes(), manifest_name("sha256"))
@@ -114,7 +124,7 @@ def receipt_text(record: BundleRecord, target: Target, folder: Path, passed_over
         signers = ", ".join(signer_name(c) for c in seal_certificates(folder / SEAL_FILE))
         seal_line = f"печать: подпись действительна, подписал {signers}"
     sealed = format_date(dt.date.fromisoformat(record.sealed)) if record.sealed else "нет"
-    kind = BUNDLE_KIND_TITLES[BundleKind(record.kind)]
+    kind = kind_title(record.kind)
     fields = [
         ("Пакет", f"{record.bundle_id} (версия {record.version})"),
         ("Что", f"{kind}, {record.class_name} класс, {record.year} учебный год"),
@@ -132,7 +142,7 @@ def receipt_text(record: BundleRecord, target: Target, folder: Path, passed_over
         *passed_over,
         f"Проверено {format_date(now.date())} в {now:%H:%M} (UTC{now:%z}): контрольные суммы всех файлов "
         "(BagIt, RFC 8493), "
-        f"PDF/A, XML по схеме, {seal_line}; совпадает с записью каталога при архивировании.",
+        f"PDF/A, XML по схеме, {seal_line}; {anchor_statement(anchor)}.",
         "",
         "Контрольные суммы SHA-256 документов:",
         *(f"  {digest}  {path}" for path, digest in sorted(manifest.items())),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,3 +198,17 @@ def check_cron(value: object, where: str) -> str:
     except CronSimError as error:
         raise ConfigError(f"{where}: неверное расписание cron «{value}»: {error}") from error
     return value
+
+
+def select_targets(settings: Settings, names: Sequence[str] | None) -> list[Target]:
+    """The configured targets, or those named (in configuration order); ConfigError for an unknown name."""
+    targets = settings.targets()
+    if not names:
+        return targets
+    known = {target.name for target in targets}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"Хранилища {', '.join(unknown)} нет в настройках (есть: {', '.join(t.name for t in targets)})"
+        )
+    return [target for target in targets if target.name in names]

@@ -24,19 +24,14 @@ class RetentionClass(StrEnum):
 
 
 class BundleKind(StrEnum):
-    """What a bundle holds; the value is what bag-info.txt says in `Bundle-Kind`."""
+    """The built-in kinds of bundle; the value is what bag-info.txt says in `Bundle-Kind`.
+
+    What each kind holds, what staff call it and its retention class are entries of the
+    registry in documents/kinds.py, which may hold further kinds."""
 
     PERIOD = "period"  # one class, one reporting period (quarter, trimester or half-year), R1
     YEAR = "year"  # one class, the whole year: all journal sheets, R2
     SUMMARY = "summary"  # one class, the year's summary sheets of final marks, R3
-
-
-BUNDLE_KIND_TITLES: dict[BundleKind, str] = {
-    BundleKind.PERIOD: "журнал за период",
-    BundleKind.YEAR: "журнал за год",
-    BundleKind.SUMMARY: "сводные ведомости",
-}
-"""What staff call each kind of bundle (catalog list, receipts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +63,6 @@ RETENTION_RULES: dict[RetentionClass, RetentionRule] = {
         RetentionClass.SUMMARY_25Y, 25, "R3", "сводная ведомость итоговых оценок; хранится 25 лет"
     ),
 }
-
-RETENTION_CLASS_OF_KIND: dict[BundleKind, RetentionClass] = {
-    BundleKind.PERIOD: RetentionClass.QUARTER,
-    BundleKind.YEAR: RetentionClass.JOURNAL_5Y,
-    BundleKind.SUMMARY: RetentionClass.SUMMARY_25Y,
-}
-
-
-def retention_class_of(kind: BundleKind | str) -> RetentionClass:
-    """The retention class a kind of bundle gets."""
-    return RETENTION_CLASS_OF_KIND[BundleKind(kind)]
-
 
 def retain_until(academic_year_end: dt.date, retention_class: RetentionClass | str) -> dt.date:
     """The last day a bundle must be kept, counted from 1 January after the year closes.

@@ -60,16 +60,17 @@ class ReplicaStatus(StrEnum):
 
     @property
     def title(self) -> str:
-        """The state in staff's words (catalog list)."""
+        """The state in staff's words."""
         return REPLICA_STATUS_TITLES[self]
 
 
 REPLICA_STATUS_TITLES = {
-    ReplicaStatus.STORED: "записана",
+    ReplicaStatus.STORED: "записана, не проверена",
     ReplicaStatus.VERIFIED: "проверена",
-    ReplicaStatus.MISSING: "нет",
+    ReplicaStatus.MISSING: "отсутствует",
     ReplicaStatus.CORRUPT: "повреждена",
 }
+"""The one wording of a replica's state for staff: catalog list, audit digest, Prefect logs."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from journal.model import (
     Teacher,
 )
 from storage.layout import bundle_id, bundle_key
-from storage.retention import BundleKind, retain_until, retention_class_of
+from storage.retention import BundleKind, RetentionClass, retain_until
 
 D = dt.date
 SCHOOL_NAME = "Муниципальное бюджетное общеобразовательное учреждение «Средняя школа № 7 имени Героя Ёлкина»"
@@ -50,7 +50,7 @@ def sample_bag_info(
     version: int = 1, *, span: str = "Q1", supersedes: str = "", changes: str = ""
 ) -> BagInfo:
     kind = BundleKind.PERIOD
-    retention = retention_class_of(kind)
+    retention = RetentionClass.QUARTER
     return BagInfo(
         source_organization=SCHOOL_NAME,
         organization_address="г. Ёлкино, ул. Школьная, д. 1",

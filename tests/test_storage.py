@@ -34,7 +34,7 @@ from storage.layout import (
     safe_name,
     safe_names,
 )
-from storage.retention import RetentionClass, retain_until, retention_class_of
+from storage.retention import RetentionClass, retain_until
 from storage.targets import (
     TEMP_PREFIX,
     BundleExistsError,
@@ -127,7 +127,6 @@ def test_retain_until_counts_from_january_after_the_year() -> None:
     assert retain_until(YEAR_END, "journal-5y") == dt.date(2030, 12, 31)
     assert retain_until(dt.date(2025, 6, 30), RetentionClass.SUMMARY_25Y) == dt.date(2050, 12, 31)
     assert retain_until(YEAR_END, "quarter") == dt.date(2030, 12, 31)  # conservative, see retention.py
-    assert retention_class_of("summary") is RetentionClass.SUMMARY_25Y
     with pytest.raises(ValueError):
         retain_until(YEAR_END, "forever")
 

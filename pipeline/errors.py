@@ -1,0 +1,28 @@
+"""The errors whose message is written for school staff: the CLI prints them as one line, exit code 2."""
+
+from __future__ import annotations
+
+from documents.xml_format import JournalXmlError
+from journal.source import SourceError
+from pipeline.settings import ConfigError
+from storage.catalog import CatalogError
+from storage.targets import StorageError
+
+
+class PreviousVersionUnreadable(Exception):
+    """The version a new one would supersede cannot be read back: writing it would state a guess (R9)."""
+
+
+class RetrievalError(Exception):
+    """Nothing was handed out; the message says what is missing or which file failed where."""
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (
+    SourceError,
+    ConfigError,
+    JournalXmlError,
+    CatalogError,
+    StorageError,
+    RetrievalError,
+    PreviousVersionUnreadable,
+)

@@ -1,0 +1,68 @@
+"""The executor seam: how the archive fans its classes out.
+
+One class's archive is one call of a plain function (`archive_period_class`,
+`archive_year_class`); an `Executor` decides where that call runs. The local
+process pool is the first implementation (one worker per core: WeasyPrint uses one
+core per document); a Prefect work pool is another, behind the same interface. An
+executor is a value handed to whoever fans out — no module-level pool or callback.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Executor(Protocol):
+    """Runs one class's archive somewhere and hands back its future."""
+
+    def submit(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]: ...
+
+    def shutdown(self) -> None: ...
+
+
+def worker_count() -> int:
+    """The cores this process may use."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+class InlineExecutor:
+    """Runs each call at once in the calling thread: for one class, and for tests that step through."""
+
+    def submit(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(function(*args, **kwargs))
+        except BaseException as error:  # the future carries it, as a pool's would
+            future.set_exception(error)
+        return future
+
+    def shutdown(self) -> None:
+        pass
+
+
+class LocalProcessExecutor:
+    """One worker process per core (at most one per class), started with spawn, not fork:
+    the caller may run threads (Prefect does), which fork would copy half-way."""
+
+    def __init__(self, classes: int, workers: int | None = None) -> None:
+        self.workers = max(1, min(workers or worker_count(), classes))
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def submit(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return self._pool.submit(function, *args, **kwargs)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def local_executor(classes: int) -> Executor:
+    """The executor for `classes` classes on this machine: inline for one, a process pool for more."""
+    return InlineExecutor() if classes <= 1 else LocalProcessExecutor(classes)

@@ -1,0 +1,129 @@
+"""One verify for every caller: `verify`, the fixity audit and `retrieve` check bundles the same way.
+
+A bundle is checked by validators.bundle_checks (RFC 8493, PDF/A, XSD, the seal, the
+catalog's anchor); what this module adds is the one rule for what to check it
+against: the anchor the catalog recorded for the bundle, and the school's seal
+certificate when the home has one. Each caller differs only in where the bundle is
+(a target, a folder) and what it does with the report.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.settings import CONFIG_NAME, Settings, load_settings, select_targets
+from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_info
+from storage.catalog import BundleRecord, list_bundles, open_catalog, recorded_digests
+from storage.targets import Target
+from validators.bagit_rfc8493 import DirectorySource, format_report
+from validators.bundle_checks import BundleReport, check_bundle, check_stored_bundle
+
+__all__ = ["Verifier", "format_report", "verifier_for", "verify_catalog", "verify_folders"]
+
+
+def seal_certificate(settings: Settings | None) -> Path | None:
+    """The certificate seals are checked against: the school's, when the home has it; else None,
+    and validators.bundle_checks trusts the certificate inside the seal (and says so)."""
+    if settings is None or not settings.seal_certificate.is_file():
+        return None
+    return settings.seal_certificate
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """Checks bundles of one home: against the catalog's anchors and the school's seal certificate."""
+
+    db: sqlite3.Connection | None  # the catalog; None outside a home (a folder from elsewhere)
+    certificate: Path | None
+    max_rate_mb_s: float | None = None
+
+    def digests(self, bundle_id: str) -> dict[str, str]:
+        """What the catalog recorded for a bundle when it was archived; {} if it does not know it."""
+        return recorded_digests(self.db, bundle_id) if self.db is not None and bundle_id else {}
+
+    def stored(self, target: Target, record: BundleRecord) -> BundleReport:
+        """A replica where it is stored, read in place (streamed, never unpacked)."""
+        return check_stored_bundle(
+            target,
+            record.key,
+            max_rate_mb_s=self.max_rate_mb_s,
+            recorded_digests=self.digests(record.bundle_id),
+            seal_certificate=self.certificate,
+        )
+
+    def folder(self, path: Path, bundle_id: str | None = None) -> BundleReport:
+        """A bundle folder on disk; its id is read from its bag-info.txt unless given."""
+        if bundle_id is None:
+            bundle_id = _bundle_id_of(path)
+        return check_bundle(
+            DirectorySource(path),
+            max_rate_mb_s=self.max_rate_mb_s,
+            recorded_digests=self.digests(bundle_id),
+            seal_certificate=self.certificate,
+        )
+
+
+def _bundle_id_of(path: Path) -> str:
+    try:
+        return parse_bag_info((path / BAG_INFO_FILE).read_bytes()).get(Label.EXTERNAL_IDENTIFIER, "")
+    except (OSError, BagFormatError):
+        return ""  # the bag check reports an unreadable bag-info.txt
+
+
+@contextmanager
+def verifier_for(settings: Settings | None, max_rate_mb_s: float | None = None) -> Iterator[Verifier]:
+    """A Verifier of a home's catalog (when it has one) and seal certificate, open for the block."""
+    exists = settings is not None and settings.catalog_path.is_file()
+    db = open_catalog(settings.catalog_path) if exists else None
+    try:
+        yield Verifier(db, seal_certificate(settings), max_rate_mb_s)
+    finally:
+        if db is not None:
+            db.close()
+
+
+def settings_if_home(home: Path) -> Settings | None:
+    """The settings of `home` if it is a journal-archive home; None (nothing created) otherwise."""
+    return load_settings(home) if (home / CONFIG_NAME).is_file() else None
+
+
+def verify_folders(
+    paths: Sequence[Path], settings: Settings | None, max_rate_mb_s: float | None = None
+) -> list[BundleReport]:
+    """Bundle folders on disk; the catalog's anchor is used when this home's catalog knows the bundle."""
+    with verifier_for(settings, max_rate_mb_s) as verifier:
+        return [verifier.folder(path) for path in paths]
+
+
+def verify_catalog(
+    settings: Settings,
+    target_names: Sequence[str] = (),
+    max_rate_mb_s: float | None = None,
+    on_replica: Callable[[], None] | None = None,
+) -> list[BundleReport]:
+    """Every bundle in the catalog on every chosen target (all by default), read in place."""
+    targets = select_targets(settings, target_names)
+    with verifier_for(settings, max_rate_mb_s) as verifier:
+        records = list_bundles(verifier.db) if verifier.db is not None else []
+        reports = []
+        for record in records:
+            for target in targets:
+                reports.append(verifier.stored(target, record))
+                if on_replica is not None:
+                    on_replica()
+        return reports
+
+
+def replica_count(settings: Settings, target_names: Sequence[str] = ()) -> int:
+    """How many replicas `verify_catalog` will check (for a progress bar)."""
+    if not settings.catalog_path.is_file():
+        return 0
+    db = open_catalog(settings.catalog_path)
+    try:
+        return len(list_bundles(db)) * len(select_targets(settings, target_names))
+    finally:
+        db.close()
