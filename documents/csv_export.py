@@ -14,6 +14,12 @@ Choices, and why:
   quotes doubled, CRLF after every record, one header row. The header is in Russian
   (what school staff read); the CSVW metadata gives each column an English `name` for
   programs and the same Russian text as its `titles`, so header and metadata match.
+* The metadata is read by the reference client, the `csvw` library, in its strict mode
+  (`csvwvalidate csv-metadata.json`, R5): `titles` are plain strings, Russian through the
+  context's `@language`, because csvw does not match a language map against the header
+  row; and a foreign key is declared only on a required column, because strict csvw
+  refuses an empty referencing cell. The optional teacher columns (class teacher,
+  substitute) are therefore described by their titles, not by a foreign key.
 * UTF-8 *without* a byte-order mark. RFC 4180 and CSVW expect plain UTF-8, and every
   CSV tool reads it; a BOM would end up in the first header cell for tools that do not
   strip it. A BOM would not make a double-click open correctly in Russian Excel either,
@@ -377,7 +383,6 @@ TABLES: tuple[Table, ...] = (
         ),
         _class_rows,
         primary_key=("class_id",),
-        foreign_keys=(ForeignKey("class_teacher_id", TEACHERS, "teacher_id"),),
     ),
     Table(
         "periods.csv",
@@ -536,7 +541,6 @@ TABLES: tuple[Table, ...] = (
             ForeignKey("course_id", COURSES, "course_id"),
             ForeignKey("subject_id", SUBJECTS, "subject_id"),
             ForeignKey("teacher_id", TEACHERS, "teacher_id"),
-            ForeignKey("substitute_teacher_id", TEACHERS, "teacher_id"),
         ),
     ),
     Table(
@@ -686,7 +690,7 @@ def _table_metadata(table: Table) -> dict[str, object]:
                 "datatype": column.datatype,
                 "name": column.name,
                 "required": column.required,
-                "titles": {"ru": column.title},
+                "titles": column.title,
             }
             for column in table.columns
         ]
