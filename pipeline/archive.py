@@ -48,7 +48,14 @@ from storage.layout import bundle_id, bundle_key, safe_name
 from storage.replication import complete_replicas
 from storage.retention import BundleKind, retain_until
 from storage.targets import Replica, ReplicaStatus, StorageError, Target, replicate_bundle
-from validators.journal_rules import Finding, Severity, has_errors, validate_class_journal
+from validators.journal_rules import (
+    FINDINGS_FILE_DESCRIPTIONS,
+    Finding,
+    Severity,
+    findings_files,
+    has_errors,
+    validate_class_journal,
+)
 
 
 class ArchiveStatus:
@@ -227,6 +234,15 @@ def next_version(
     )
 
 
+def with_findings(payload: Payload, journal: ClassJournal, findings: Sequence[Finding]) -> Payload:
+    """The payload plus the journal check as archived (journal-check.txt and .json): what was wrong with
+    the journal then stays with it, since marks are archived as they are and never corrected (R9)."""
+    span = f"{journal.span_name} {journal.year.name}" if journal.period else journal.span_name
+    title = f"Проверка журнала {journal.school_class.name} класса: {span}"
+    files = {**payload.files, **findings_files(findings, title=title)}
+    return Payload(files=files, pages=payload.pages, sheets=payload.sheets)
+
+
 def bag_bundle(
     work: Path,
     journal: ClassJournal,
@@ -258,7 +274,7 @@ def bag_bundle(
     readme = bag_readme(
         description,
         version.bundle_id,
-        spec.describe_files(list(payload.files)),
+        {**spec.describe_files(list(payload.files)), **_present(FINDINGS_FILE_DESCRIPTIONS, payload.files)},
         has_changes=version.changes_text is not None,
     )
     if spec.sealed:
@@ -294,6 +310,10 @@ def record_stored_bundle(
         record_replica(
             catalog, version.bundle_id, replica.target, replica.status, checked_at, replica.problems
         )
+
+
+def _present(descriptions: dict[str, str], files: dict[str, bytes]) -> dict[str, str]:
+    return {name: text for name, text in descriptions.items() if name in files}
 
 
 def _replica_rows(replicas: Sequence[Replica]) -> tuple[tuple[str, str], ...]:
@@ -339,7 +359,9 @@ def archive_bundle(
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f"{version.bundle_id}-", dir=settings.work_dir) as work_name:
             work = Path(work_name)
-            payload = build_payload(spec, journal, work, xml, duplex=settings.duplex)
+            payload = with_findings(
+                build_payload(spec, journal, work, xml, duplex=settings.duplex), journal, findings
+            )
             bag_dir = bag_bundle(work, journal, spec, version, payload, source_fingerprint)
             if spec.sealed:
                 seal_bundle(settings, bag_dir, journal)

@@ -53,6 +53,7 @@ from validators.bundle_checks import BundleReport
 
 AUDITS_DIR = "audits"
 
+
 @dataclass(frozen=True, slots=True)
 class ReplicaOutcome:
     """One replica in one audit: what the check found, and where it stands after any repair."""

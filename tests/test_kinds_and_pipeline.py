@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from storage.bagformat import parse_bag_info
 from storage.catalog import find_bundle, list_bundles, open_catalog
 from storage.retention import RetentionClass
 from tests.homes import bundle_dirs, make_demo_home
+from validators.journal_rules import validate_class_journal
 
 YEAR = "2024/2025"
 CLASS = "5А"
@@ -178,3 +180,22 @@ def test_retrieve_takes_a_latin_class_letter_and_a_dashed_year(home: Settings, t
     assert (tmp_path / "out" / "2024-2025-5a-summary-v1" / "data" / "summary.pdf").is_file()
     receipt = (tmp_path / "out" / "2024-2025-5a-summary-v1.receipt.txt").read_text(encoding="utf-8")
     assert "совпадает с контрольной суммой, записанной в каталог при архивировании" in receipt
+
+
+def test_the_journal_check_is_archived_with_the_journal(home: Settings) -> None:
+    """The findings at archiving time travel in data/ (Russian report + JSON), not only on screen (R9)."""
+    journal = extract_journal(home, YEAR, CLASS, "Q1")
+    findings = validate_class_journal(journal)
+    assert findings, "the demo journal has seeded violations"
+    result = archive_period_class(home, YEAR, CLASS, "Q1")
+    assert result.ok, result
+    data = bundle_dirs(home, result.bundle_id)[0] / "data"
+    report = (data / "journal-check.txt").read_text(encoding="utf-8")
+    assert report.startswith("Проверка журнала 5А класса: I четверть 2024/2025")
+    assert all(f.message in report for f in findings)
+    document = json.loads((data / "journal-check.json").read_bytes())
+    assert len(document["findings"]) == len(findings)
+    assert document["errors"] + document["warnings"] == len(findings)
+    assert {f["rule"] for f in document["findings"]} == {f.rule for f in findings}
+    readme = (data.parent / "README.txt").read_text(encoding="utf-8")
+    assert "data/journal-check.txt" in readme and "data/journal-check.json" in readme

@@ -25,6 +25,7 @@ from pipeline.archive import ArchiveStatus, archive_period_class, archive_year_c
 from storage.retention import BundleKind
 from tests.homes import bundle_dirs, make_demo_home
 from tests.test_open_formats import csvw_rows, journal_row_counts, shown
+from validators.journal_rules import FINDINGS_FILE_DESCRIPTIONS as FINDINGS_FILES
 
 pytestmark = pytest.mark.slow  # the module archives a quarter and a year, and csvw reads ~10,000 rows
 
@@ -140,7 +141,8 @@ def test_csvwvalidate_says_ok_for_the_bundle(bundle: Stored) -> None:
 def test_pdfdetach_lists_and_saves_the_bundles_data_byte_for_byte(bundle: Stored, tmp_path: Path) -> None:
     """The CSV, its metadata and the XML embedded in the PDF are the bundle's own files (R5, R10)."""
     pdf = bundle.data / bundle.pdf
-    beside = sorted(p.name for p in bundle.data.iterdir() if p.name != bundle.pdf)
+    # The journal check (journal-check.txt/.json) is a record about the journal, kept beside the PDF.
+    beside = sorted(p.name for p in bundle.data.iterdir() if p.name not in (bundle.pdf, *FINDINGS_FILES))
     assert {"journal.xml", CSV_METADATA_NAME} <= set(beside) and any(n.endswith(".csv") for n in beside)
 
     listed = subprocess.run(["pdfdetach", "-list", str(pdf)], capture_output=True, text=True, check=True)

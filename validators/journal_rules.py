@@ -36,6 +36,7 @@ Decisions the regulations leave open, made here once:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -644,3 +645,47 @@ def format_report(findings: Sequence[Finding], *, title: str) -> str:
     else:
         lines.append("Замечаний нет")
     return "\n".join(lines) + "\n"
+
+
+# --- The findings inside a bundle ---------------------------------------------------
+
+FINDINGS_TEXT_NAME = "journal-check.txt"
+FINDINGS_JSON_NAME = "journal-check.json"
+FINDINGS_FILE_DESCRIPTIONS = {
+    FINDINGS_TEXT_NAME: "Результат проверки журнала по правилам J1–J6 на момент архивирования: "
+    "ошибки и предупреждения с классом, предметом, учеником и датой (или «Замечаний нет»). "
+    "Журнал архивируется как есть: отметки не исправляются (R9).",
+    FINDINGS_JSON_NAME: "Тот же результат проверки в JSON: правило, серьёзность, требования, "
+    "коды предмета, ученика и урока, дата и текст замечания.",
+}
+"""README.txt's lines for the two findings files a bundle carries in data/."""
+
+
+def findings_files(findings: Sequence[Finding], *, title: str) -> dict[str, bytes]:
+    """The Russian report and a machine-readable copy, for a bundle's data/: an inspector asks years
+    later what was wrong with the journal when it was archived. Deterministic: same journal, same bytes."""
+    records = [
+        {
+            "rule": f.rule,
+            "severity": str(f.severity),
+            "requirements": list(RULES[f.rule].requirements) if f.rule in RULES else [],
+            "class": f.class_name,
+            "period": f.period,
+            "subject_id": f.subject_id,
+            "student_id": f.student_id,
+            "lesson_id": f.lesson_id,
+            "date": f.date.isoformat() if f.date else None,
+            "message": f.message,
+        }
+        for f in findings
+    ]
+    document = {
+        "title": title,
+        "errors": sum(f.severity is Severity.ERROR for f in findings),
+        "warnings": sum(f.severity is Severity.WARNING for f in findings),
+        "findings": records,
+    }
+    return {
+        FINDINGS_TEXT_NAME: format_report(findings, title=title).encode("utf-8"),
+        FINDINGS_JSON_NAME: (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
+    }
