@@ -21,7 +21,7 @@ from journal.source import SourceError
 from pipeline.retrieval import RetrievalError
 from pipeline.settings import DEFAULT_YEAR, HOME_ENV, ConfigError, Settings, load_settings
 from storage.catalog import CatalogError
-from storage.targets import StorageError
+from storage.target import StorageError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     SourceError,

@@ -55,7 +55,7 @@ from storage.catalog import (
 from storage.layout import bundle_id, bundle_key, safe_name
 from storage.replication import complete_replicas
 from storage.retention import BundleKind, retain_until, retention_class_of
-from storage.targets import ReplicaStatus, StorageError, Target, replicate_bundle
+from storage.target import ReplicaStatus, StorageError, Target, replicate_bundle
 from validators.journal_rules import Finding, Severity, has_errors, validate_class_journal
 
 JOURNAL_PDF_NAME = "journal.pdf"

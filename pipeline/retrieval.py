@@ -21,7 +21,7 @@ from storage.bagformat import SEAL_FILE, manifest_name, parse_manifest
 from storage.catalog import BundleRecord, list_bundles, open_catalog, recorded_digests, replicas_of
 from storage.replication import fetch_bundle
 from storage.retention import BUNDLE_KIND_TITLES, RETENTION_RULES, BundleKind
-from storage.targets import ReplicaStatus, Target
+from storage.target import ReplicaStatus, Target
 from validators.bagit_rfc8493 import DirectorySource
 from validators.bundle_checks import BundleReport, check_bundle, check_stored_bundle
 

@@ -82,7 +82,7 @@ from typing import BinaryIO, Literal, Protocol
 
 from journal.russian import count_words
 from storage.bagformat import BAG_INFO_FILE, BAGIT_FILE, PAYLOAD_DIR
-from storage.targets import Target
+from storage.target import Target
 
 FETCH_FILE = "fetch.txt"
 PAYLOAD_PREFIX = PAYLOAD_DIR + "/"
