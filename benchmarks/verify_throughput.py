@@ -47,8 +47,8 @@ import validators.bagit_rfc8493 as rfc8493
 from documents.bag import BagInfo, bag_readme, write_bag
 from pipeline.settings import CONFIG_NAME, load_settings
 from storage.catalog import open_catalog, rebuild_catalog, recorded_digests
+from storage.filesystem import FilesystemTarget
 from storage.layout import bundle_id, bundle_key
-from storage.targets import FilesystemTarget
 from validators.bundle_checks import check_stored_bundle
 
 MIB = 1 << 20

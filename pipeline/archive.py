@@ -47,7 +47,7 @@ from storage.catalog import (
 from storage.layout import bundle_id, bundle_key, safe_name
 from storage.replication import complete_replicas
 from storage.retention import BundleKind, retain_until
-from storage.targets import Replica, ReplicaStatus, StorageError, Target, replicate_bundle
+from storage.target import Replica, ReplicaStatus, StorageError, Target, replicate_bundle
 from validators.journal_rules import (
     FINDINGS_FILE_DESCRIPTIONS,
     Finding,

@@ -48,7 +48,7 @@ from storage.catalog import (
     record_fixity_check,
 )
 from storage.replication import fetch_bundle
-from storage.targets import ReplicaStatus, StorageError, Target
+from storage.target import ReplicaStatus, StorageError, Target
 from validators.bundle_checks import BundleReport
 
 AUDITS_DIR = "audits"
@@ -257,16 +257,8 @@ def _repair(
             action = f"восстановить не удалось: копия с {source.name} при чтении не прошла проверку ({first})"
             return {t.name: (_status_of(checker, t), action, None) for t in bad}
         for target in bad:
-            replace = getattr(target, "replace_bundle", None)
-            if replace is None:
-                repairs[target.name] = (
-                    _status_of(checker, target),
-                    "восстановить не удалось: хранилище не умеет заменять пакет",
-                    None,
-                )
-                continue
             try:
-                replace(record.key, copy)
+                target.replace_bundle(record.key, copy)
             except StorageError as error:
                 repairs[target.name] = (
                     _status_of(checker, target),
@@ -280,7 +272,7 @@ def _repair(
 
 
 def _repair_action(target: Target, source: Target) -> str:
-    if getattr(target, "lock_mode", None):  # an S3 Object Lock target: nothing locked can be removed
+    if target.keeps_damaged_versions:  # e.g. an S3 Object Lock target: nothing locked can be removed
         return (
             f"записана свежая проверенная копия с {source.name}: хранилище с блокировкой объектов "
             "(Object Lock) получило новые заблокированные версии файлов; повреждённые версии удалить нельзя, "
@@ -300,8 +292,7 @@ def _status_of(checker: _Checker, target: Target) -> ReplicaStatus:
 def _status(report: BundleReport) -> ReplicaStatus:
     if report.valid:
         return ReplicaStatus.VERIFIED
-    missing = report.checks == ("storage",)  # check_stored_bundle: not there, or the target is unreachable
-    return ReplicaStatus.MISSING if missing else ReplicaStatus.CORRUPT
+    return ReplicaStatus.MISSING if report.missing else ReplicaStatus.CORRUPT
 
 
 def _messages(report: BundleReport) -> tuple[str, ...]:

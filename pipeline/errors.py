@@ -6,7 +6,7 @@ from documents.xml_format import JournalXmlError
 from journal.source import SourceError
 from pipeline.settings import ConfigError
 from storage.catalog import CatalogError
-from storage.targets import StorageError
+from storage.target import StorageError
 
 
 class PreviousVersionUnreadable(Exception):

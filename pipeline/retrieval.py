@@ -25,7 +25,7 @@ from storage.bagformat import SEAL_FILE, manifest_name, parse_manifest
 from storage.catalog import ANCHOR_ORIGIN_ARCHIVE, Anchor, BundleRecord, anchor_of, list_bundles, replicas_of
 from storage.replication import fetch_bundle
 from storage.retention import RETENTION_RULES
-from storage.targets import ReplicaStatus, Target
+from storage.target import ReplicaStatus, Target
 from validators.bundle_checks import BundleReport
 
 

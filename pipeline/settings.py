@@ -18,7 +18,8 @@ from pathlib import Path
 
 from documents.seal import CERT_FILE, KEY_FILE
 from storage.layout import CATALOG_FILE
-from storage.targets import StorageError, Target, targets_from_config
+from storage.target import StorageError, Target
+from storage.targets import targets_from_config
 
 HOME_ENV = "JOURNAL_ARCHIVE_HOME"
 KEYS_DIR = "keys"  # inside the home: the demo signing pair
@@ -68,6 +69,10 @@ AUDIT_SCHEDULE_KEY = "audit_schedule"
 """The optional key of a [[targets]] entry giving that target its own audit schedule."""
 
 
+_BUILT_TARGETS: dict[tuple[Path, str], tuple[Target, ...]] = {}
+"""Settings.targets() of this process: (home, target entries) → the targets built from them."""
+
+
 class ConfigError(Exception):
     """A configuration problem, worded for the administrator."""
 
@@ -103,13 +108,24 @@ class Settings:
         return self.home / "locks"
 
     def targets(self) -> list[Target]:
+        """The configured targets, built once per process for this home and configuration.
+
+        A run calls this for every bundle, in the CLI's process and in each worker process
+        of the fan-out; all get the same target objects, so an S3 target that found its store
+        down remembers it for the rest of the run (storage.s3.DOWN_FOR) instead of costing
+        the timeouts again for every bundle. A changed configuration builds new targets.
+        """
         entries = [
             {k: v for k, v in entry.items() if k != AUDIT_SCHEDULE_KEY} for entry in self.target_entries
         ]  # the schedule is ours, not the target's (an S3 target refuses keys it does not know)
-        try:
-            return targets_from_config(entries, self.home)
-        except StorageError as error:
-            raise ConfigError(f"{self.config_path}: {error}") from error
+        key = (self.home, repr(entries))
+        if key not in _BUILT_TARGETS:
+            try:
+                built = tuple(targets_from_config(entries, self.home))
+            except StorageError as error:
+                raise ConfigError(f"{self.config_path}: {error}") from error
+            _BUILT_TARGETS.setdefault(key, built)  # two threads racing keep one set
+        return list(_BUILT_TARGETS[key])
 
     def audit_schedules(self) -> list[tuple[str, list[str]]]:
         """(cron, target names) for each distinct audit schedule, in the order targets are configured (R8)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from pipeline.settings import CONFIG_NAME, Settings, load_settings, select_targets
 from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_info
 from storage.catalog import BundleRecord, list_bundles, open_catalog, recorded_digests
-from storage.targets import Target
+from storage.target import Target
 from validators.bagit_rfc8493 import DirectorySource, format_report
 from validators.bundle_checks import BundleReport, check_bundle, check_stored_bundle
 

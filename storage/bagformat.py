@@ -5,16 +5,25 @@ reads `bag-info.txt` and the manifests, never the journal. The writer in
 `documents/bag.py` uses the same names and the same formatting from here, so what
 is written and what is checked cannot drift apart.
 
-Manifest lines are `<hex digest>  <path>` (two spaces), LF-terminated, sorted by
-path, UTF-8 — the format `sha256sum -c` reads, run inside the bag.
+One manifest grammar. Every reader of a manifest — the storage checks here
+(`check_fixity`), the bag writer's own check (documents.bag), the seal, retrieval
+and the RFC 8493 validator (validators.bagit_rfc8493) — reads its lines with
+`manifest_lines`: lines end in LF, CR or CRLF, blank lines are skipped, and a line
+is `checksum filepath` with one or more spaces or tabs between them (RFC 8493
+§2.1.3), the filepath percent-decoded (%0D, %0A, %25). The writer
+(`format_manifest`) is its inverse and always writes `<hex digest>  <path>` (two
+spaces), LF-terminated, sorted by path, UTF-8 — also the format `sha256sum -c`
+reads, run inside the bag. What only the validator asks of a manifest (safe paths,
+payload or tag files, repeated entries as warnings) stays in the validator.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import BinaryIO
 
 BAGIT_FILE = "bagit.txt"
@@ -83,25 +92,81 @@ def is_payload(relpath: str) -> bool:
 
 def format_manifest(digests: Mapping[str, str]) -> bytes:
     """Manifest bytes from {path: hex digest}: sorted by path, two spaces, LF, UTF-8."""
-    return "".join(f"{digests[path]}  {path}\n" for path in sorted(digests)).encode("utf-8")
+    return "".join(f"{digests[path]}  {encode_filepath(path)}\n" for path in sorted(digests)).encode("utf-8")
 
 
-_MANIFEST_LINE = re.compile(r"([0-9a-fA-F]+) [ *](.+)")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""Tag file lines end in LF, CR or CRLF (RFC 8493 §2.1.3, §2.2.2)."""
+_MANIFEST_LINE = re.compile(r"([0-9A-Fa-f]+)[ \t]+(.+)")
+"""`checksum filepath`: a hex digest, one or more spaces or tabs, the (percent-encoded) filepath."""
+_PERCENT = re.compile(r"%(0[DdAa]|25)?")
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    """One line of a manifest, read by the one grammar every reader shares."""
+
+    checksum: str  # lower-case hex
+    filepath: str  # decoded: %0D, %0A, %25 stand for CR, LF, %
+    raw_filepath: str  # as written in the manifest
+    stray_percent: bool  # a "%" not starting %0D, %0A or %25: RFC 8493 says % MUST be encoded
+
+
+def split_tag_lines(text: str) -> list[str]:
+    """The lines of a decoded tag file, without their line breaks (LF, CR or CRLF)."""
+    lines = LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def encode_filepath(path: str) -> str:
+    """A filepath as a manifest writes it: %, CR and LF percent-encoded (RFC 8493 §2.1.3)."""
+    return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def decode_filepath(raw: str) -> tuple[str, bool]:
+    """(filepath, whether a stray "%" was left as it is) of a manifest's or fetch.txt's filepath."""
+    stray = False
+
+    def decode(match: re.Match[str]) -> str:
+        nonlocal stray
+        if match.group(1) is None:
+            stray = True
+            return "%"
+        return chr(int(match.group(1), 16))
+
+    return _PERCENT.sub(decode, raw), stray
+
+
+def parse_manifest_line(line: str) -> ManifestEntry | None:
+    """One manifest line (without its line break), or None when it is not `checksum filepath`."""
+    match = _MANIFEST_LINE.fullmatch(line)
+    if not match:
+        return None
+    digest, raw = match.groups()
+    path, stray = decode_filepath(raw)
+    return ManifestEntry(digest.lower(), path, raw, stray)
+
+
+def manifest_lines(lines: Iterable[str]) -> Iterator[tuple[int, str, ManifestEntry | None]]:
+    """(line number from 1, line, entry or None if the line is malformed) of every non-blank line."""
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            yield number, line, parse_manifest_line(line)
 
 
 def parse_manifest(data: bytes, name: str) -> dict[str, str]:
     """{path: lower-case hex digest} from a manifest's bytes; BagFormatError names the file and line."""
     entries: dict[str, str] = {}
-    for number, line in enumerate(_decode(data, name).splitlines(), start=1):
-        if not line.strip():
-            continue
-        match = _MANIFEST_LINE.fullmatch(line)
-        if not match:
+    for number, line, entry in manifest_lines(split_tag_lines(_decode(data, name))):
+        if entry is None:
             raise BagFormatError(f"{name}, строка {number}: не строка контрольной суммы: «{line}»")
-        digest, path = match.groups()
-        if path in entries:
-            raise BagFormatError(f"{name}, строка {number}: файл {path} указан дважды")
-        entries[path] = digest.lower()
+        if entry.stray_percent:
+            raise BagFormatError(f"{name}, строка {number}: знак «%» не закодирован как «%25»: «{line}»")
+        if entry.filepath in entries:
+            raise BagFormatError(f"{name}, строка {number}: файл {entry.filepath} указан дважды")
+        entries[entry.filepath] = entry.checksum
     return entries
 
 

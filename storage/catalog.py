@@ -35,7 +35,7 @@ from storage.bagformat import (
 )
 from storage.layout import LayoutError, key_parts
 from storage.retention import BundleKind
-from storage.targets import ReplicaStatus, StorageError, Target, verify_stored_bundle
+from storage.target import ReplicaStatus, StorageError, Target, verify_stored_bundle
 
 
 class CatalogError(Exception):

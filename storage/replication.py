@@ -18,7 +18,7 @@ from pathlib import Path
 
 from storage.catalog import BundleRecord, record_replica
 from storage.layout import path_inside
-from storage.targets import ReplicaStatus, StorageError, Target, verify_stored_bundle
+from storage.target import ReplicaStatus, StorageError, Target, verify_stored_bundle
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,7 @@ RETENTION_RULES: dict[RetentionClass, RetentionRule] = {
     ),
 }
 
+
 def retain_until(academic_year_end: dt.date, retention_class: RetentionClass | str) -> dt.date:
     """The last day a bundle must be kept, counted from 1 January after the year closes.
 

@@ -58,7 +58,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, format_manifest, parse_bag_info
 from storage.layout import LayoutError, check_key, check_relpath
 from storage.retention import is_expired
-from storage.targets import (
+from storage.target import (
     BundleExistsError,
     BundleNotFoundError,
     FileStat,
@@ -200,6 +200,11 @@ class S3Target:
 
     def __repr__(self) -> str:
         return f"S3Target({self.name!r}, {self.bucket!r}, {self.prefix!r}, {self.endpoint_url!r})"
+
+    @property
+    def keeps_damaged_versions(self) -> bool:
+        """Locked versions cannot be removed: a repair covers them with new ones, they stay in the history."""
+        return True
 
     @property
     def where(self) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from storage.catalog import BundleRecord, list_bundles, record_fixity_check
 from storage.retention import is_expired
-from storage.targets import ReplicaStatus, StorageError, Target
+from storage.target import ReplicaStatus, StorageError, Target
 
 DELETED_ACTION = "удалён по истечении срока хранения"
 

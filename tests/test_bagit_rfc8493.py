@@ -19,8 +19,8 @@ import bagit
 import boto3
 import pytest
 
+from storage.filesystem import FilesystemTarget
 from storage.s3 import S3Target
-from storage.targets import FilesystemTarget
 from tests.bundles import sample_key, write_sample_bag
 from tests.s3server import S3Server
 from validators.bagit_rfc8493 import (

@@ -19,19 +19,19 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from storage.catalog import rebuild_catalog
+from storage.filesystem import FilesystemTarget
 from storage.s3 import MARKER, S3Target, composite_checksum, lock_until
-from storage.targets import (
+from storage.target import (
     BundleExistsError,
     BundleNotFoundError,
-    FilesystemTarget,
     ReplicaStatus,
     RetentionError,
     StorageError,
     Target,
     replicate_bundle,
-    targets_from_config,
     verify_stored_bundle,
 )
+from storage.targets import targets_from_config
 from tests.bundles import sample_key, write_sample_bag
 from tests.s3server import S3Server, free_ports
 

@@ -24,6 +24,7 @@ from storage.catalog import (
     record_replica,
     replicas_of,
 )
+from storage.filesystem import TEMP_PREFIX, FilesystemTarget
 from storage.layout import (
     LayoutError,
     bundle_id,
@@ -35,18 +36,16 @@ from storage.layout import (
     safe_names,
 )
 from storage.retention import RetentionClass, retain_until
-from storage.targets import (
-    TEMP_PREFIX,
+from storage.target import (
     BundleExistsError,
-    FilesystemTarget,
     ReplicaStatus,
     RetentionError,
     StorageError,
     Target,
     replicate_bundle,
-    targets_from_config,
     verify_stored_bundle,
 )
+from storage.targets import targets_from_config
 from tests.bundles import YEAR_END, sample_key, write_sample_bag
 
 # --- names and guards ------------------------------------------------------------

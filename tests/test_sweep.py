@@ -6,8 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 from storage.catalog import fixity_history, open_catalog, read_bundle_record, record_bundle
+from storage.filesystem import FilesystemTarget
 from storage.sweep import DELETED_ACTION, expired_bundles, sweep_expired
-from storage.targets import FilesystemTarget
 from tests.bundles import sample_key, write_sample_bag
 
 

@@ -41,7 +41,8 @@ from storage.catalog import (
     open_catalog,
     rebuild_catalog,
 )
-from storage.targets import FilesystemTarget, ReplicaStatus
+from storage.filesystem import FilesystemTarget
+from storage.target import ReplicaStatus
 from tests.s3server import S3Server
 from validators.bagit_rfc8493 import DirectorySource, validate_bag
 from validators.bundle_checks import RULE_CATALOG, RULE_PDFA, RULE_SEAL, RULE_XSD, check_bundle

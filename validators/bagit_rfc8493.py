@@ -15,8 +15,10 @@ What is checked (RFC 8493 sections in brackets):
   (not UTF-8: a warning, the RFC says SHOULD).
 * data/ [§2.1.2] exists and is a folder.
 * Payload manifests `manifest-<algorithm>.txt` [§2.1.3]: at least one; lines
-  `checksum<whitespace>filepath`; CR, LF and % in paths percent-encoded (%0D, %0A,
-  %25 are decoded; any other % is an error, as the RFC says % MUST be encoded);
+  `checksum<whitespace>filepath` (one or more spaces or tabs), read by the grammar
+  every reader shares (storage.bagformat.manifest_lines); CR, LF and % in paths
+  percent-encoded (%0D, %0A, %25 are decoded; any other % is an error, as the RFC
+  says % MUST be encoded);
   entries only under data/ and never a folder. Algorithms md5, sha1, sha224,
   sha256, sha384, sha512 [§2.4]; any other cannot be verified, which is an error
   (§3: every checksum must be verified); only md5/sha1 is a warning (§2.4 asks
@@ -81,8 +83,15 @@ from pathlib import Path
 from typing import BinaryIO, Literal, Protocol
 
 from journal.russian import count_words
-from storage.bagformat import BAG_INFO_FILE, BAGIT_FILE, PAYLOAD_DIR
-from storage.targets import Target
+from storage.bagformat import (
+    BAG_INFO_FILE,
+    BAGIT_FILE,
+    PAYLOAD_DIR,
+    decode_filepath,
+    manifest_lines,
+    split_tag_lines,
+)
+from storage.target import Target
 
 FETCH_FILE = "fetch.txt"
 PAYLOAD_PREFIX = PAYLOAD_DIR + "/"
@@ -113,11 +122,7 @@ SINGLE_LABELS = ("Bagging-Date", "Bag-Size", "Payload-Oxum", "Bag-Group-Identifi
 _MANIFEST_NAME = re.compile(r"(tag)?manifest-(.+)\.txt")
 _VERSION_LINE = re.compile(r"BagIt-Version: ([0-9]+\.[0-9]+)")
 _ENCODING_LINE = re.compile(r"Tag-File-Character-Encoding: (\S+)")
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_MANIFEST_LINE = re.compile(r"(\S+)[ \t]+(.+)")
-_HEX = re.compile(r"[0-9A-Fa-f]+")
 _FETCH_LINE = re.compile(r"(\S+)[ \t]+(\S+)[ \t]+(.+)")
-_PERCENT = re.compile(r"%(0[DdAa]|25)?")
 _DRIVE = re.compile(r"[A-Za-z]:")
 _OXUM = re.compile(r"([0-9]+)\.([0-9]+)")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -459,10 +464,7 @@ class _Validation:
                     "2.1.1",
                     f"{relpath}: начинается с метки порядка байтов (BOM), в UTF-8 она не нужна",
                 )
-        lines = _LINE_BREAK.split(text)
-        if lines and lines[-1] == "":
-            lines.pop()
-        return lines
+        return split_tag_lines(text)
 
     # --- §2.1.1 bagit.txt ---
 
@@ -481,9 +483,7 @@ class _Validation:
         except UnicodeDecodeError as error:
             self.error(BAGIT_FILE, "2.1.1", f"{BAGIT_FILE}: не в кодировке UTF-8 (байт {error.start})")
             return
-        lines = _LINE_BREAK.split(text)
-        if lines and lines[-1] == "":
-            lines.pop()
+        lines = split_tag_lines(text)
         if len(lines) != 2:
             self.error(
                 BAGIT_FILE,
@@ -598,16 +598,13 @@ class _Validation:
     def parse_manifest(self, name: str, algorithm: str, is_tag: bool, lines: list[str]) -> _Manifest:
         manifest = _Manifest(name, algorithm, is_tag)
         section = "2.2.1" if is_tag else "2.1.3"
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            match = _MANIFEST_LINE.fullmatch(line)
-            if not match or not _HEX.fullmatch(match.group(1)):
+        for number, line, entry in manifest_lines(lines):  # the one grammar (storage.bagformat)
+            if entry is None:
                 self.error(
                     name, section, f"{name}, строка {number}: не строка «контрольная сумма путь»: «{line}»"
                 )
                 continue
-            path = self.filepath(name, number, match.group(2), section)
+            path = self.filepath(name, number, entry.raw_filepath, section)
             if path is None:
                 continue
             if not is_tag and not path.startswith(PAYLOAD_PREFIX):
@@ -634,7 +631,7 @@ class _Validation:
                     f"манифесты служебных файлов ({path})",
                 )
                 continue
-            digest = match.group(1).lower()
+            digest = entry.checksum
             if path in manifest.entries:
                 first = manifest.lines[path]
                 if manifest.entries[path] != digest:
@@ -657,16 +654,7 @@ class _Validation:
 
     def filepath(self, name: str, number: int, raw: str, section: str) -> str | None:
         """A manifest's or fetch.txt's filepath decoded (§2.1.3), or None if it is unsafe (reported)."""
-        stray = False
-
-        def decode(match: re.Match[str]) -> str:
-            nonlocal stray
-            if match.group(1) is None:
-                stray = True
-                return "%"
-            return chr(int(match.group(1), 16))
-
-        path = _PERCENT.sub(decode, raw)
+        path, stray = decode_filepath(raw)
         where = f"{name}, строка {number}: «{raw}»"
         if stray:
             self.error(name, "2.1.3", f"{where}: знак «%» не закодирован как «%25»")

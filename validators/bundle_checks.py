@@ -51,7 +51,7 @@ from documents.pdfa import PDFA_CONFORMANCE, PDFA_PART
 from documents.xml_format import JOURNAL_XML_NAME, JOURNAL_XSD_NAME, validate_journal_xml
 from journal.russian import count_words
 from storage.bagformat import PAYLOAD_DIR, SEAL_FILE, tagmanifest_name
-from storage.targets import StorageError, Target
+from storage.target import StorageError, Target
 from validators.bagit_rfc8493 import (
     CHUNK_SIZE,
     BagSource,
@@ -69,6 +69,10 @@ RULE_XSD = "XSD"
 RULE_SEAL = "seal"
 RULE_CATALOG = "catalog"
 RULE_STORAGE = "storage"
+"""A stored file that can still be changed (not 0o444, not a locked object version)."""
+RULE_REPLICA = "replica"
+"""The replica is on its target and the target answers. Failing it is a *missing* replica, not a
+damaged one: the fixity audit (pipeline.audit) tells the two apart by it (BundleReport.missing)."""
 
 SEALED_FILE = tagmanifest_name("sha256")
 XML_PATH = f"{PAYLOAD_DIR}/{JOURNAL_XML_NAME}"
@@ -94,7 +98,12 @@ class BundleReport:
     files_checked: int
     bytes_hashed: int
     seconds: float
-    checks: tuple[str, ...]  # "RFC 8493", "PDF/A-3b", "XSD", "seal", "catalog", "storage"
+    checks: tuple[str, ...]  # "RFC 8493", "PDF/A-3b", "XSD", "seal", "catalog", "storage", "replica"
+
+    @property
+    def missing(self) -> bool:
+        """The replica is not there or its target cannot be reached (RULE_REPLICA), so nothing was checked."""
+        return any(problem.rule == RULE_REPLICA for problem in self.problems)
 
 
 def check_bundle(
@@ -196,8 +205,8 @@ def check_stored_bundle(
 
 
 def _unreadable(name: str, message: str) -> BundleReport:
-    problem = Problem("", RULE_STORAGE, message)
-    return BundleReport(name, False, (problem,), (), 0, 0, 0.0, (RULE_STORAGE,))
+    problem = Problem("", RULE_REPLICA, message)
+    return BundleReport(name, False, (problem,), (), 0, 0, 0.0, (RULE_REPLICA,))
 
 
 class _StatWatcher:
