@@ -2,8 +2,10 @@
 
 A bag is what an auditor checks years later with nothing but `sha256sum -c` or
 `bagit.py --validate` (R5, R7). Same documents and same `BagInfo` give the same
-bytes in every file and the same modification times, so even a tar of the bag
-is reproducible: Bagging-Date and every mtime come from the data, never the clock.
+bytes in every payload file and the same modification times: every mtime comes from
+the data, never the clock. Bagging-Date is the one exception on purpose: it states when
+the bag was made, an act, so it is the real date (a date of the data is not a date of an
+act); it lives in bag-info.txt, a tag file, and no payload byte depends on it.
 
 README.txt and CHANGES.txt are tag files at the bag root, not payload: they
 describe the package (what each file is, how to check it, how this version differs
@@ -77,8 +79,10 @@ def software_agent() -> str:
 class BagInfo:
     """What bag-info.txt says, in the order it says it (RFC 8493 §2.2.2 labels first).
 
-    `bagging_date` comes from the data (e.g. the end of the period), never from
-    today, so that archiving the same data twice gives the same bytes.
+    `bagging_date` is the day the bag is made (RFC 8493: the date the content was
+    prepared for transfer), so it is the real date of that act. `data_date` is the last
+    day of the data (e.g. the end of the period): the mtime of every file, so that the
+    payload of the same data has the same bytes and times whenever it is bagged.
     """
 
     source_organization: str  # the school's full name
@@ -94,6 +98,7 @@ class BagInfo:
     retain_until: dt.date
     source_fingerprint: str  # digest of the extracted snapshot
     bagging_date: dt.date
+    data_date: dt.date | None = None  # None: the bagging date
     organization_address: str = ""
     supersedes: str = ""  # the bundle id of the version this one replaces (R9)
     changes: str = ""  # one-line summary of what changed against `supersedes`
@@ -125,8 +130,8 @@ class BagInfo:
 
     @property
     def timestamp(self) -> int:
-        """The mtime of every file and folder of the bag: midnight UTC of the bagging date."""
-        return int(data_time(self.bagging_date).timestamp())
+        """The mtime of every file and folder of the bag: midnight UTC of the data's last day."""
+        return int(data_time(self.data_date or self.bagging_date).timestamp())
 
 
 # --- README.txt ---------------------------------------------------------------

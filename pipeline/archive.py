@@ -15,7 +15,7 @@ import hashlib
 import sqlite3
 import tempfile
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -250,8 +250,11 @@ def bag_bundle(
     version: NewVersion,
     payload: Payload,
     source_fingerprint: str,
+    bagged_on: dt.date,
 ) -> Path:
-    """Pack `payload` as the BagIt bag of `version`, with bag-info, a Russian README.txt and CHANGES.txt."""
+    """Pack `payload` as the BagIt bag of `version`, with bag-info, a Russian README.txt and CHANGES.txt.
+
+    `bagged_on` is the real day of bagging (bag-info Bagging-Date); file times come from the data."""
     description = spec.describe(journal)
     info = BagInfo(
         source_organization=journal.school.name,
@@ -267,7 +270,8 @@ def bag_bundle(
         retention_class=spec.retention_class,
         retain_until=retain_until(journal.year.end, spec.retention_class),
         source_fingerprint=source_fingerprint,
-        bagging_date=journal.end,
+        bagging_date=bagged_on,
+        data_date=journal.end,
         supersedes=version.supersedes,
         changes=version.changes_summary,
     )
@@ -320,12 +324,23 @@ def _replica_rows(replicas: Sequence[Replica]) -> tuple[tuple[str, str], ...]:
     return tuple((replica.target, str(replica.status)) for replica in replicas)
 
 
+def local_today() -> dt.date:
+    """Today in this machine's time zone: the day an act (bagging, sealing) happens here."""
+    return dt.datetime.now().astimezone().date()
+
+
 def archive_bundle(
-    settings: Settings, journal: ClassJournal, spec: BundleKindSpec, findings: Sequence[Finding]
+    settings: Settings,
+    journal: ClassJournal,
+    spec: BundleKindSpec,
+    findings: Sequence[Finding],
+    *,
+    today: Callable[[], dt.date] | None = None,
 ) -> ClassArchiveResult:
     """One bundle of a class, start to end, unless it is unchanged (R9): the steps above in order.
 
-    The caller holds the class lock, so two runs never race for the same version.
+    The caller holds the class lock, so two runs never race for the same version. `today` is the
+    clock of the acts recorded in the bundle (default: local_today).
     """
     class_name = journal.school_class.name
     counts = finding_fields(findings)
@@ -362,7 +377,9 @@ def archive_bundle(
             payload = with_findings(
                 build_payload(spec, journal, work, xml, duplex=settings.duplex), journal, findings
             )
-            bag_dir = bag_bundle(work, journal, spec, version, payload, source_fingerprint)
+            bag_dir = bag_bundle(
+                work, journal, spec, version, payload, source_fingerprint, (today or local_today)()
+            )
             if spec.sealed:
                 seal_bundle(settings, bag_dir, journal)
             replicas = store_replicas(targets, version.key, bag_dir)

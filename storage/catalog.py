@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS bundles (
     retention_class    TEXT NOT NULL,      -- Retention-Class
     retain_until       TEXT NOT NULL,      -- Retain-Until, YYYY-MM-DD
     source_fingerprint TEXT NOT NULL,      -- Source-Fingerprint
-    created            TEXT NOT NULL,      -- Bagging-Date, YYYY-MM-DD (from the data)
+    created            TEXT NOT NULL,      -- Bagging-Date, YYYY-MM-DD: the day the bundle was made
     sealed             TEXT,               -- date of the seal; NULL until sealing exists
     superseded_by      TEXT,               -- the newer version, derived from its Supersedes
     UNIQUE (school, year, class_name, span, kind, version)

@@ -13,7 +13,13 @@ from click.testing import CliRunner
 from documents.seal import auditor_command
 from flows.cli import main
 from journal.source import open_source
-from pipeline.archive import ArchiveStatus, ClassArchiveResult, archive_period_class, archive_year_class
+from pipeline.archive import (
+    ArchiveStatus,
+    ClassArchiveResult,
+    archive_period_class,
+    archive_year_class,
+    local_today,
+)
 from pipeline.settings import CONFIG_NAME, Settings, load_settings
 from storage.bagformat import parse_bag_info
 from storage.catalog import fixity_history, list_bundles, open_catalog
@@ -100,7 +106,8 @@ def test_sealing_the_year_supersedes_the_quarter_bundles(sealed) -> None:
     records = {r.bundle_id: r for r in list_bundles(db)}
     db.close()
     assert records[quarter].superseded_by == results[BundleKind.YEAR].bundle_id
-    assert records[results[BundleKind.YEAR].bundle_id].sealed == "2025-05-26"
+    # Sealed today, when the command ran: not on the journal's last day (2025-05-26), a date of the data.
+    assert records[results[BundleKind.YEAR].bundle_id].sealed == local_today().isoformat()
     assert bundle_dirs(settings, quarter), "superseded bundles are kept, never deleted early"
 
 

@@ -8,6 +8,7 @@ new version claim that no mark changed (R9); loose class and year names work eve
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -22,7 +23,7 @@ from click.testing import CliRunner
 from documents.kinds import KINDS, BundleKindSpec, kind_spec, kind_title, register_kind, render_journal
 from flows.cli import main
 from journal import schema
-from journal.model import ClassJournal
+from journal.model import ClassJournal, data_time
 from journal.names import class_key, match_one, year_name
 from journal.source import open_source
 from pipeline.archive import ArchiveStatus, archive_bundle, archive_period_class, extract_journal
@@ -78,7 +79,7 @@ def roster_kind() -> Iterator[BundleKindSpec]:
 
 def test_a_kind_defined_in_a_test_is_archived_verified_and_catalogued(home: Settings, roster_kind) -> None:
     journal = extract_journal(home, YEAR, CLASS, "Q1")
-    result = archive_bundle(home, journal, roster_kind, findings=())
+    result = archive_bundle(home, journal, roster_kind, findings=(), today=lambda: dt.date(2027, 1, 15))
     assert result.status == ArchiveStatus.CREATED, result
     assert result.bundle_id == "2024-2025-5a-roster-v1"
     copies = bundle_dirs(home, result.bundle_id)
@@ -86,6 +87,9 @@ def test_a_kind_defined_in_a_test_is_archived_verified_and_catalogued(home: Sett
     info = parse_bag_info((copies[0] / "bag-info.txt").read_bytes())
     assert info["Bundle-Kind"] == "roster"
     assert info["Retention-Class"] == "quarter"
+    # Bagging-Date is the day of bagging (an act, from the clock); file times come from the data.
+    assert info["Bagging-Date"] == "2027-01-15"
+    assert (copies[0] / "data" / "roster.csv").stat().st_mtime == data_time(journal.end).timestamp()
     assert sorted(p.name for p in (copies[0] / "data").iterdir()) == ["roster.csv", "roster.pdf"]
     assert "Список класса в CSV." in (copies[0] / "README.txt").read_text(encoding="utf-8")
     assert kind_title("roster") == "список класса"
