@@ -90,7 +90,12 @@ def test_a_kind_defined_in_a_test_is_archived_verified_and_catalogued(home: Sett
     # Bagging-Date is the day of bagging (an act, from the clock); file times come from the data.
     assert info["Bagging-Date"] == "2027-01-15"
     assert (copies[0] / "data" / "roster.csv").stat().st_mtime == data_time(journal.end).timestamp()
-    assert sorted(p.name for p in (copies[0] / "data").iterdir()) == ["roster.csv", "roster.pdf"]
+    assert sorted(p.name for p in (copies[0] / "data").iterdir()) == [
+        "journal-check.json",
+        "journal-check.txt",
+        "roster.csv",
+        "roster.pdf",
+    ]
     assert "Список класса в CSV." in (copies[0] / "README.txt").read_text(encoding="utf-8")
     assert kind_title("roster") == "список класса"
     with verifier_for(home) as verifier:
