@@ -20,15 +20,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from storage.layout import LayoutError, check_key, path_inside
-from storage.retention import is_expired
 from storage.target import (
     BundleExistsError,
     BundleNotFoundError,
     FileStat,
-    RetentionError,
     StorageError,
     StoredBundle,
-    declared_retain_until,
+    refuse_before_retention_ends,
     source_files,
 )
 
@@ -121,13 +119,7 @@ class FilesystemTarget:
         """Delete a bundle after its retain-until date, the later of the given and its own bag-info's."""
         if not self.has_bundle(key):
             return False
-        declared = declared_retain_until(self, key, self.name)
-        until = max(retain_until, declared)
-        if not is_expired(today, until):
-            raise RetentionError(
-                f"{self.name}: пакет {key} хранится до {until.isoformat()} включительно; "
-                "удалять раньше нельзя"
-            )
+        refuse_before_retention_ends(self, key, today, retain_until, self.name)
         _remove_tree(self._move_aside(key))
         return True
 

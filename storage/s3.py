@@ -57,7 +57,6 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, format_manifest, parse_bag_info
 from storage.layout import LayoutError, check_key, check_relpath
-from storage.retention import is_expired
 from storage.target import (
     BundleExistsError,
     BundleNotFoundError,
@@ -65,7 +64,7 @@ from storage.target import (
     RetentionError,
     StorageError,
     StoredBundle,
-    declared_retain_until,
+    refuse_before_retention_ends,
     source_files,
 )
 
@@ -494,13 +493,7 @@ class S3Target:
         """
         if not self.has_bundle(key):
             return False
-        declared = declared_retain_until(self, key, self.where)
-        until = max(retain_until, declared)
-        if not is_expired(today, until):
-            raise RetentionError(
-                f"{self.where}: пакет {key} хранится до {until.isoformat()} включительно; "
-                "удалять раньше нельзя"
-            )
+        refuse_before_retention_ends(self, key, today, retain_until, self.where)
         versions = self._versions(key)
         versions.sort(key=lambda v: (v[0] != self._object(key, MARKER), v[0], v[1]))
         for object_key, version_id in versions:

@@ -25,6 +25,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, check_fixity, parse_bag_info
 from storage.layout import LayoutError, check_relpath
+from storage.retention import is_expired
 
 
 class StorageError(Exception):
@@ -147,6 +148,18 @@ def declared_retain_until(target: Target, key: str, where: str) -> dt.date:
             f"{where}: у пакета {key} не читается срок хранения (Retain-Until в {BAG_INFO_FILE}); "
             "удаление отменено"
         ) from error
+
+
+def refuse_before_retention_ends(
+    target: Target, key: str, today: dt.date, retain_until: dt.date, where: str
+) -> None:
+    """The retention guard of every target: RetentionError unless `today` is past both the given
+    date and the bundle's own Retain-Until (the later wins; a bundle is kept through its last day)."""
+    until = max(retain_until, declared_retain_until(target, key, where))
+    if not is_expired(today, until):
+        raise RetentionError(
+            f"{where}: пакет {key} хранится до {until.isoformat()} включительно; удалять раньше нельзя"
+        )
 
 
 def verify_stored_bundle(target: Target, key: str) -> list[str]:
