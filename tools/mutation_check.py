@@ -127,7 +127,21 @@ MUTATIONS: tuple[Mutation, ...] = (
         "validators/bundle_checks.py",
         "if hasher.hexdigest() != recorded[path].lower():",
         "if False:  # MUTATION: the catalog's digest is never compared",
-        ("tests/test_verify_audit.py",),
+        ("tests/test_verify_audit.py::test_consistently_rewritten_bag_fails_on_the_catalog_anchor",),
+    ),
+    Mutation(
+        "check-period-filter",
+        "flows/cli.py",
+        "for finding in validate_class_journal(extract_class_journal(engine, year, name, period))",
+        "for finding in validate_class_journal(extract_class_journal(engine, year, name, None))",
+        ("tests/test_cli.py::test_check_of_one_period_and_class",),
+    ),
+    Mutation(
+        "check-class-filter",
+        "flows/cli.py",
+        "for name in select_class_names(engine, year, period, class_names)",
+        "for name in select_class_names(engine, year, period, ())",
+        ("tests/test_cli.py::test_check_of_one_period_and_class",),
     ),
     Mutation(
         "j6-rounding",
