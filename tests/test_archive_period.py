@@ -47,7 +47,11 @@ def bag(archived: tuple[Settings, ClassArchiveResult]) -> Path:
 def test_bundle_is_on_both_targets_with_identical_bytes(
     archived: tuple[Settings, ClassArchiveResult],
 ) -> None:
-    """R8: two targets; after writing, each was read back and verified."""
+    """R8: two targets holding identical bytes, each recorded as verified.
+
+    That the read-back after writing refuses a damaged copy is tested where a damaged disk
+    is injected: tests/test_protections.py.
+    """
     settings, result = archived
     primary, secondary = bundle_dirs(settings, result.bundle_id)
     assert primary != secondary

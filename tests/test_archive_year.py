@@ -20,7 +20,7 @@ from pipeline.archive import (
     archive_year_class,
     local_today,
 )
-from pipeline.settings import CONFIG_NAME, Settings, load_settings
+from pipeline.settings import Settings, load_settings
 from storage.bagformat import parse_bag_info
 from storage.catalog import fixity_history, list_bundles, open_catalog
 from storage.retention import BundleKind
@@ -171,9 +171,20 @@ def test_year_archive_to_a_folder_and_an_object_lock_bucket(s3_server: S3Server,
         version = client.head_object(Bucket="school-archive", Key=key)["VersionId"]
         with pytest.raises(client.exceptions.ClientError):
             client.delete_object(Bucket="school-archive", Key=key, VersionId=version)
+        kept_through = {
+            results[BundleKind.YEAR].bundle_id: dt.date(2030, 12, 31),  # R2
+            summary_id: dt.date(2050, 12, 31),  # R3
+        }
+        seen = set()
+        for entry in client.list_objects_v2(Bucket="school-archive")["Contents"]:
+            (bundle,) = [b for b in kept_through if f"/{b}/" in entry["Key"]]
+            head = client.head_object(Bucket="school-archive", Key=entry["Key"])
+            assert head["ObjectLockMode"] == "COMPLIANCE", entry["Key"]
+            assert head["ObjectLockRetainUntilDate"].date() > kept_through[bundle], entry["Key"]
+            seen.add(bundle)
+        assert seen == set(kept_through)
     finally:
         env.undo()
-    assert CONFIG_NAME in str(settings.config_path)
 
 
 def tamper(settings: Settings, target_name: str, bundle_id: str, relpath: str) -> None:

@@ -12,7 +12,6 @@ import io
 import json
 import os
 import secrets
-import time
 from pathlib import Path
 
 import bagit
@@ -25,9 +24,11 @@ from tests.bundles import sample_key, write_sample_bag
 from tests.s3server import S3Server
 from validators.bagit_rfc8493 import (
     CHUNK_SIZE,
+    THREADED_MIN_SIZE,
     BagReport,
     DirectorySource,
     TargetSource,
+    Throttle,
     format_report,
     hash_stream,
     validate_bag,
@@ -307,14 +308,44 @@ def test_hash_stream_gives_hashlib_digests_threaded_or_not(size: int) -> None:
     assert digests == {a: hashlib.new(a, data).hexdigest() for a in algorithms}
 
 
-def test_max_rate_keeps_reading_under_the_cap(tmp_path: Path) -> None:
-    payload = {"data/big.bin": os.urandom(2_000_000)}
-    bag = make_bag(tmp_path, payload)
-    started = time.monotonic()
-    report = validate_bag(DirectorySource(bag), max_rate_mb_s=8)
+class FakeTime:
+    """A clock that moves only when someone sleeps on it: throttling measured without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.naps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.naps.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize("size", [2_000_000, THREADED_MIN_SIZE + 7])
+def test_max_rate_keeps_reading_under_the_cap(size: int) -> None:
+    """--max-rate: after every chunk, reading waits until the average is back at the cap, no longer."""
+    fake = FakeTime()
+    data = os.urandom(size)
+    throttle = Throttle(8, clock=fake.clock, sleep=fake.sleep)
+    digests, read = hash_stream(io.BytesIO(data), ["sha256", "sha512"], throttle, size_hint=size)
+    assert (read, digests["sha256"]) == (size, hashlib.sha256(data).hexdigest())
+    assert fake.now == pytest.approx(size / 8e6)
+    assert len(fake.naps) == -(-size // CHUNK_SIZE)  # one wait per chunk: the clock never moved by itself
+
+    unlimited = FakeTime()
+    hash_stream(io.BytesIO(data), ["sha256"], Throttle(None, clock=unlimited.clock, sleep=unlimited.sleep))
+    assert unlimited.naps == []
+    with pytest.raises(ValueError, match="больше нуля"):
+        Throttle(0)
+
+
+def test_a_throttled_validation_reports_like_an_unthrottled_one(tmp_path: Path) -> None:
+    bag = make_bag(tmp_path, {"data/big.bin": os.urandom(300_000)})
+    report = validate_bag(DirectorySource(bag), max_rate_mb_s=50)
     assert report.valid
-    assert time.monotonic() - started >= 2_000_000 / 8e6 * 0.9
-    assert check(bag).seconds < 0.2
+    assert (report.files_checked, report.bytes_hashed) == (check(bag).files_checked, check(bag).bytes_hashed)
 
 
 def test_format_report_text_and_json(tmp_path: Path) -> None:
@@ -333,12 +364,18 @@ def test_format_report_text_and_json(tmp_path: Path) -> None:
     assert list(document["bags"][1]) == [
         "bag", "status", "valid", "files_checked", "bytes_hashed", "seconds", "problems", "warnings"
     ]  # fmt: skip
-    assert document["bags"][1]["problems"][0] == {
-        "path": "bag-info.txt",
-        "rule": "RFC 8493 §2.2.2",
-        "message": document["bags"][1]["problems"][0]["message"],
-    }
-    assert "Payload-Oxum" in document["bags"][1]["problems"][0]["message"]
+    declared = sum(len(data) for data in PAYLOAD.values())
+    found = declared - len(PAYLOAD["data/journal.pdf"]) + len(b"changed")
+    oxum = (
+        f"bag-info.txt: Payload-Oxum {declared}.3 ({declared} байт в 3 файлах), "
+        f"а в папке data/ {found} байт в 3 файлах"
+    )
+    assert f"  ошибка: {oxum} [RFC 8493 §2.2.2]" in text
+    assert document["bags"][1]["problems"] == [
+        {"path": "bag-info.txt", "rule": "RFC 8493 §2.2.2", "message": oxum},
+        {"path": "data/journal.pdf", "rule": "RFC 8493 §3", "message": mismatch},
+        {"path": "data/journal.pdf", "rule": "RFC 8493 §3", "message": mismatch.replace("256", "512")},
+    ]
     assert document["summary"] == {"bags": 2, "valid": 1, "invalid": 1}
 
 

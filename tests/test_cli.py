@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,20 +14,58 @@ from flows.cli import main
 from journal.demo import generate_demo_school
 from journal.source import extract_class_journal, open_source, select_class_names
 from tests.homes import make_demo_home, run_cli
-from validators.journal_rules import Severity, validate_class_journal
+from validators.journal_rules import RULES, Severity, validate_class_journal
 
 YEAR = "2024/2025"
 
 
+@dataclass(frozen=True)
+class DemoRun:
+    home: Path
+    output: str  # what `journal-archive demo` printed
+
+
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home with the one-class demo journal, made through the CLI."""
-    return make_demo_home(tmp_path_factory.mktemp("home")).home
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`journal-archive demo --size class` into a new home: the one-class demo journal."""
+    home = tmp_path_factory.mktemp("home")
+    result = CliRunner().invoke(main, ["--home", str(home), "demo", "--size", "class"])
+    assert result.exit_code == 0, result.output
+    return DemoRun(home, result.output)
 
 
-def test_demo_writes_into_the_home_and_reports_it(demo_home: Path) -> None:
-    assert (demo_home / "journal-archive.toml").is_file()
-    assert (demo_home / "journal.sqlite").is_file()
+@pytest.fixture(scope="module")
+def demo_home(demo_run: DemoRun) -> Path:
+    return demo_run.home
+
+
+@pytest.fixture(scope="module")
+def small_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with the four-class demo journal (1А, 5А, 9А, 10А)."""
+    return make_demo_home(tmp_path_factory.mktemp("small-home"), size="small").home
+
+
+def test_demo_writes_into_the_home_and_reports_it(demo_run: DemoRun) -> None:
+    """The one line the administrator reads names the school and counts exactly what was written."""
+    assert (demo_run.home / "journal-archive.toml").is_file()
+    database = demo_run.home / "journal.sqlite"
+    db = sqlite3.connect(database)
+    try:
+        counts = {
+            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("school_class", "student", "lesson", "mark")
+        }
+        school, year = db.execute("SELECT short_name FROM school").fetchone()[0], YEAR
+    finally:
+        db.close()
+    assert counts["school_class"] == 1
+    assert (
+        f"Демо-школа «{school}», {year}: 1 кл., {counts['student']} уч., {counts['lesson']} уроков, "
+        f"{counts['mark']} отметок — записано в sqlite:///{database.resolve()} за "
+    ) in demo_run.output
+    certificate = demo_run.home / "keys" / "seal-cert.pem"
+    assert certificate.is_file()
+    assert f"Демонстрационная печать школы (самоподписанный сертификат): {certificate}" in demo_run.output
 
 
 def test_demo_refuses_to_overwrite_without_force(demo_home: Path) -> None:
@@ -60,24 +101,45 @@ def test_check_prints_a_russian_report_and_exits_zero_on_warnings(demo_home: Pat
     assert "предупрежд" in result.stdout
 
 
-def test_check_of_one_period_and_class(demo_home: Path) -> None:
-    result = CliRunner().invoke(main, ["--home", str(demo_home), "check", "--period", "Q1", "--class", "5А"])
+def test_check_of_one_period_and_class(small_home: Path) -> None:
+    """--period and --class narrow the report to exactly the findings of that class in that period."""
+    seeded = generate_demo_school(size="small").seeded
+    wanted = [v for v in seeded if (v.class_name, v.period) == ("5А", "Q1")]
+    other_periods = {v.rule for v in seeded if v.class_name == "5А" and v.period != "Q1"}
+    other_classes = {v.class_name for v in seeded if v.class_name != "5А" and v.period == "Q1"}
+    assert wanted and other_periods and other_classes  # the demo gives both filters something to drop
+    result = CliRunner().invoke(main, ["--home", str(small_home), "check", "--period", "Q1", "--class", "5А"])
     assert result.exit_code == 0, result.output
-    assert "I четверт" in result.output or "Q1" in result.output
+    output = result.output
+    assert output.startswith(f"Проверка журналов: {YEAR}, период Q1\n")
+    counts = f"{Severity.ERROR.count(0)}, {Severity.WARNING.count(len(wanted))}"
+    class_lines = [line for line in output.splitlines() if re.match(r"^(?!Найдено)\S+: \d+ ошиб", line)]
+    assert class_lines == [f"5А: {counts}"]
+    assert output.rstrip().endswith(f"Найдено: {counts}")
+    bullets = [line.strip() for line in output.splitlines() if line.strip().startswith("• ")]
+    assert len(bullets) == len(wanted)
+    assert all(bullet.startswith("• 5А · ") for bullet in bullets)
+    for rule in {v.rule for v in wanted}:
+        assert f"{RULES[rule].title} ({RULES[rule].cite}):" in output
+    for rule in other_periods - {v.rule for v in wanted}:
+        assert RULES[rule].title not in output
 
 
 def test_check_exits_one_when_the_journal_has_errors(demo_home: Path, tmp_path: Path) -> None:
-    """A mark for a student on a day they were not enrolled is an error (J1)."""
+    """A mark outside the school's scale is an error (J2): the report names it and the exit code is 1."""
     copy = tmp_path / "journal.sqlite"
     copy.write_bytes((demo_home / "journal.sqlite").read_bytes())
     engine = open_source(f"sqlite:///{copy}")
     with engine.begin() as connection:
         connection.exec_driver_sql("UPDATE mark SET value = '7' WHERE id = (SELECT min(id) FROM mark)")
     journal = extract_class_journal(engine, YEAR, "5А", None)
-    assert any(f.severity is Severity.ERROR for f in validate_class_journal(journal))
+    errors = [f for f in validate_class_journal(journal) if f.severity is Severity.ERROR]
+    assert [(f.rule, "«7»" in f.message) for f in errors] == [("mark_outside_scale", True)]
     result = CliRunner().invoke(main, ["--home", str(demo_home), "check", "--source", f"sqlite:///{copy}"])
     assert result.exit_code == 1
-    assert "«7»" in result.output or "7" in result.output
+    assert f"{RULES['mark_outside_scale'].title} (J2): 1" in result.output
+    assert f"• {errors[0].message}" in result.output
+    assert "такой отметки нет в шкале" in errors[0].message
 
 
 @pytest.mark.parametrize(

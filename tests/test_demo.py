@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -61,10 +60,7 @@ def small() -> DemoSchool:
 
 @pytest.fixture(scope="module")
 def school() -> DemoSchool:
-    started = time.perf_counter()
-    demo = generate_demo_school("school")
-    assert time.perf_counter() - started < 60, "the whole school must generate in well under a minute"
-    return demo
+    return generate_demo_school("school")  # its speed: benchmarks/generation_speed.py
 
 
 def seeded_keys(demo: DemoSchool, *rules: str) -> set[tuple]:

@@ -14,7 +14,6 @@ import io
 import random
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pikepdf
@@ -126,21 +125,18 @@ def big(year: ClassJournal) -> ClassJournal:
 
 
 @pytest.fixture(scope="module")
-def rendered(big: ClassJournal, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+def rendered(big: ClassJournal, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("summary-pdf") / "summary.pdf"
-    started = time.perf_counter()
     render_summary_pdf(big, path, attachments=summary_csv_files(big))
-    return path, time.perf_counter() - started
+    return path
 
 
 def printed_names(journal: ClassJournal, text: str) -> list[Student]:
     return [s for s in journal.students if s.full_name in text or s.short_name in text]
 
 
-def test_the_summary_is_valid_pdfa_3b_with_its_csv_attached(
-    rendered: tuple[Path, float], big: ClassJournal
-) -> None:
-    path, seconds = rendered
+def test_the_summary_is_valid_pdfa_3b_with_its_csv_attached(rendered: Path, big: ClassJournal) -> None:
+    path = rendered
     report = validate_written(path, "3b")
     assert report.verdict == "pass", report.findings
     with pikepdf.open(path) as pdf:
@@ -152,24 +148,21 @@ def test_the_summary_is_valid_pdfa_3b_with_its_csv_attached(
         ]
         assert str(pdf.docinfo["/CreationDate"]).startswith("D:20250526")  # the year's last day, not now
         assert pdf.attachments[MARKS_CSV].get_file().read_bytes() == summary_csv_files(big)[MARKS_CSV]
-    assert seconds < 10  # measured ≈0.7 s on 2 cores; generous for a busy machine
 
 
-def test_thirty_students_by_fifteen_subjects_fit_one_sheet(
-    rendered: tuple[Path, float], big: ClassJournal
-) -> None:
+def test_thirty_students_by_fifteen_subjects_fit_one_sheet(rendered: Path, big: ClassJournal) -> None:
     sheets = summary_sheets(big)
     assert [s.section for s in sheets].count(MARKS_TITLE) == 1
-    marks = pdftotext(rendered[0], 2)
+    marks = pdftotext(rendered, 2)
     assert MARKS_TITLE in marks
     assert len(printed_names(big, marks)) == 30
     for subject in summary_subjects(big):
         assert subject.short_name in marks, subject.short_name
 
 
-def test_printed_marks_are_the_final_marks_in_order(rendered: tuple[Path, float], big: ClassJournal) -> None:
+def test_printed_marks_are_the_final_marks_in_order(rendered: Path, big: ClassJournal) -> None:
     """Every student's line of the ведомость reads exactly their marks, subject by subject (R10)."""
-    lines = pdftotext(rendered[0], 2).splitlines()
+    lines = pdftotext(rendered, 2).splitlines()
     subjects = summary_subjects(big)
     for number, student in enumerate(big.students, start=1):
         line = next(line for line in lines if re.match(rf"\s*{number}\s", line) and student.last_name in line)
@@ -184,22 +177,20 @@ def test_printed_marks_are_the_final_marks_in_order(rendered: tuple[Path, float]
         assert tokens == expected, student.full_name
 
 
-def test_title_and_certification_count_the_sheets(rendered: tuple[Path, float]) -> None:
-    title = pdftotext(rendered[0], 1)
+def test_title_and_certification_count_the_sheets(rendered: Path) -> None:
+    title = pdftotext(rendered, 1)
     assert "СВОДНАЯ ВЕДОМОСТЬ" in title and "5А класса" in title
     assert "Всего в ведомости 4 листа" in title
     assert re.search(r"Сводная ведомость посещаемости\s+лист 3", title)
-    certification = pdftotext(rendered[0], 4)
+    certification = pdftotext(rendered, 4)
     assert "пронумеровано 4 (четыре) листа" in certification
     assert "М. П." in certification and "Директор" in certification
-    every = pdftotext(rendered[0])
+    every = pdftotext(rendered)
     assert [int(n) for n in re.findall(r"Лист (\d+) из 4", every)] == [1, 2, 3, 4]
 
 
-def test_attendance_shows_every_student_and_month_and_adds_up(
-    rendered: tuple[Path, float], year: ClassJournal
-) -> None:
-    text = pdftotext(rendered[0], 3)
+def test_attendance_shows_every_student_and_month_and_adds_up(rendered: Path, year: ClassJournal) -> None:
+    text = pdftotext(rendered, 3)
     assert ATTENDANCE_TITLE in text
     for month in ("сентябрь", "октябрь", "январь", "май", "За учебный год"):
         assert month in text

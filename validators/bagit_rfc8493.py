@@ -77,7 +77,7 @@ import stat
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol
@@ -258,13 +258,23 @@ class TargetSource:
 
 
 class Throttle:
-    """Keeps reading at or below a rate by sleeping; no limit when `rate_mb_s` is None."""
+    """Keeps reading at or below a rate by sleeping; no limit when `rate_mb_s` is None.
 
-    def __init__(self, rate_mb_s: float | None) -> None:
+    `clock` and `sleep` are the time it runs on (tests pass a fake one instead of waiting).
+    """
+
+    def __init__(
+        self,
+        rate_mb_s: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
         if rate_mb_s is not None and rate_mb_s <= 0:
             raise ValueError(f"Скорость чтения должна быть больше нуля, а задано {rate_mb_s} МБ/с")
         self.bytes_per_second = None if rate_mb_s is None else rate_mb_s * 1_000_000
-        self.started = time.monotonic()
+        self.clock, self.sleep = clock, sleep
+        self.started = clock()
         self.consumed = 0
 
     def read(self, size: int) -> None:
@@ -272,9 +282,9 @@ class Throttle:
         if self.bytes_per_second is None:
             return
         self.consumed += size
-        ahead = self.consumed / self.bytes_per_second - (time.monotonic() - self.started)
+        ahead = self.consumed / self.bytes_per_second - (self.clock() - self.started)
         if ahead > 0:
-            time.sleep(ahead)
+            self.sleep(ahead)
 
 
 def hash_stream(
