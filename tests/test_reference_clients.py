@@ -156,3 +156,18 @@ def test_pdfdetach_lists_and_saves_the_bundles_data_byte_for_byte(bundle: Stored
     assert sorted(p.name for p in out.iterdir()) == beside
     for name in beside:  # so what csvw and libxml2 accept in the bundle, they accept from the PDF alone
         assert out.joinpath(name).read_bytes() == bundle.data.joinpath(name).read_bytes(), name
+
+
+# --- XML: libxml2's own command-line client ------------------------------------------------------
+
+
+def test_xmllint_validates_the_xml_against_the_bundles_own_schema(bundle: Stored) -> None:
+    """`xmllint --schema` (Debian's libxml2-utils) accepts journal.xml with the XSD beside it (R5)."""
+    run = subprocess.run(
+        ["xmllint", "--noout", "--nonet", "--schema", "journal.xsd", "journal.xml"],
+        cwd=bundle.data,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.strip() == "journal.xml validates"
