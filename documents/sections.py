@@ -34,16 +34,18 @@ from documents.layout import (
     PAGE,
     Box,
     PageGeometry,
+    Section,
     Sheet,
+    SheetDocument,
     SheetHeader,
     TextBlock,
+    class_teacher_line,
     courses_in_print_order,
     lessons_sheets,
     marks_sheets,
     number_sheets,
     sheet_count,
     sheet_header,
-    sheet_of_page,
     span_title,
 )
 from documents.statistics import (
@@ -99,42 +101,6 @@ class TextSheet:
     label: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
-    """A section of the journal and the pages it takes (1-based, inclusive)."""
-
-    title: str  # «Список обучающихся», «Русский язык — отметки»
-    first_page: int
-    last_page: int
-    group: str = ""  # the course, for the parts of a course: «Русский язык»
-    part: str = ""  # «отметки», «содержание уроков»
-
-    def sheets(self, duplex: bool) -> tuple[int, int]:
-        return sheet_of_page(self.first_page, duplex), sheet_of_page(self.last_page, duplex)
-
-    def sheet_range(self, duplex: bool) -> str:
-        """«5» or «5–8»: how the contents name the section's sheets."""
-        first, last = self.sheets(duplex)
-        return str(first) if first == last else f"{first}–{last}"
-
-
-@dataclass(frozen=True)
-class JournalDocument:
-    """Every sheet of a class journal, numbered, with its sections (for the contents and outline)."""
-
-    sheets: tuple[Sheet, ...]
-    sections: tuple[Section, ...]
-    duplex: bool
-
-    @property
-    def pages(self) -> int:
-        return len(self.sheets)
-
-    @property
-    def sheet_count(self) -> int:
-        return sheet_count(self.pages, self.duplex)
-
-
 # --- Geometry of the text sheets ------------------------------------------------------
 
 
@@ -185,11 +151,6 @@ def _table_sheets(
     return tuple(sheets)
 
 
-def _teacher_line(journal: ClassJournal) -> str:
-    teacher = journal.class_teacher
-    return f"Классный руководитель: {teacher.short_name if teacher else 'не назначен'}"
-
-
 # --- Students (J1) ---------------------------------------------------------------------
 
 
@@ -234,7 +195,7 @@ def student_list_sheets(journal: ClassJournal) -> tuple[TextSheet, ...]:
         f"выбыло — {left}, на {format_date_short(journal.end)} — {at_end}."
     )
     rows.append(Row((summary,), RowKind.NOTE))
-    return _table_sheets(journal, STUDENTS_SECTION, [_teacher_line(journal)], columns, rows)
+    return _table_sheets(journal, STUDENTS_SECTION, [class_teacher_line(journal)], columns, rows)
 
 
 def _movements(journal: ClassJournal, student: Student) -> list[str]:
@@ -298,7 +259,7 @@ def attendance_sheets(journal: ClassJournal) -> tuple[TextSheet, ...]:
             RowKind.NOTE,
         )
     )
-    return _table_sheets(journal, ATTENDANCE_SECTION, [_teacher_line(journal)], columns, rows)
+    return _table_sheets(journal, ATTENDANCE_SECTION, [class_teacher_line(journal)], columns, rows)
 
 
 def _count(n: int) -> str:
@@ -408,7 +369,7 @@ def progress_sheets(journal: ClassJournal) -> tuple[TextSheet, ...]:
             RowKind.NOTE,
         )
     )
-    return _table_sheets(journal, PROGRESS_SECTION, [_teacher_line(journal)], columns, rows)
+    return _table_sheets(journal, PROGRESS_SECTION, [class_teacher_line(journal)], columns, rows)
 
 
 def _span_heading(journal: ClassJournal, span: Span) -> str:
@@ -516,7 +477,7 @@ def keeping_sheets(journal: ClassJournal) -> tuple[TextSheet, ...]:
             RowKind.NOTE,
         )
     )
-    return _table_sheets(journal, KEEPING_SECTION, [_teacher_line(journal)], columns, rows)
+    return _table_sheets(journal, KEEPING_SECTION, [class_teacher_line(journal)], columns, rows)
 
 
 def _keeping_cells(k: Keeping, base: int) -> tuple[str, ...]:
@@ -607,7 +568,6 @@ def title_sheets(
     g = TEXT
     p = g.page
     left, width = p.margin_left + 6.0, g.title_split - p.margin_left - 12.0
-    teacher = journal.class_teacher
     school = _centred(journal.school.name, Box(left, 24, width, 12), 11, bold=True, lines=3)
     blocks = [
         school,
@@ -617,7 +577,7 @@ def title_sheets(
         _centred(span_title(journal), Box(left, 96, width, 6), 13, lines=2),
         _centred(format_date_range(journal.start, journal.end), Box(left, 104, width, 5), 10),
         _centred(
-            f"Классный руководитель: {teacher.full_name if teacher else 'не назначен'}",
+            class_teacher_line(journal, full=True),
             Box(left, 124, width, 5),
             10,
             lines=2,
@@ -735,7 +695,7 @@ def certification_sheet(journal: ClassJournal, sheets: int) -> TextSheet:
 # --- The document --------------------------------------------------------------------------
 
 
-def journal_document(journal: ClassJournal, *, duplex: bool = False) -> JournalDocument:
+def journal_document(journal: ClassJournal, *, duplex: bool = False) -> SheetDocument:
     """The class journal, every sheet laid out and numbered, and its sections."""
     body: list[tuple[str, str, str, tuple[Sheet, ...]]] = [
         (STUDENTS_SECTION, "", "", student_list_sheets(journal))
@@ -769,4 +729,4 @@ def journal_document(journal: ClassJournal, *, duplex: bool = False) -> JournalD
         raise AssertionError(f"title sheets: {len(titles)} laid out, {title_count} counted")
     ordered = [*titles, *(s for *_, sheets in body for s in sheets), certification_sheet(journal, total)]
     numbered = number_sheets(ordered, duplex=duplex)
-    return JournalDocument(sheets=numbered, sections=tuple(sections), duplex=duplex)
+    return SheetDocument(sheets=numbered, sections=tuple(sections), duplex=duplex)
