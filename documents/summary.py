@@ -5,7 +5,7 @@ subject every period mark, the year mark, the exam and the final mark; and per s
 month the days and lessons missed, with and without a valid reason (R6). This module lays
 them out as a short document of its own — title sheet with contents and sheet count, the
 marks ведомость, the attendance ведомость, a certification sheet — rendered to PDF/A-3b by
-documents/pdf.py, plus the same figures as CSV (documents/csv_export.py conventions).
+documents/render.py, plus the same figures as CSV (documents/csv_export.py conventions).
 
 Layout follows documents/layout.py: every sheet is laid out here to the millimetre (text
 measured with the real font metrics) as a few absolutely positioned, pre-formatted text
@@ -49,8 +49,8 @@ from documents.layout import (
     sheet_header,
     split_evenly,
 )
-from documents.pdf import ATTACHMENT_TYPES, render_sheets_pdf
 from documents.pdfa import Attachment, PdfMeta
+from documents.render import ATTACHMENT_TYPES, render_sheets_pdf
 from documents.statistics import attendance
 from journal.model import (
     FINAL_EXAM,
