@@ -22,7 +22,6 @@ from pathlib import Path
 from documents.bag import BagInfo, bag_readme, read_bag_info, write_bag
 from documents.changes import diff_marks, format_changes, summarize_changes
 from documents.csv_export import CSV_METADATA_NAME, csv_metadata, journal_csv_files
-from documents.layout import sheet_count
 from documents.pdf import render_journal_pdf
 from documents.seal import SealError, seal_bag, seal_readme_text
 from documents.summary import render_summary_pdf, summary_csv_files
@@ -151,9 +150,9 @@ def render_summary_payload(journal: ClassJournal, work: Path, xml: bytes, *, dup
     files[JOURNAL_XML_NAME] = xml
     files[JOURNAL_XSD_NAME] = JOURNAL_XSD_PATH.read_bytes()
     pdf_path = work / SUMMARY_PDF_NAME
-    pages = render_summary_pdf(journal, pdf_path, attachments=files)
+    rendered = render_summary_pdf(journal, pdf_path, attachments=files, duplex=duplex)
     files[SUMMARY_PDF_NAME] = pdf_path.read_bytes()
-    return Payload(files=files, pages=pages, sheets=sheet_count(pages, duplex))
+    return Payload(files=files, pages=rendered.pages, sheets=rendered.sheets)
 
 
 def payload_descriptions(files: dict[str, bytes]) -> dict[str, str]:
