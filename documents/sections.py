@@ -32,6 +32,7 @@ from typing import ClassVar
 from documents.fonts import SANS, SANS_BOLD, clean_text, ellipsize, wrap
 from documents.layout import (
     PAGE,
+    TEXT_LEADING,
     Box,
     PageGeometry,
     Section,
@@ -41,6 +42,7 @@ from documents.layout import (
     TextBlock,
     class_teacher_line,
     courses_in_print_order,
+    leading_mm,
     lessons_sheets,
     marks_sheets,
     number_sheets,
@@ -505,7 +507,7 @@ def _keeping_cells(k: Keeping, base: int) -> tuple[str, ...]:
 def _centred(text: str, box: Box, size_pt: float, *, bold: bool = False, lines: int = 1) -> TextBlock:
     font = SANS_BOLD if bold else SANS
     fitted = wrap(clean_text(text, 600), box.width, font, size_pt, lines)
-    leading = size_pt * 0.3528 * 1.3
+    leading = leading_mm(size_pt, TEXT_LEADING)
     return TextBlock(
         Box(box.left, box.top, box.width, leading * len(fitted)),
         fitted,
@@ -520,7 +522,7 @@ def _left(
     text: str, left: float, top: float, width: float, size_pt: float, *, bold: bool = False
 ) -> TextBlock:
     font = SANS_BOLD if bold else SANS
-    leading = size_pt * 0.3528 * 1.3
+    leading = leading_mm(size_pt, TEXT_LEADING)
     return TextBlock(
         Box(left, top, width, leading),
         (ellipsize(clean_text(text, 600), width, font, size_pt),),
