@@ -565,6 +565,26 @@ def leading_mm(size_pt: float, em: float = HEAD_LEADING) -> float:
     return size_pt / PT_PER_MM * em
 
 
+def centred_text(
+    text: str, left: float, top: float, width: float, size_pt: float, *, bold: bool = False, lines: int = 1
+) -> TextBlock:
+    """Free text of a title or certification sheet, centred, wrapped to at most `lines` lines."""
+    fitted = wrap(clean_text(text, 600), width, SANS_BOLD if bold else SANS, size_pt, lines)
+    leading = leading_mm(size_pt, TEXT_LEADING)
+    return TextBlock(
+        Box(left, top, width, leading * len(fitted)), fitted, size_pt, leading, align="center", bold=bold
+    )
+
+
+def text_line(
+    text: str, left: float, top: float, width: float, size_pt: float, *, bold: bool = False, align: str = ""
+) -> TextBlock:
+    """One line of such text, ellipsized to `width`: a contents line, a role before a signature."""
+    leading = leading_mm(size_pt, TEXT_LEADING)
+    fitted = ellipsize(clean_text(text, 600), width, SANS_BOLD if bold else SANS, size_pt)
+    return TextBlock(Box(left, top, width, leading), (fitted,), size_pt, leading, align=align, bold=bold)
+
+
 def centred_lines(lines: tuple[str, ...], box: Box, size_pt: float) -> TextBlock:
     """Lines centred vertically in `box` by placing the block (flexbox costs WeasyPrint far more)."""
     leading = leading_mm(size_pt)

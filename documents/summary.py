@@ -41,7 +41,6 @@ from documents.fonts import (
 )
 from documents.layout import (
     PAGE,
-    TEXT_LEADING,
     Box,
     PageGeometry,
     Section,
@@ -49,12 +48,14 @@ from documents.layout import (
     SheetHeader,
     TextBlock,
     centred_lines,
+    centred_text,
     class_teacher_line,
     leading_mm,
     number_sheets,
     sheet_count,
     sheet_header,
     split_evenly,
+    text_line,
 )
 from documents.pdfa import Attachment, PdfMeta
 from documents.render import (
@@ -691,24 +692,6 @@ def attendance_sheets(journal: ClassJournal, g: SummaryGeometry = GEOMETRY) -> t
 # --- Title and certification -----------------------------------------------------------------
 
 
-def _centred(
-    text: str, left: float, top: float, width: float, size_pt: float, *, bold: bool = False, lines: int = 1
-) -> TextBlock:
-    fitted = wrap(clean_text(text, 600), width, SANS_BOLD if bold else SANS, size_pt, lines)
-    leading = leading_mm(size_pt, TEXT_LEADING)
-    return TextBlock(
-        Box(left, top, width, leading * len(fitted)), fitted, size_pt, leading, align="center", bold=bold
-    )
-
-
-def _line(
-    text: str, left: float, top: float, width: float, size_pt: float, *, bold: bool = False, align: str = ""
-) -> TextBlock:
-    leading = leading_mm(size_pt, TEXT_LEADING)
-    fitted = ellipsize(clean_text(text, 600), width, SANS_BOLD if bold else SANS, size_pt)
-    return TextBlock(Box(left, top, width, leading), (fitted,), size_pt, leading, align=align, bold=bold)
-
-
 def _sheet_range(section: Section, duplex: bool) -> str:
     first, last = section.sheets(duplex)
     return f"лист {first}" if first == last else f"листы {first}–{last}"
@@ -722,14 +705,14 @@ def title_sheet(
     p = GEOMETRY.page
     left, width = p.margin_left + 20, p.content_width - 40
     blocks = [
-        _centred(journal.school.name, left, 22, width, 12, bold=True, lines=2),
-        _centred(journal.school.address, left, 34, width, 9, lines=2),
-        _centred("СВОДНАЯ ВЕДОМОСТЬ", left, 55, width, 24, bold=True),
-        _centred("итоговых оценок и посещаемости", left, 67, width, 16, bold=True),
-        _centred(
+        centred_text(journal.school.name, left, 22, width, 12, bold=True, lines=2),
+        centred_text(journal.school.address, left, 34, width, 9, lines=2),
+        centred_text("СВОДНАЯ ВЕДОМОСТЬ", left, 55, width, 24, bold=True),
+        centred_text("итоговых оценок и посещаемости", left, 67, width, 16, bold=True),
+        centred_text(
             f"{journal.school_class.name} класса · {journal.year.name} учебный год", left, 78, width, 14
         ),
-        _centred(
+        centred_text(
             class_teacher_line(journal, full=True),
             left,
             90,
@@ -737,22 +720,22 @@ def title_sheet(
             11,
             lines=2,
         ),
-        _centred(
+        centred_text(
             f"Сформирована {format_date(journal.year.end)} по данным электронного классного журнала",
             left,
             97,
             width,
             9,
         ),
-        _line("Содержание", left + 40, 112, width - 80, 11, bold=True),
+        text_line("Содержание", left + 40, 112, width - 80, 11, bold=True),
     ]
     frame = [_rect(p.margin_left, 8, p.content_width, 188)]
     for i, section in enumerate(sections):
         top = 119 + i * 6.5
-        blocks.append(_line(f"{i + 1}. {section.title}", left + 40, top, width - 130, 11))
-        blocks.append(_line(_sheet_range(section, duplex), left + width - 90, top, 50, 11, align="right"))
+        blocks.append(text_line(f"{i + 1}. {section.title}", left + 40, top, width - 130, 11))
+        blocks.append(text_line(_sheet_range(section, duplex), left + width - 90, top, 50, 11, align="right"))
     blocks.append(
-        _centred(
+        centred_text(
             f"Всего в ведомости {count_words(total, 'лист', 'листа', 'листов')}",
             left,
             119 + len(sections) * 6.5 + 8,
@@ -762,7 +745,7 @@ def title_sheet(
         )
     )
     blocks.append(
-        _centred(
+        centred_text(
             f"Хранится 25 лет (документ строгой отчётности). {SHEETS_NOTE[duplex]}",
             left,
             185,
@@ -788,11 +771,11 @@ def certification_sheet(journal: ClassJournal, total: int) -> SummarySheet:
     teacher = journal.class_teacher
     director = signature_name(clean_text(journal.school.director, 200))
     blocks = [
-        _centred("ЗАВЕРИТЕЛЬНЫЙ ЛИСТ", left, 40, width, 18, bold=True),
-        _centred(
+        centred_text("ЗАВЕРИТЕЛЬНЫЙ ЛИСТ", left, 40, width, 18, bold=True),
+        centred_text(
             f"В настоящей сводной ведомости {verb} {sheets_with_words(total)}.", left, 62, width, 14, lines=2
         ),
-        _centred(
+        centred_text(
             f"{TITLE} {journal.school_class.name} класса за {journal.year.name} учебный год; "
             f"{clean_text(journal.school.name, 300)}.",
             left,
@@ -811,11 +794,11 @@ def certification_sheet(journal: ClassJournal, total: int) -> SummarySheet:
         )
     ):
         top = 118 + i * 14
-        blocks.append(_line(role, left + 10, top, 88, 11))
-        blocks.append(_line(f"/ {name} /" if name else "/" + " " * 30 + "/", x_name + 2, top, 80, 11))
+        blocks.append(text_line(role, left + 10, top, 88, 11))
+        blocks.append(text_line(f"/ {name} /" if name else "/" + " " * 30 + "/", x_name + 2, top, 80, 11))
         lines.append(f"M{_n(x_sign)} {_n(top + 5.2)}H{_n(x_name)}")
-    blocks.append(_line("М. П.", left + 10, 152, 30, 12, bold=True))
-    blocks.append(_line("«____» ________________ 20____ г.", x_sign, 152, 100, 11))
+    blocks.append(text_line("М. П.", left + 10, 152, 30, 12, bold=True))
+    blocks.append(text_line("«____» ________________ 20____ г.", x_sign, 152, 100, 11))
     return SummarySheet(
         header=sheet_header(journal, CERTIFICATION_SECTION, [f"{journal.year.name} учебный год"]),
         blocks=tuple(blocks),
