@@ -134,21 +134,9 @@ class SummaryGeometry:
     legend_lines: int = 5
 
     @property
-    def left(self) -> float:
-        return self.page.margin_left
-
-    @property
-    def top(self) -> float:
-        return self.page.grid_top
-
-    @property
-    def width(self) -> float:
-        return self.page.content_width
-
-    @property
     def cells_room(self) -> float:
         """Width the cells may take when the Ф. И. О. column is as narrow as allowed."""
-        return self.width - self.number_width - self.name_min
+        return self.page.content_width - self.number_width - self.name_min
 
     @property
     def legend_leading(self) -> float:
@@ -253,7 +241,7 @@ def _grid_sheet(
     band_h = label_leading + 0.9 if any(gr.bands for gr in groups) else 0.0
     label_h = label_leading + 0.9
     head_h = group_h + band_h + label_h
-    left, top = g.left, g.top
+    left, top = g.page.margin_left, g.page.grid_top  # where the journal's grids start
     names_left = left + g.number_width
     cells_left = names_left + name_width
     width = cells_left - left + sum(gr.width for gr in groups)
@@ -493,7 +481,7 @@ def _scheme_words(journal: ClassJournal) -> str:
 def _fit_widths(groups: list[GridGroup], g: SummaryGeometry) -> tuple[float, list[GridGroup]]:
     """The Ф. И. О. column gets what the cells leave, up to `name_max`; any more widens the cells evenly."""
     cells = sum(gr.width for gr in groups)
-    name = g.width - g.number_width - cells
+    name = g.page.content_width - g.number_width - cells
     if name <= g.name_max:
         return name, groups
     extra = (name - g.name_max) / max(1, sum(len(gr.columns) for gr in groups))
@@ -640,7 +628,7 @@ def attendance_sheets(journal: ClassJournal, g: SummaryGeometry = GEOMETRY) -> t
     counts = monthly_absences(journal)
     student_runs = split_evenly(journal.students, g.rows)
     name_width = 40.0
-    cell = (g.width - g.number_width - name_width) / (4 * (len(months) + 1))
+    cell = (g.page.content_width - g.number_width - name_width) / (4 * (len(months) + 1))
     class_total = [_year_total([counts[s.id][i] for s in journal.students]) for i in range(len(months))]
     sheets = []
     offset = 0
