@@ -23,7 +23,9 @@ numbers from the `PageGeometry`, `MarksGeometry` and `LessonsGeometry` values be
 The parts every sheet document is built from also live here, so that the journal
 (documents/sections.py) and the year summary (documents/summary.py) share them: the page,
 the heading and footer (`sheet_header`, `class_teacher_line`), the line-spacing formula
-(`leading_mm`), numbering in simplex or duplex (`number_sheets`) and `Section`/`SheetDocument`.
+(`leading_mm`), the free text of title and certification sheets (`centred_text`, `text_line`),
+numbering in simplex or duplex (`number_sheets`) and `Section`/`SheetDocument`. The renderer
+(documents/render.py) takes any `SheetDocument`.
 """
 
 from __future__ import annotations
