@@ -9,7 +9,7 @@ Every measurement runs in its own subprocess, so each peak RSS (ru_maxrss) is it
               rendered in documents of CHUNK_SHEETS sheets like ours;
 - `table-best` — the table's best case: `table-layout: fixed` and one sheet per document
               (a table document grows super-linearly in time and memory);
-- `blocks`  — the same sheets with our templates (documents/pdf.py, chunked, merged, PDF/A);
+- `blocks`  — the same sheets with our templates (documents/render.py, chunked, merged, PDF/A);
 - `journal` — the class's whole period journal as archived: title sheet, student list, marks +
               lessons sheets of every course, attendance, P1/P2 reports, certification sheet;
 - `large`   — a class 4× as long and 2× as wide (year-like), to show memory stays flat.
@@ -51,7 +51,8 @@ from documents.layout import (
     marks_sheets,
     number_sheets,
 )
-from documents.pdf import CHUNK_SHEETS, journal_meta, render_journal_pdf, render_sheets_pdf
+from documents.pdf import journal_meta, render_journal_pdf
+from documents.render import CHUNK_SHEETS, render_sheets_pdf
 from journal.model import ClassJournal, Course
 
 TABLE_TEMPLATE = """<!DOCTYPE html>

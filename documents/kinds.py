@@ -139,20 +139,12 @@ def render_journal(
     return render_journal_pdf(journal, target, attachments=attachments, duplex=duplex)
 
 
-@dataclass(frozen=True)
-class _RenderedSummary:
-    pages: int
-    sheets: int
-
-
 def render_summary(
     journal: ClassJournal, target: Path, *, attachments: Mapping[str, bytes], duplex: bool
 ) -> Rendered:
-    from documents.layout import sheet_count
     from documents.summary import render_summary_pdf
 
-    pages = render_summary_pdf(journal, target, attachments=attachments)
-    return _RenderedSummary(pages, sheet_count(pages, duplex))
+    return render_summary_pdf(journal, target, attachments=attachments, duplex=duplex)
 
 
 def _class_and_year(journal: ClassJournal) -> tuple[str, str]:

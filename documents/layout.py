@@ -19,6 +19,13 @@ position of each text block in millimetres, so that
 
 All geometry lives here (one place): the SVG templates and the sheet templates get their
 numbers from the `PageGeometry`, `MarksGeometry` and `LessonsGeometry` values below.
+
+The parts every sheet document is built from also live here, so that the journal
+(documents/sections.py) and the year summary (documents/summary.py) share them: the page,
+the heading and footer (`sheet_header`, `class_teacher_line`), the line-spacing formula
+(`leading_mm`), the free text of title and certification sheets (`centred_text`, `text_line`),
+numbering in simplex or duplex (`number_sheets`) and `Section`/`SheetDocument`. The renderer
+(documents/render.py) takes any `SheetDocument`.
 """
 
 from __future__ import annotations
@@ -475,6 +482,42 @@ def sheet_label(page: int, sheets: int, *, duplex: bool = False) -> str:
     return f"Лист {sheet_of_page(page, duplex)} из {sheets}"
 
 
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A section of a document and the pages it takes (1-based, inclusive)."""
+
+    title: str  # «Список обучающихся», «Русский язык — отметки»
+    first_page: int
+    last_page: int
+    group: str = ""  # the course, for the parts of a course: «Русский язык»
+    part: str = ""  # «отметки», «содержание уроков»
+
+    def sheets(self, duplex: bool) -> tuple[int, int]:
+        return sheet_of_page(self.first_page, duplex), sheet_of_page(self.last_page, duplex)
+
+    def sheet_range(self, duplex: bool) -> str:
+        """«5» or «5–8»: how the contents name the section's sheets."""
+        first, last = self.sheets(duplex)
+        return str(first) if first == last else f"{first}–{last}"
+
+
+@dataclass(frozen=True)
+class SheetDocument:
+    """Every sheet of a document (journal or summary), numbered, with its sections (contents, outline)."""
+
+    sheets: tuple[Sheet, ...]
+    sections: tuple[Section, ...]
+    duplex: bool
+
+    @property
+    def pages(self) -> int:
+        return len(self.sheets)
+
+    @property
+    def sheet_count(self) -> int:
+        return sheet_count(self.pages, self.duplex)
+
+
 def courses_in_print_order(journal: ClassJournal) -> tuple[Course, ...]:
     """Curriculum order (subject ordinal, name), then subgroup and id — stable for any source."""
 
@@ -513,12 +556,40 @@ def grid_lessons(journal: ClassJournal, course: Course) -> tuple[Lesson, ...]:
 
 
 HEAD_LEADING = 1.15
-"""Line height of multi-line headings, in em."""
+"""Line height of multi-line headings and grid labels, in em."""
+
+TEXT_LEADING = 1.3
+"""Line height of the free text of title and certification sheets, in em."""
+
+
+def leading_mm(size_pt: float, em: float = HEAD_LEADING) -> float:
+    """The line height, in mm, of text set at `size_pt` with lines `em` high: the one formula for it."""
+    return size_pt / PT_PER_MM * em
+
+
+def centred_text(
+    text: str, left: float, top: float, width: float, size_pt: float, *, bold: bool = False, lines: int = 1
+) -> TextBlock:
+    """Free text of a title or certification sheet, centred, wrapped to at most `lines` lines."""
+    fitted = wrap(clean_text(text, 600), width, SANS_BOLD if bold else SANS, size_pt, lines)
+    leading = leading_mm(size_pt, TEXT_LEADING)
+    return TextBlock(
+        Box(left, top, width, leading * len(fitted)), fitted, size_pt, leading, align="center", bold=bold
+    )
+
+
+def text_line(
+    text: str, left: float, top: float, width: float, size_pt: float, *, bold: bool = False, align: str = ""
+) -> TextBlock:
+    """One line of such text, ellipsized to `width`: a contents line, a role before a signature."""
+    leading = leading_mm(size_pt, TEXT_LEADING)
+    fitted = ellipsize(clean_text(text, 600), width, SANS_BOLD if bold else SANS, size_pt)
+    return TextBlock(Box(left, top, width, leading), (fitted,), size_pt, leading, align=align, bold=bold)
 
 
 def centred_lines(lines: tuple[str, ...], box: Box, size_pt: float) -> TextBlock:
     """Lines centred vertically in `box` by placing the block (flexbox costs WeasyPrint far more)."""
-    leading = size_pt / PT_PER_MM * HEAD_LEADING
+    leading = leading_mm(size_pt)
     height = leading * len(lines)
     top = box.top + max(0.0, (box.height - height) / 2)
     return TextBlock(Box(box.left, top, box.width, min(height, box.height)), lines, size_pt, leading)
@@ -795,6 +866,14 @@ def _header(journal: ClassJournal, course: Course, page: PageGeometry, part: str
     if part:
         bits.append(part)
     return sheet_header(journal, journal.course_title(course), bits, page)
+
+
+def class_teacher_line(journal: ClassJournal, *, full: bool = False) -> str:
+    """«Классный руководитель: Иванова А. П.» for a sheet's subtitle; `full` names them in full
+    (title sheets)."""
+    teacher = journal.class_teacher
+    name = (teacher.full_name if full else teacher.short_name) if teacher else "не назначен"
+    return f"Классный руководитель: {name}"
 
 
 def sheet_header(

@@ -29,22 +29,26 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar
 
-from documents.fonts import SANS, SANS_BOLD, clean_text, ellipsize, wrap
+from documents.fonts import clean_text
 from documents.layout import (
     PAGE,
     Box,
     PageGeometry,
+    Section,
     Sheet,
+    SheetDocument,
     SheetHeader,
     TextBlock,
+    centred_text,
+    class_teacher_line,
     courses_in_print_order,
     lessons_sheets,
     marks_sheets,
     number_sheets,
     sheet_count,
     sheet_header,
-    sheet_of_page,
     span_title,
+    text_line,
 )
 from documents.statistics import (
     Absences,
@@ -99,42 +103,6 @@ class TextSheet:
     label: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
-    """A section of the journal and the pages it takes (1-based, inclusive)."""
-
-    title: str  # «Список обучающихся», «Русский язык — отметки»
-    first_page: int
-    last_page: int
-    group: str = ""  # the course, for the parts of a course: «Русский язык»
-    part: str = ""  # «отметки», «содержание уроков»
-
-    def sheets(self, duplex: bool) -> tuple[int, int]:
-        return sheet_of_page(self.first_page, duplex), sheet_of_page(self.last_page, duplex)
-
-    def sheet_range(self, duplex: bool) -> str:
-        """«5» or «5–8»: how the contents name the section's sheets."""
-        first, last = self.sheets(duplex)
-        return str(first) if first == last else f"{first}–{last}"
-
-
-@dataclass(frozen=True)
-class JournalDocument:
-    """Every sheet of a class journal, numbered, with its sections (for the contents and outline)."""
-
-    sheets: tuple[Sheet, ...]
-    sections: tuple[Section, ...]
-    duplex: bool
-
-    @property
-    def pages(self) -> int:
-        return len(self.sheets)
-
-    @property
-    def sheet_count(self) -> int:
-        return sheet_count(self.pages, self.duplex)
-
-
 # --- Geometry of the text sheets ------------------------------------------------------
 
 
@@ -185,11 +153,6 @@ def _table_sheets(
     return tuple(sheets)
 
 
-def _teacher_line(journal: ClassJournal) -> str:
-    teacher = journal.class_teacher
-    return f"Классный руководитель: {teacher.short_name if teacher else 'не назначен'}"
-
-
 # --- Students (J1) ---------------------------------------------------------------------
 
 
@@ -234,7 +197,7 @@ def student_list_sheets(journal: ClassJournal) -> tuple[TextSheet, ...]:
         f"выбыло — {left}, на {format_date_short(journal.end)} — {at_end}."
     )
     rows.append(Row((summary,), RowKind.NOTE))
-    return _table_sheets(journal, STUDENTS_SECTION, [_teacher_line(journal)], columns, rows)
+    return _table_sheets(journal, STUDENTS_SECTION, [class_teacher_line(journal)], columns, rows)
 
 
 def _movements(journal: ClassJournal, student: Student) -> list[str]:
@@ -298,7 +261,7 @@ def attendance_sheets(journal: ClassJournal) -> tuple[TextSheet, ...]:
             RowKind.NOTE,
         )
     )
-    return _table_sheets(journal, ATTENDANCE_SECTION, [_teacher_line(journal)], columns, rows)
+    return _table_sheets(journal, ATTENDANCE_SECTION, [class_teacher_line(journal)], columns, rows)
 
 
 def _count(n: int) -> str:
@@ -408,7 +371,7 @@ def progress_sheets(journal: ClassJournal) -> tuple[TextSheet, ...]:
             RowKind.NOTE,
         )
     )
-    return _table_sheets(journal, PROGRESS_SECTION, [_teacher_line(journal)], columns, rows)
+    return _table_sheets(journal, PROGRESS_SECTION, [class_teacher_line(journal)], columns, rows)
 
 
 def _span_heading(journal: ClassJournal, span: Span) -> str:
@@ -516,7 +479,7 @@ def keeping_sheets(journal: ClassJournal) -> tuple[TextSheet, ...]:
             RowKind.NOTE,
         )
     )
-    return _table_sheets(journal, KEEPING_SECTION, [_teacher_line(journal)], columns, rows)
+    return _table_sheets(journal, KEEPING_SECTION, [class_teacher_line(journal)], columns, rows)
 
 
 def _keeping_cells(k: Keeping, base: int) -> tuple[str, ...]:
@@ -539,34 +502,6 @@ def _keeping_cells(k: Keeping, base: int) -> tuple[str, ...]:
 
 
 # --- Title and certification (R2) ---------------------------------------------------------
-
-
-def _centred(text: str, box: Box, size_pt: float, *, bold: bool = False, lines: int = 1) -> TextBlock:
-    font = SANS_BOLD if bold else SANS
-    fitted = wrap(clean_text(text, 600), box.width, font, size_pt, lines)
-    leading = size_pt * 0.3528 * 1.3
-    return TextBlock(
-        Box(box.left, box.top, box.width, leading * len(fitted)),
-        fitted,
-        size_pt,
-        leading,
-        align="center",
-        bold=bold,
-    )
-
-
-def _left(
-    text: str, left: float, top: float, width: float, size_pt: float, *, bold: bool = False
-) -> TextBlock:
-    font = SANS_BOLD if bold else SANS
-    leading = size_pt * 0.3528 * 1.3
-    return TextBlock(
-        Box(left, top, width, leading),
-        (ellipsize(clean_text(text, 600), width, font, size_pt),),
-        size_pt,
-        leading,
-        bold=bold,
-    )
 
 
 def _contents_columns() -> tuple[Column, ...]:
@@ -607,33 +542,38 @@ def title_sheets(
     g = TEXT
     p = g.page
     left, width = p.margin_left + 6.0, g.title_split - p.margin_left - 12.0
-    teacher = journal.class_teacher
-    school = _centred(journal.school.name, Box(left, 24, width, 12), 11, bold=True, lines=3)
+    school = centred_text(journal.school.name, left, 24, width, 11, bold=True, lines=3)
     blocks = [
         school,
-        _centred(journal.school.address, Box(left, school.box.bottom + 2, width, 5), 8, lines=2),
-        _centred("КЛАССНЫЙ ЖУРНАЛ", Box(left, 66, width, 12), 26, bold=True),
-        _centred(f"{journal.school_class.name} класса", Box(left, 82, width, 9), 18, bold=True),
-        _centred(span_title(journal), Box(left, 96, width, 6), 13, lines=2),
-        _centred(format_date_range(journal.start, journal.end), Box(left, 104, width, 5), 10),
-        _centred(
-            f"Классный руководитель: {teacher.full_name if teacher else 'не назначен'}",
-            Box(left, 124, width, 5),
+        centred_text(journal.school.address, left, school.box.bottom + 2, width, 8, lines=2),
+        centred_text("КЛАССНЫЙ ЖУРНАЛ", left, 66, width, 26, bold=True),
+        centred_text(f"{journal.school_class.name} класса", left, 82, width, 18, bold=True),
+        centred_text(span_title(journal), left, 96, width, 13, lines=2),
+        centred_text(format_date_range(journal.start, journal.end), left, 104, width, 10),
+        centred_text(
+            class_teacher_line(journal, full=True),
+            left,
+            124,
+            width,
             10,
             lines=2,
         ),
-        _centred(f"Журнал сформирован {format_date(journal.end)}", Box(left, 134, width, 5), 10),
-        _centred(
+        centred_text(f"Журнал сформирован {format_date(journal.end)}", left, 134, width, 10),
+        centred_text(
             f"Всего в журнале {count_words(sheets, 'лист', 'листа', 'листов')}",
-            Box(left, 168, width, 7),
+            left,
+            168,
+            width,
             14,
             bold=True,
         ),
-        _centred(
+        centred_text(
             "(листы считаются по двум страницам: печать с двух сторон)"
             if duplex
             else "(каждая страница — отдельный лист)",
-            Box(left, 176, width, 5),
+            left,
+            176,
+            width,
             8,
         ),
     ]
@@ -644,7 +584,7 @@ def title_sheets(
         g.contents_more,
         first_box=box,
     )
-    contents_title = _centred("СОДЕРЖАНИЕ", Box(box.left, g.body_top + 3, box.width, 7), 12, bold=True)
+    contents_title = centred_text("СОДЕРЖАНИЕ", box.left, g.body_top + 3, box.width, 12, bold=True)
     inner = p.content_width - 2.4
     frame = (  # a double frame round the page, and a rule between the title and the contents
         f"M{p.margin_left} 5h{p.content_width}v{g.body_bottom - 3}h{-p.content_width}z"
@@ -684,23 +624,29 @@ def certification_sheet(journal: ClassJournal, sheets: int) -> TextSheet:
     teacher = journal.class_teacher
     director = signature_name(clean_text(journal.school.director, 200)) or "_______________"
     blocks = [
-        _centred("ЗАВЕРИТЕЛЬНЫЙ ЛИСТ", Box(left, 40, width, 10), 18, bold=True),
-        _centred(
+        centred_text("ЗАВЕРИТЕЛЬНЫЙ ЛИСТ", left, 40, width, 18, bold=True),
+        centred_text(
             f"В настоящем журнале {verb} {sheets_with_words(sheets)}.",
-            Box(left, 62, width, 14),
+            left,
+            62,
+            width,
             14,
             lines=2,
         ),
-        _centred(
+        centred_text(
             f"Классный журнал {journal.school_class.name} класса, {span_title(journal)}; "
             f"{clean_text(journal.school.name, 300)}.",
-            Box(left, 80, width, 10),
+            left,
+            80,
+            width,
             10,
             lines=3,
         ),
-        _centred(
+        centred_text(
             f"Журнал сформирован {format_date(journal.end)} по данным электронного классного журнала.",
-            Box(left, 94, width, 5),
+            left,
+            94,
+            width,
             10,
             lines=2,
         ),
@@ -714,16 +660,16 @@ def certification_sheet(journal: ClassJournal, sheets: int) -> TextSheet:
     x_sign, x_name = left + 100, left + 150
     for i, (role, name) in enumerate(rows):
         top = 118 + i * 14
-        blocks.append(_left(role, left + 10, top, 88, 11))
+        blocks.append(text_line(role, left + 10, top, 88, 11))
         lines.append(f"M{x_sign} {top + 5.2}H{x_name}")
         if name:
-            blocks.append(_left(f"/ {name} /", x_name + 2, top, 80, 11))
+            blocks.append(text_line(f"/ {name} /", x_name + 2, top, 80, 11))
         else:  # a name to be written in by hand: «/ ________ /»
-            blocks.append(_left("/", x_name + 2, top, 4, 11))
-            blocks.append(_left("/", x_name + 46, top, 4, 11))
+            blocks.append(text_line("/", x_name + 2, top, 4, 11))
+            blocks.append(text_line("/", x_name + 46, top, 4, 11))
             lines.append(f"M{x_name + 6} {top + 5.2}H{x_name + 44}")
-    blocks.append(_left("М. П.", left + 10, 166, 30, 12, bold=True))
-    blocks.append(_left("«____» ________________ 20____ г.", x_sign, 166, 100, 11))
+    blocks.append(text_line("М. П.", left + 10, 166, 30, 12, bold=True))
+    blocks.append(text_line("«____» ________________ 20____ г.", x_sign, 166, 100, 11))
     return TextSheet(
         header=_header(journal, CERTIFICATION_SECTION),
         blocks=tuple(blocks),
@@ -735,7 +681,7 @@ def certification_sheet(journal: ClassJournal, sheets: int) -> TextSheet:
 # --- The document --------------------------------------------------------------------------
 
 
-def journal_document(journal: ClassJournal, *, duplex: bool = False) -> JournalDocument:
+def journal_document(journal: ClassJournal, *, duplex: bool = False) -> SheetDocument:
     """The class journal, every sheet laid out and numbered, and its sections."""
     body: list[tuple[str, str, str, tuple[Sheet, ...]]] = [
         (STUDENTS_SECTION, "", "", student_list_sheets(journal))
@@ -769,4 +715,4 @@ def journal_document(journal: ClassJournal, *, duplex: bool = False) -> JournalD
         raise AssertionError(f"title sheets: {len(titles)} laid out, {title_count} counted")
     ordered = [*titles, *(s for *_, sheets in body for s in sheets), certification_sheet(journal, total)]
     numbered = number_sheets(ordered, duplex=duplex)
-    return JournalDocument(sheets=numbered, sections=tuple(sections), duplex=duplex)
+    return SheetDocument(sheets=numbered, sections=tuple(sections), duplex=duplex)

@@ -5,7 +5,10 @@ subject every period mark, the year mark, the exam and the final mark; and per s
 month the days and lessons missed, with and without a valid reason (R6). This module lays
 them out as a short document of its own — title sheet with contents and sheet count, the
 marks ведомость, the attendance ведомость, a certification sheet — rendered to PDF/A-3b by
-documents/pdf.py, plus the same figures as CSV (documents/csv_export.py conventions).
+documents/render.py like the journal, plus the same figures as CSV (documents/csv_export.py conventions).
+It is built from the journal's parts (documents/layout.py): the page, the heading and footer with
+the class teacher line, the line-spacing formula, numbering (simplex, or duplex with «оборот листа k»)
+and sections; and its attachments are made by the same helper as the journal's.
 
 Layout follows documents/layout.py: every sheet is laid out here to the millimetre (text
 measured with the real font metrics) as a few absolutely positioned, pre-formatted text
@@ -28,7 +31,6 @@ from typing import ClassVar
 
 from documents.csv_export import CSV_METADATA_NAME, Column, Table, csv_metadata_for, table_csv
 from documents.fonts import (
-    PT_PER_MM,
     SANS,
     SANS_BOLD,
     clean_text,
@@ -38,19 +40,31 @@ from documents.fonts import (
     wrap,
 )
 from documents.layout import (
-    HEAD_LEADING,
     PAGE,
     Box,
     PageGeometry,
+    Section,
+    SheetDocument,
     SheetHeader,
     TextBlock,
     centred_lines,
+    centred_text,
+    class_teacher_line,
+    leading_mm,
     number_sheets,
+    sheet_count,
     sheet_header,
     split_evenly,
+    text_line,
 )
-from documents.pdf import ATTACHMENT_TYPES, render_sheets_pdf
 from documents.pdfa import Attachment, PdfMeta
+from documents.render import (
+    CHUNK_SHEETS,
+    RenderedDocument,
+    TemplateFetcher,
+    data_attachments,
+    render_document,
+)
 from documents.statistics import attendance
 from journal.model import (
     FINAL_EXAM,
@@ -76,6 +90,11 @@ ATTENDANCE_CSV = "attendance_summary.csv"
 
 YEAR_LABEL, EXAM_LABEL, FINAL_LABEL = "год", "экз", "итог"
 LEFT_MARK = " (выб.)"  # after the name of a student no longer in the class at the end of the year
+SHEETS_NOTE = {
+    False: "Каждая страница — отдельный лист.",
+    True: "Листы считаются по двум страницам: печать с двух сторон.",
+}
+"""How the title sheet says sheets are counted, by `duplex`."""
 
 
 class SummaryError(ValueError):
@@ -115,28 +134,13 @@ class SummaryGeometry:
     legend_lines: int = 5
 
     @property
-    def left(self) -> float:
-        return self.page.margin_left
-
-    @property
-    def top(self) -> float:
-        return self.page.grid_top
-
-    @property
-    def width(self) -> float:
-        return self.page.content_width
-
-    @property
     def cells_room(self) -> float:
         """Width the cells may take when the Ф. И. О. column is as narrow as allowed."""
-        return self.width - self.number_width - self.name_min
-
-    def leading(self, size_pt: float) -> float:
-        return size_pt / PT_PER_MM * HEAD_LEADING
+        return self.page.content_width - self.number_width - self.name_min
 
     @property
     def legend_leading(self) -> float:
-        return self.leading(self.legend_pt)
+        return leading_mm(self.legend_pt)
 
 
 GEOMETRY = SummaryGeometry()
@@ -231,13 +235,13 @@ def _grid_sheet(
     g: SummaryGeometry = GEOMETRY,
 ) -> SummarySheet:
     """A ruled grid: № | Ф. И. О. | groups of columns, a two- or three-level heading, a legend under it."""
-    group_leading = g.leading(g.group_pt)
-    label_leading = g.leading(g.label_pt)
+    group_leading = leading_mm(g.group_pt)
+    label_leading = leading_mm(g.label_pt)
     group_h = 2 * group_leading + 0.8
     band_h = label_leading + 0.9 if any(gr.bands for gr in groups) else 0.0
     label_h = label_leading + 0.9
     head_h = group_h + band_h + label_h
-    left, top = g.left, g.top
+    left, top = g.page.margin_left, g.page.grid_top  # where the journal's grids start
     names_left = left + g.number_width
     cells_left = names_left + name_width
     width = cells_left - left + sum(gr.width for gr in groups)
@@ -477,7 +481,7 @@ def _scheme_words(journal: ClassJournal) -> str:
 def _fit_widths(groups: list[GridGroup], g: SummaryGeometry) -> tuple[float, list[GridGroup]]:
     """The Ф. И. О. column gets what the cells leave, up to `name_max`; any more widens the cells evenly."""
     cells = sum(gr.width for gr in groups)
-    name = g.width - g.number_width - cells
+    name = g.page.content_width - g.number_width - cells
     if name <= g.name_max:
         return name, groups
     extra = (name - g.name_max) / max(1, sum(len(gr.columns) for gr in groups))
@@ -504,7 +508,7 @@ def marks_sheets(journal: ClassJournal, g: SummaryGeometry = GEOMETRY) -> tuple[
                 GridRow(str(offset + i + 1), _student_name(journal, s, name_width, g), s.id)
                 for i, s in enumerate(students)
             ]
-            bits = [_teacher_line(journal), f"{journal.year.name} учебный год"]
+            bits = [class_teacher_line(journal), f"{journal.year.name} учебный год"]
             if len(subject_runs) > 1:
                 bits.append(f"предметы, часть {si + 1} из {len(subject_runs)}")
             if len(student_runs) > 1 and students:
@@ -549,11 +553,6 @@ def _marks_legend(journal: ClassJournal, subjects: Sequence[Subject]) -> str:
     if any(not journal.is_enrolled(s.id, journal.end) for s in journal.students):
         text += f" {LEFT_MARK.strip()} — выбыл(а) из класса до конца учебного года."
     return text + " Пустая клетка — отметки нет."
-
-
-def _teacher_line(journal: ClassJournal) -> str:
-    teacher = journal.class_teacher
-    return f"Классный руководитель: {teacher.short_name if teacher else 'не назначен'}"
 
 
 # --- Attendance ----------------------------------------------------------------------------
@@ -629,7 +628,7 @@ def attendance_sheets(journal: ClassJournal, g: SummaryGeometry = GEOMETRY) -> t
     counts = monthly_absences(journal)
     student_runs = split_evenly(journal.students, g.rows)
     name_width = 40.0
-    cell = (g.width - g.number_width - name_width) / (4 * (len(months) + 1))
+    cell = (g.page.content_width - g.number_width - name_width) / (4 * (len(months) + 1))
     class_total = [_year_total([counts[s.id][i] for s in journal.students]) for i in range(len(months))]
     sheets = []
     offset = 0
@@ -652,7 +651,7 @@ def attendance_sheets(journal: ClassJournal, g: SummaryGeometry = GEOMETRY) -> t
                 for k, label in enumerate(("дн.", "ур.", "дн.", "ур."))
             )
             groups.append(GridGroup(title, columns, (("уваж.", 2), ("без уваж.", 2))))
-        bits = [_teacher_line(journal), f"{journal.year.name} учебный год"]
+        bits = [class_teacher_line(journal), f"{journal.year.name} учебный год"]
         if len(student_runs) > 1:
             bits.append(f"обучающиеся № {offset + 1}–{offset + len(students)}")
         sheets.append(
@@ -681,65 +680,50 @@ def attendance_sheets(journal: ClassJournal, g: SummaryGeometry = GEOMETRY) -> t
 # --- Title and certification -----------------------------------------------------------------
 
 
-def _centred(
-    text: str, left: float, top: float, width: float, size_pt: float, *, bold: bool = False, lines: int = 1
-) -> TextBlock:
-    fitted = wrap(clean_text(text, 600), width, SANS_BOLD if bold else SANS, size_pt, lines)
-    leading = size_pt / PT_PER_MM * 1.3
-    return TextBlock(
-        Box(left, top, width, leading * len(fitted)), fitted, size_pt, leading, align="center", bold=bold
-    )
-
-
-def _line(
-    text: str, left: float, top: float, width: float, size_pt: float, *, bold: bool = False, align: str = ""
-) -> TextBlock:
-    leading = size_pt / PT_PER_MM * 1.3
-    fitted = ellipsize(clean_text(text, 600), width, SANS_BOLD if bold else SANS, size_pt)
-    return TextBlock(Box(left, top, width, leading), (fitted,), size_pt, leading, align=align, bold=bold)
-
-
-def _sheet_range(first: int, last: int) -> str:
+def _sheet_range(section: Section, duplex: bool) -> str:
+    first, last = section.sheets(duplex)
     return f"лист {first}" if first == last else f"листы {first}–{last}"
 
 
-def title_sheet(journal: ClassJournal, sections: Sequence[tuple[str, int, int]], total: int) -> SummarySheet:
-    """School, class, year, class teacher; the contents with sheet numbers; «Всего N листов» (R2, R3)."""
+def title_sheet(
+    journal: ClassJournal, sections: Sequence[Section], total: int, *, duplex: bool = False
+) -> SummarySheet:
+    """School, class, year, class teacher; the contents with sheet numbers; «Всего N листов» (R2, R3).
+    `total` counts sheets: pages, or pages two a sheet when `duplex`."""
     p = GEOMETRY.page
     left, width = p.margin_left + 20, p.content_width - 40
-    teacher = journal.class_teacher
     blocks = [
-        _centred(journal.school.name, left, 22, width, 12, bold=True, lines=2),
-        _centred(journal.school.address, left, 34, width, 9, lines=2),
-        _centred("СВОДНАЯ ВЕДОМОСТЬ", left, 55, width, 24, bold=True),
-        _centred("итоговых оценок и посещаемости", left, 67, width, 16, bold=True),
-        _centred(
+        centred_text(journal.school.name, left, 22, width, 12, bold=True, lines=2),
+        centred_text(journal.school.address, left, 34, width, 9, lines=2),
+        centred_text("СВОДНАЯ ВЕДОМОСТЬ", left, 55, width, 24, bold=True),
+        centred_text("итоговых оценок и посещаемости", left, 67, width, 16, bold=True),
+        centred_text(
             f"{journal.school_class.name} класса · {journal.year.name} учебный год", left, 78, width, 14
         ),
-        _centred(
-            f"Классный руководитель: {teacher.full_name if teacher else 'не назначен'}",
+        centred_text(
+            class_teacher_line(journal, full=True),
             left,
             90,
             width,
             11,
             lines=2,
         ),
-        _centred(
+        centred_text(
             f"Сформирована {format_date(journal.year.end)} по данным электронного классного журнала",
             left,
             97,
             width,
             9,
         ),
-        _line("Содержание", left + 40, 112, width - 80, 11, bold=True),
+        text_line("Содержание", left + 40, 112, width - 80, 11, bold=True),
     ]
     frame = [_rect(p.margin_left, 8, p.content_width, 188)]
-    for i, (title, first, last) in enumerate(sections):
+    for i, section in enumerate(sections):
         top = 119 + i * 6.5
-        blocks.append(_line(f"{i + 1}. {title}", left + 40, top, width - 130, 11))
-        blocks.append(_line(_sheet_range(first, last), left + width - 90, top, 50, 11, align="right"))
+        blocks.append(text_line(f"{i + 1}. {section.title}", left + 40, top, width - 130, 11))
+        blocks.append(text_line(_sheet_range(section, duplex), left + width - 90, top, 50, 11, align="right"))
     blocks.append(
-        _centred(
+        centred_text(
             f"Всего в ведомости {count_words(total, 'лист', 'листа', 'листов')}",
             left,
             119 + len(sections) * 6.5 + 8,
@@ -749,8 +733,8 @@ def title_sheet(journal: ClassJournal, sections: Sequence[tuple[str, int, int]],
         )
     )
     blocks.append(
-        _centred(
-            "Хранится 25 лет (документ строгой отчётности). Каждая страница — отдельный лист.",
+        centred_text(
+            f"Хранится 25 лет (документ строгой отчётности). {SHEETS_NOTE[duplex]}",
             left,
             185,
             width,
@@ -767,18 +751,19 @@ def title_sheet(journal: ClassJournal, sections: Sequence[tuple[str, int, int]],
 
 
 def certification_sheet(journal: ClassJournal, total: int) -> SummarySheet:
-    """«В настоящей ведомости пронумеровано N (…) листов», signatures, «М. П.» (R3, A1)."""
+    """«В настоящей ведомости пронумеровано N (…) листов», signatures, «М. П.» (R3, A1); `total` counts
+    sheets, as on the title sheet."""
     p = GEOMETRY.page
     left, width = p.margin_left + 30, p.content_width - 60
     verb = plural(total, "пронумерован", "пронумеровано", "пронумеровано")
     teacher = journal.class_teacher
     director = signature_name(clean_text(journal.school.director, 200))
     blocks = [
-        _centred("ЗАВЕРИТЕЛЬНЫЙ ЛИСТ", left, 40, width, 18, bold=True),
-        _centred(
+        centred_text("ЗАВЕРИТЕЛЬНЫЙ ЛИСТ", left, 40, width, 18, bold=True),
+        centred_text(
             f"В настоящей сводной ведомости {verb} {sheets_with_words(total)}.", left, 62, width, 14, lines=2
         ),
-        _centred(
+        centred_text(
             f"{TITLE} {journal.school_class.name} класса за {journal.year.name} учебный год; "
             f"{clean_text(journal.school.name, 300)}.",
             left,
@@ -797,11 +782,11 @@ def certification_sheet(journal: ClassJournal, total: int) -> SummarySheet:
         )
     ):
         top = 118 + i * 14
-        blocks.append(_line(role, left + 10, top, 88, 11))
-        blocks.append(_line(f"/ {name} /" if name else "/" + " " * 30 + "/", x_name + 2, top, 80, 11))
+        blocks.append(text_line(role, left + 10, top, 88, 11))
+        blocks.append(text_line(f"/ {name} /" if name else "/" + " " * 30 + "/", x_name + 2, top, 80, 11))
         lines.append(f"M{_n(x_sign)} {_n(top + 5.2)}H{_n(x_name)}")
-    blocks.append(_line("М. П.", left + 10, 152, 30, 12, bold=True))
-    blocks.append(_line("«____» ________________ 20____ г.", x_sign, 152, 100, 11))
+    blocks.append(text_line("М. П.", left + 10, 152, 30, 12, bold=True))
+    blocks.append(text_line("«____» ________________ 20____ г.", x_sign, 152, 100, 11))
     return SummarySheet(
         header=sheet_header(journal, CERTIFICATION_SECTION, [f"{journal.year.name} учебный год"]),
         blocks=tuple(blocks),
@@ -814,8 +799,9 @@ def certification_sheet(journal: ClassJournal, total: int) -> SummarySheet:
 # --- The document ------------------------------------------------------------------------------
 
 
-def summary_sheets(journal: ClassJournal) -> tuple[SummarySheet, ...]:
-    """Every sheet of the class's year summary, numbered: title, marks, attendance, certification."""
+def summary_document(journal: ClassJournal, *, duplex: bool = False) -> SheetDocument:
+    """Every sheet of the class's year summary, numbered, and its sections: title, marks, attendance,
+    certification. `duplex` counts two pages a sheet, as the journal does (documents/sections.py)."""
     if journal.period is not None:
         raise SummaryError(
             f"{journal.school_class.name}: сводная ведомость составляется за учебный год, "
@@ -823,15 +809,26 @@ def summary_sheets(journal: ClassJournal) -> tuple[SummarySheet, ...]:
         )
     marks = marks_sheets(journal)
     absences = attendance_sheets(journal)
-    total = 1 + len(marks) + len(absences) + 1
-    sections = [
-        (TITLE_SECTION, 1, 1),
-        (MARKS_TITLE, 2, 1 + len(marks)),
-        (ATTENDANCE_TITLE, 2 + len(marks), 1 + len(marks) + len(absences)),
-        (CERTIFICATION_SECTION, total, total),
+    pages = 1 + len(marks) + len(absences) + 1
+    sections = (
+        Section(TITLE_SECTION, 1, 1),
+        Section(MARKS_TITLE, 2, 1 + len(marks)),
+        Section(ATTENDANCE_TITLE, 2 + len(marks), 1 + len(marks) + len(absences)),
+        Section(CERTIFICATION_SECTION, pages, pages),
+    )
+    total = sheet_count(pages, duplex)
+    ordered = [
+        title_sheet(journal, sections, total, duplex=duplex),
+        *marks,
+        *absences,
+        certification_sheet(journal, total),
     ]
-    ordered = [title_sheet(journal, sections, total), *marks, *absences, certification_sheet(journal, total)]
-    return number_sheets(ordered)
+    return SheetDocument(sheets=number_sheets(ordered, duplex=duplex), sections=sections, duplex=duplex)
+
+
+def summary_sheets(journal: ClassJournal, *, duplex: bool = False) -> tuple[SummarySheet, ...]:
+    """Every sheet of the class's year summary, numbered: title, marks, attendance, certification."""
+    return summary_document(journal, duplex=duplex).sheets  # type: ignore[return-value]
 
 
 def summary_meta(journal: ClassJournal) -> PdfMeta:
@@ -856,27 +853,28 @@ _DESCRIPTIONS = {
 
 def summary_attachments(files: Mapping[str, bytes]) -> tuple[Attachment, ...]:
     """The summary bundle's data files as PDF/A-3 associated files (types as in the journal PDF)."""
-    attachments = []
-    for name in sorted(files):
-        suffix = Path(name).suffix.lower()
-        if suffix not in ATTACHMENT_TYPES:
-            raise ValueError(f"{name}: only CSV, JSON, XML and XSD files are embedded in the summary PDF")
-        mime, relationship = ATTACHMENT_TYPES[suffix]
-        description = _DESCRIPTIONS.get(name, f"Данные сводной ведомости: {name}")
-        attachments.append(Attachment(name, files[name], mime, description, relationship))
-    return tuple(attachments)
+    return data_attachments(files, _DESCRIPTIONS, fallback="Данные сводной ведомости", document="summary")
 
 
 def render_summary_pdf(
-    journal: ClassJournal, target: Path, *, attachments: Mapping[str, bytes] | None = None
-) -> int:
-    """The year summary of a class as one PDF/A-3b file at `target` (R3, R6); returns the sheet count.
-    `attachments` (file name → bytes: the summary's CSV and XML) are embedded as associated files."""
-    return render_sheets_pdf(
-        summary_sheets(journal),
-        Path(target),
+    journal: ClassJournal,
+    target: Path,
+    *,
+    attachments: Mapping[str, bytes] | None = None,
+    duplex: bool = False,
+    chunk_size: int = CHUNK_SHEETS,
+    url_fetcher: TemplateFetcher | None = None,
+) -> RenderedDocument:
+    """The year summary of a class as one PDF/A-3b file at `target` (R3, R6), rendered like the journal;
+    `attachments` (file name → bytes: the summary's CSV and XML) are embedded as associated files.
+    `duplex` counts two pages a sheet."""
+    return render_document(
+        summary_document(journal, duplex=duplex),
+        target,
         summary_meta(journal),
         attachments=summary_attachments(attachments or {}),
+        chunk_size=chunk_size,
+        url_fetcher=url_fetcher,
     )
 
 

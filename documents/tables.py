@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from documents.fonts import PT_PER_MM, SANS, SANS_BOLD, clean_text, ellipsize, wrap
-from documents.layout import HEAD_LEADING, Box, TextBlock, centred_lines
+from documents.fonts import SANS, SANS_BOLD, clean_text, ellipsize, wrap
+from documents.layout import Box, TextBlock, centred_lines, leading_mm
 
 
 class RowKind(StrEnum):
@@ -191,7 +191,7 @@ def _head(
 ) -> tuple[float, list[tuple[tuple[str, ...], float, float, float, float]], str]:
     """Heading cells as (lines, left, top, width, height) relative to the table, its height and rules."""
     pad = 2 * style.padding
-    leading = style.head_pt / PT_PER_MM * HEAD_LEADING
+    leading = leading_mm(style.head_pt)
     groups: list[tuple[str, int, int]] = []  # (title, first column, count)
     for i, column in enumerate(columns):
         if column.group and groups and groups[-1][0] == column.group and groups[-1][1] + groups[-1][2] == i:

@@ -17,7 +17,8 @@ from pikepdf.pdfa import validate_written
 from benchmarks.synthetic import synthetic_class_journal
 from documents.csv_export import journal_csv_files
 from documents.layout import Box
-from documents.pdf import RenderedJournal, render_journal_pdf
+from documents.pdf import render_journal_pdf
+from documents.render import RenderedDocument
 from documents.sections import (
     CERTIFICATION_SECTION,
     TEXT,
@@ -79,13 +80,13 @@ def files(quarter: ClassJournal) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def rendered(
     quarter: ClassJournal, files: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, RenderedJournal]:
+) -> tuple[Path, RenderedDocument]:
     path = tmp_path_factory.mktemp("journal-pdf") / "journal.pdf"
     return path, render_journal_pdf(quarter, path, attachments=files, chunk_size=7)
 
 
 def test_the_title_total_is_the_real_page_count_and_the_certified_number(
-    rendered: tuple[Path, RenderedJournal],
+    rendered: tuple[Path, RenderedDocument],
 ) -> None:
     """R2: the title sheet's «Всего в журнале N листов» and the certification's N are the page count."""
     path, result = rendered
@@ -105,7 +106,7 @@ def test_the_title_total_is_the_real_page_count_and_the_certified_number(
     assert f"Лист {pages} из {pages}" in last
 
 
-def test_contents_and_outline_point_at_each_section(rendered: tuple[Path, RenderedJournal]) -> None:
+def test_contents_and_outline_point_at_each_section(rendered: tuple[Path, RenderedDocument]) -> None:
     path, result = rendered
     sections = result.sections
     assert sections[0].title == TITLE_SECTION and sections[-1].title == CERTIFICATION_SECTION
@@ -147,7 +148,7 @@ def test_contents_and_outline_point_at_each_section(rendered: tuple[Path, Render
 
 
 def test_source_data_is_embedded_as_pdfa3_associated_files(
-    rendered: tuple[Path, RenderedJournal], files: dict[str, bytes]
+    rendered: tuple[Path, RenderedDocument], files: dict[str, bytes]
 ) -> None:
     """R5, R10: the PDF alone carries its data, byte for byte, each file listed once in /AF."""
     path, _ = rendered
@@ -171,7 +172,7 @@ def test_source_data_is_embedded_as_pdfa3_associated_files(
 
 
 def test_two_renders_are_byte_identical(
-    rendered: tuple[Path, RenderedJournal], quarter: ClassJournal, files: dict[str, bytes], tmp_path: Path
+    rendered: tuple[Path, RenderedDocument], quarter: ClassJournal, files: dict[str, bytes], tmp_path: Path
 ) -> None:
     again = tmp_path / "again.pdf"
     render_journal_pdf(quarter, again, attachments=dict(reversed(files.items())), chunk_size=7)

@@ -30,8 +30,9 @@ from documents.layout import (
     number_sheets,
     split_evenly,
 )
-from documents.pdf import FetchRefused, TemplateFetcher, journal_meta, render_journal_pdf, render_sheets_pdf
+from documents.pdf import journal_meta, render_journal_pdf
 from documents.pdfa import PdfMeta, finish_pdfa
+from documents.render import FetchRefused, TemplateFetcher, render_sheets_pdf
 from documents.sections import journal_document
 from journal.model import ClassJournal, LessonStatus, Mark
 from journal.russian import month_name

@@ -20,6 +20,8 @@ import pikepdf
 import pytest
 from pikepdf.pdfa import validate_written
 
+from documents.render import RenderedDocument
+from documents.sections import journal_document
 from documents.statistics import attendance
 from documents.summary import (
     ATTENDANCE_CSV,
@@ -32,6 +34,7 @@ from documents.summary import (
     monthly_absences,
     render_summary_pdf,
     summary_csv_files,
+    summary_document,
     summary_sheets,
     summary_subjects,
     year_months,
@@ -47,6 +50,7 @@ from journal.model import (
     Student,
     Subject,
 )
+from journal.russian import sheets_with_words
 from journal.source import create_schema, extract_class_journal, open_source, write_school_year
 
 YEAR = "2024/2025"
@@ -259,16 +263,21 @@ def test_exam_and_final_columns_appear_only_where_marked(year: ClassJournal) -> 
     assert "экз — экзаменационная" in legend and "итог — итоговая" in legend
 
 
-def test_too_many_subjects_or_students_are_split_not_shrunk(year: ClassJournal) -> None:
-    """Subjects that do not fit even at the smallest size go to more sheets; 31+ students too."""
+def too_wide(year: ClassJournal) -> ClassJournal:
+    """30 students × 16 subjects, three with the wide mark «незач»: the marks take two sheets."""
     wide = widened(year, students=30, subjects=16)
-    wide = dataclasses.replace(
+    return dataclasses.replace(
         wide,
         final_marks=tuple(
             dataclasses.replace(f, value="незач") if f.subject_id in {1, 2, 3} else f
             for f in wide.final_marks
         ),
     )
+
+
+def test_too_many_subjects_or_students_are_split_not_shrunk(year: ClassJournal) -> None:
+    """Subjects that do not fit even at the smallest size go to more sheets; 31+ students too."""
+    wide = too_wide(year)
     sheets = summary_sheets(wide)
     marks = [s for s in sheets if s.section == MARKS_TITLE]
     assert len(marks) == 2
@@ -302,3 +311,42 @@ def test_two_renders_are_byte_identical(year: ClassJournal, tmp_path: Path) -> N
     render_summary_pdf(year, tmp_path / "a.pdf", attachments=files)
     render_summary_pdf(year, tmp_path / "b.pdf", attachments=files)
     assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+
+
+def test_duplex_summary_counts_sheets_as_the_journal_does(year: ClassJournal, tmp_path: Path) -> None:
+    """With `duplex` (settings) the summary, like the journal, counts two pages a sheet: «Лист k из M»
+    on a front, «оборот листа k» on its back, M sheets on the title, in the contents and on the
+    certification sheet (R2, R3) — and the renderer reports them in the journal's result type."""
+    wide = too_wide(year)  # 5 pages: title, 2 × marks, attendance, certification
+    path = tmp_path / "duplex.pdf"
+    rendered = render_summary_pdf(wide, path, attachments=summary_csv_files(wide), duplex=True)
+    assert isinstance(rendered, RenderedDocument)
+    assert (rendered.pages, rendered.sheets, rendered.duplex) == (5, 3, True)
+    assert [(s.title, s.sheets(True)) for s in rendered.sections] == [
+        ("Титульный лист", (1, 1)),
+        (MARKS_TITLE, (1, 2)),
+        (ATTENDANCE_TITLE, (2, 2)),
+        ("Заверительный лист", (3, 3)),
+    ]
+
+    journal = journal_document(year, duplex=True)
+    assert journal.sheet_count == (journal.pages + 1) // 2
+    journal_labels = [s.label.replace(f"из {journal.sheet_count}", "из 3") for s in journal.sheets[:5]]
+    labels = [s.label for s in summary_sheets(wide, duplex=True)]
+    assert labels == ["Лист 1 из 3", "оборот листа 1", "Лист 2 из 3", "оборот листа 2", "Лист 3 из 3"]
+    assert labels == journal_labels
+
+    with pikepdf.open(path) as pdf:
+        assert len(pdf.pages) == 5
+    for page, label in enumerate(labels, start=1):
+        assert label in pdftotext(path, page), f"page {page}"
+    title = " ".join(pdftotext(path, 1).split())
+    assert "Всего в ведомости 3 листа" in title
+    assert "Листы считаются по двум страницам" in title
+    assert "листы 1–2" in title and "лист 3" in title
+    certification = " ".join(pdftotext(path, 5).split())
+    assert f"пронумеровано {sheets_with_words(3)}" in certification
+
+    simplex = summary_document(wide)
+    assert (simplex.pages, simplex.sheet_count) == (5, 5)
+    assert [s.label for s in simplex.sheets][1] == "Лист 2 из 5"
