@@ -23,7 +23,7 @@ from documents.render import (
     render_document,
 )
 from documents.sections import journal_document
-from documents.xml_format import JOURNAL_XML_NAME, JOURNAL_XSD_NAME
+from documents.xml_format import XML_ATTACHMENT_DESCRIPTIONS
 from journal.model import ClassJournal, data_time
 
 
@@ -43,9 +43,7 @@ def journal_meta(journal: ClassJournal) -> PdfMeta:
 
 _DESCRIPTIONS = {
     **{table.url: f"{table.title}: {table.description}" for table in TABLES},
-    JOURNAL_XML_NAME: "Все данные журнала в XML (схема — journal.xsd): из этого файла журнал "
-    "восстанавливается полностью.",
-    JOURNAL_XSD_NAME: "XML-схема (XSD) файла journal.xml.",
+    **XML_ATTACHMENT_DESCRIPTIONS,
     CSV_METADATA_NAME: "Описание таблиц CSV (W3C CSVW): названия и типы столбцов, связи таблиц.",
 }
 

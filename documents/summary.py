@@ -66,6 +66,7 @@ from documents.render import (
     render_document,
 )
 from documents.statistics import attendance
+from documents.xml_format import XML_ATTACHMENT_DESCRIPTIONS
 from journal.model import (
     FINAL_EXAM,
     FINAL_RESULT,
@@ -848,6 +849,7 @@ _DESCRIPTIONS = {
     ATTENDANCE_CSV: "Сводная ведомость посещаемости: обучающийся × месяц, пропущенные дни и уроки по "
     "уважительной причине и без неё.",
     CSV_METADATA_NAME: "Описание таблиц CSV (W3C CSVW): названия и типы столбцов.",
+    **XML_ATTACHMENT_DESCRIPTIONS,
 }
 
 

@@ -74,6 +74,12 @@ JOURNAL_NS = "urn:journal-archive:class-journal:1"
 JOURNAL_XML_NAME = "journal.xml"
 JOURNAL_XSD_NAME = "journal.xsd"
 JOURNAL_XSD_PATH = Path(__file__).resolve().parent.parent / "templates" / JOURNAL_XSD_NAME
+XML_ATTACHMENT_DESCRIPTIONS = {
+    JOURNAL_XML_NAME: "Все данные журнала в XML (схема — journal.xsd): из этого файла журнал "
+    "восстанавливается полностью.",
+    JOURNAL_XSD_NAME: "XML-схема (XSD) файла journal.xml.",
+}
+"""How a PDF that carries journal.xml and its XSD describes them (the journal and the summary alike)."""
 """The schema of the format; bundles ship a copy of it next to journal.xml."""
 
 _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
