@@ -33,9 +33,14 @@ class AuditSummary:
 
 @flow(name="audit_fixity")
 def audit_fixity(
-    home: str | None = None, targets: list[str] | None = None, max_rate_mb_s: float | None = None
+    home: str | None = None,
+    targets: list[str] | None = None,
+    max_rate_mb_s: float | None = None,
+    deep: bool = False,
 ) -> AuditSummary:
-    """Check every bundle on `targets` (default: all), repair bad copies from good ones, write the digest."""
+    """Check every bundle on `targets` (default: all), repair bad copies from good ones, write the digest.
+
+    `deep` re-validates PDF/A and XML structure besides hashing every file (a slower schedule)."""
     logger = get_run_logger()
     settings = load_settings(Path(home) if home else None)
 
@@ -51,7 +56,7 @@ def audit_fixity(
                 action,
             )
 
-    run = run_audit(settings, targets, max_rate_mb_s=max_rate_mb_s, on_bundle=log_bundle)
+    run = run_audit(settings, targets, max_rate_mb_s=max_rate_mb_s, on_bundle=log_bundle, deep=deep)
     logger.info("Сводка аудита: %s", run.digest_path)
     return AuditSummary(
         digest=run.digest,
@@ -74,4 +79,13 @@ def audit_deployments(settings: Settings) -> list[Any]:
                 description=f"Аудит сохранности архива (R7): хранилища {', '.join(names)}, расписание {cron}",
             )
         )
+    deployments.append(
+        audit_fixity.to_deployment(
+            name="audit-fixity-deep",
+            cron=settings.deep_audit_schedule,
+            parameters={"home": str(settings.home), "deep": True},
+            description="Полный аудит архива (R5, R7): контрольные суммы, PDF/A и XML по схеме, "
+            f"все хранилища, расписание {settings.deep_audit_schedule}",
+        )
+    )
     return deployments

@@ -376,6 +376,14 @@ max_rate_option = click.option(
 )
 
 
+deep_option = click.option(
+    "--deep",
+    is_flag=True,
+    help="Also re-validate PDF/A and the XML against its schema (slower); by default every file is "
+    "hashed against the manifests the catalog anchored at archive time.",
+)
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--all", "check_all", is_flag=True, help="Every bundle in the catalog, on every target.")
@@ -387,6 +395,7 @@ max_rate_option = click.option(
     help="With --all: only this target (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON report.")
+@deep_option
 @max_rate_option
 @click.pass_context
 @user_errors
@@ -396,6 +405,7 @@ def verify(
     check_all: bool,
     target_names: tuple[str, ...],
     as_json: bool,
+    deep: bool,
     max_rate: float | None,
 ) -> None:
     """Check bundles: bundle folders given as PATH, or with --all every bundle on the targets (R7).
@@ -405,7 +415,14 @@ def verify(
     INVALID per bundle with every failed file and why; exit code 1 if anything failed.
     """
     from pipeline.settings import default_home
-    from pipeline.verify import format_report, replica_count, settings_if_home, verify_catalog, verify_folders
+    from pipeline.verify import (
+        depth_line,
+        format_report,
+        replica_count,
+        settings_if_home,
+        verify_catalog,
+        verify_folders,
+    )
 
     if bool(paths) == check_all:
         raise click.UsageError("укажите папки пакетов (PATH…) или --all, но не то и другое вместе")
@@ -420,17 +437,21 @@ def verify(
             file=sys.stderr,
         )
         with bar:
-            reports = verify_catalog(settings, target_names, max_rate, on_replica=lambda: bar.update(1))
+            reports = verify_catalog(
+                settings, target_names, max_rate, on_replica=lambda: bar.update(1), deep=deep
+            )
     else:
         for path in paths:
             if not path.is_dir():
                 click.echo(f"Ошибка: {path}: папки пакета нет", err=True)
                 sys.exit(2)
-        reports = verify_folders(paths, settings_if_home(ctx.obj or default_home()), max_rate)
+        reports = verify_folders(paths, settings_if_home(ctx.obj or default_home()), max_rate, deep=deep)
     if check_all and not reports and not as_json:
         click.echo("В каталоге нет пакетов.")
         return
     click.echo(format_report(reports, json=as_json), nl=False)
+    if not as_json:
+        click.echo(depth_line(deep))
     if any(not report.valid for report in reports):
         sys.exit(1)
 
@@ -443,10 +464,11 @@ def verify(
     metavar="NAME",
     help="Only this target (repeatable); default: all.",
 )
+@deep_option
 @max_rate_option
 @click.pass_context
 @user_errors
-def audit(ctx: click.Context, target_names: tuple[str, ...], max_rate: float | None) -> None:
+def audit(ctx: click.Context, target_names: tuple[str, ...], deep: bool, max_rate: float | None) -> None:
     """Run the fixity audit now: check every copy, repair bad ones from good ones, print the digest (R7)."""
     from pipeline.settings import select_targets
 
@@ -456,7 +478,7 @@ def audit(ctx: click.Context, target_names: tuple[str, ...], max_rate: float | N
     from flows.audit import audit_fixity
 
     summary = audit_fixity(
-        home=str(settings.home), targets=list(target_names) or None, max_rate_mb_s=max_rate
+        home=str(settings.home), targets=list(target_names) or None, max_rate_mb_s=max_rate, deep=deep
     )
     click.echo(summary.digest, nl=False)
     click.echo(f"Сводка записана в {summary.digest_path}")

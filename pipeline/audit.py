@@ -35,7 +35,7 @@ from pathlib import Path
 
 from journal.russian import count_words, format_date
 from pipeline.settings import Settings, select_targets
-from pipeline.verify import Verifier, seal_certificate
+from pipeline.verify import Verifier, depth_line, seal_certificate
 from storage.catalog import (
     ANCHOR_FILE,
     BundleRecord,
@@ -101,22 +101,29 @@ def run_audit(
     *,
     max_rate_mb_s: float | None = None,
     on_bundle: BundleCallback | None = None,
+    deep: bool = False,
 ) -> AuditRun:
-    """Audit every bundle of the catalog on the chosen targets (all by default), write the digest."""
+    """Audit every bundle of the catalog on the chosen targets (all by default), write the digest.
+
+    `deep` adds the structural re-validation (PDF/A, XSD) to the hashing (pipeline.verify)."""
     targets = select_targets(settings, target_names)
     started = _now()
     outcomes: list[ReplicaOutcome] = []
     db = open_catalog(settings.catalog_path)
     try:
         for record in list_bundles(db):
-            found = audit_bundle(settings, record, targets, db, max_rate_mb_s=max_rate_mb_s)
+            found = audit_bundle(settings, record, targets, db, max_rate_mb_s=max_rate_mb_s, deep=deep)
             outcomes += found
             if on_bundle is not None:
                 on_bundle(record, found)
     finally:
         db.close()
     finished = _now()
-    digest = format_digest(outcomes, started, finished, targets=[t.name for t in targets])
+    digest = (
+        format_digest(outcomes, started, finished, targets=[t.name for t in targets])
+        + depth_line(deep)
+        + "\n"
+    )
     return AuditRun(tuple(outcomes), started, finished, digest, write_digest(settings, digest, started))
 
 
@@ -127,6 +134,7 @@ def audit_bundle(
     db: sqlite3.Connection,
     *,
     max_rate_mb_s: float | None = None,
+    deep: bool = False,
 ) -> list[ReplicaOutcome]:
     """Check one bundle on `targets`, repair bad replicas from a good one, record every check.
 
@@ -134,7 +142,7 @@ def audit_bundle(
     one target still repairs it from the other); that target's check is recorded and
     reported too.
     """
-    checker = _Checker(Verifier(db, seal_certificate(settings), max_rate_mb_s), record, db)
+    checker = _Checker(Verifier(db, seal_certificate(settings), max_rate_mb_s, deep), record, db)
     checked = list(targets)
     reports = {target.name: checker.check(target) for target in targets}
     source = next((t for t in targets if reports[t.name].valid), None)

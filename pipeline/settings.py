@@ -51,6 +51,9 @@ certificate = "{KEYS_DIR}/{CERT_FILE}"
 # minute hour day-of-month month day-of-week. Default: Sundays at 03:00. A target may set its own
 # `audit_schedule`, e.g. "0 4 1 * *" (the 1st of each month) for the copy kept in the other room.
 schedule = "0 3 * * 0"
+# The full structural check (PDF/A and XML against the schema, besides every checksum), less often:
+# the weekly audit hashes every file against the catalog's anchors, which pins the exact bytes.
+deep_schedule = "0 5 1 * *"
 
 # Storage targets, at least two on different media (R8). Relative paths are inside this folder.
 [[targets]]
@@ -65,6 +68,7 @@ path = "archive/secondary"
 """
 
 DEFAULT_AUDIT_SCHEDULE = "0 3 * * 0"
+DEFAULT_DEEP_AUDIT_SCHEDULE = "0 5 1 * *"
 AUDIT_SCHEDULE_KEY = "audit_schedule"
 """The optional key of a [[targets]] entry giving that target its own audit schedule."""
 
@@ -88,6 +92,7 @@ class Settings:
     seal_certificate: Path = Path(KEYS_DIR, CERT_FILE)
     audit_schedule: str = DEFAULT_AUDIT_SCHEDULE  # cron
     target_audit_schedules: tuple[tuple[str, str], ...] = ()  # (target name, cron) where set per target
+    deep_audit_schedule: str = DEFAULT_DEEP_AUDIT_SCHEDULE  # cron of the full structural audit
 
     @property
     def config_path(self) -> Path:
@@ -186,6 +191,9 @@ def load_settings(home: Path | None = None) -> Settings:
     if not isinstance(audit, dict):
         raise ConfigError(f"В файле настроек {config_path}: [audit] должно быть разделом")
     schedule = check_cron(audit.get("schedule", DEFAULT_AUDIT_SCHEDULE), f"{config_path}: [audit] schedule")
+    deep_schedule = check_cron(
+        audit.get("deep_schedule", DEFAULT_DEEP_AUDIT_SCHEDULE), f"{config_path}: [audit] deep_schedule"
+    )
     own_schedules = tuple(
         (name, check_cron(entry[AUDIT_SCHEDULE_KEY], f"{config_path}: {name}.{AUDIT_SCHEDULE_KEY}"))
         for entry in targets
@@ -199,6 +207,7 @@ def load_settings(home: Path | None = None) -> Settings:
         **flags,
         **seal_paths,
         audit_schedule=schedule,
+        deep_audit_schedule=deep_schedule,
         target_audit_schedules=own_schedules,
     )
 

@@ -31,6 +31,7 @@ from flows.cli import main, prefect_environment
 from pipeline.archive import ArchiveStatus, archive_period_class
 from pipeline.audit import ReplicaOutcome, run_audit
 from pipeline.settings import ConfigError, Settings, load_settings
+from pipeline.verify import verify_catalog, verify_folders
 from storage.bagformat import BAG_INFO_FILE, digests_of, format_manifest
 from storage.catalog import (
     ANCHOR_FILE,
@@ -207,6 +208,25 @@ def test_archive_records_the_anchor_and_a_good_bundle_verifies(settings: Setting
     assert f"VALID  secondary:{bundle.key}" in result.output
 
 
+def test_routine_verify_hashes_against_the_anchor_and_deep_verify_revalidates(
+    settings: Settings, bundle: Bundle, tmp_path: Path
+) -> None:
+    """Issue 13: anchored checksums pin the bytes, so the routine check skips PDF/A and XSD; --deep runs
+    them; a folder the catalog does not know is always checked in full; the output says which depth ran."""
+    routine = verify_catalog(settings)
+    assert [r.valid for r in routine] == [True, True]
+    assert all(RULE_PDFA not in r.checks and RULE_CATALOG in r.checks for r in routine)
+    deep = verify_catalog(settings, deep=True)
+    assert all({RULE_PDFA, RULE_XSD, RULE_CATALOG} <= set(r.checks) for r in deep)
+    stranger = tmp_path / "elsewhere" / bundle.bundle_id
+    shutil.copytree(bundle.primary, stranger)
+    (alone,) = verify_folders([stranger], None)  # no home, no anchor: always the full check
+    assert {RULE_PDFA, RULE_XSD} <= set(alone.checks) and RULE_CATALOG not in alone.checks
+    result = cli(settings, "verify", "--all")
+    assert "Глубина проверки: обычная" in result.output
+    assert "Глубина проверки: полная" in cli(settings, "verify", "--all", "--deep").output
+
+
 def test_our_layer_runs_on_a_good_bundle(bundle: Bundle) -> None:
     """PDF/A-3b, the bundle's own XSD and the catalog anchor are all checked, not just BagIt."""
     anchor = hashlib.sha256((bundle.primary / ANCHOR_FILE).read_bytes()).hexdigest()
@@ -374,12 +394,19 @@ def test_audit_schedules_per_target(settings: Settings) -> None:
     prefect_environment(loaded)
     from flows.audit import audit_deployments
 
-    deployments = audit_deployments(loaded)
+    *deployments, deep = audit_deployments(loaded)
     assert [(d.name, d.parameters["targets"]) for d in deployments] == [
         ("audit-fixity-primary", ["primary"]),
         ("audit-fixity-secondary", ["secondary"]),
     ]
     assert [d.schedules[0].schedule.cron for d in deployments] == ["0 3 * * 0", "0 4 1 * *"]
+    # The full structural audit of every target on its own, slower schedule.
+    assert (deep.name, deep.parameters.get("deep"), "targets" in deep.parameters) == (
+        "audit-fixity-deep",
+        True,
+        False,
+    )
+    assert deep.schedules[0].schedule.cron == loaded.deep_audit_schedule == "0 5 1 * *"
 
     settings.config_path.write_text(config.replace('"0 4 1 * *"', '"0 4 31 2 *x"'), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"secondary\.audit_schedule"):
