@@ -245,6 +245,7 @@ class _Checker:
             max_rate_mb_s=self.max_rate_mb_s,
             recorded_digests=self.digests(),
             seal_certificate=self.certificate(),
+            tsa_certificate=self.tsa_certificate(),
         )
         if report.valid and anchor_of(self.db, self.record.bundle_id) is None:
             try:
@@ -260,11 +261,18 @@ class _Checker:
 
     def check_copy(self, folder: Path) -> BundleReport:
         return check_bundle(
-            DirectorySource(folder), recorded_digests=self.digests(), seal_certificate=self.certificate()
+            DirectorySource(folder),
+            recorded_digests=self.digests(),
+            seal_certificate=self.certificate(),
+            tsa_certificate=self.tsa_certificate(),
         )
 
     def certificate(self) -> Path | None:
         path = self.settings.seal_certificate
+        return path if path.is_file() else None
+
+    def tsa_certificate(self) -> Path | None:
+        path = self.settings.tsa_certificate
         return path if path.is_file() else None
 
 
@@ -320,6 +328,7 @@ def _repair(
                 max_rate_mb_s=checker.max_rate_mb_s,
                 recorded_digests=checker.digests(),
                 seal_certificate=checker.certificate(),
+                tsa_certificate=checker.tsa_certificate(),
             )
             repairs[target.name] = (_status(after), _repair_action(target, source), _messages(after))
     return repairs

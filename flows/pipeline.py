@@ -35,7 +35,7 @@ from documents.xml_format import (
     validate_journal_xml,
 )
 from flows.settings import Settings
-from journal.model import ClassJournal, data_time
+from journal.model import ClassJournal
 from journal.source import SourceError, extract_class_journal, open_source, select_class_names
 from storage.bagformat import PAYLOAD_DIR
 from storage.catalog import (
@@ -334,7 +334,13 @@ def store_bundle(
                 readme += "\n" + seal_readme_text()
             bag_dir = write_bag(work / bundle, payload.files, info, readme, changes_text)
             if plan.seal:  # a sealed bag is never modified again (R2, R3, R7)
-                seal_bag(bag_dir, settings.seal_key, settings.seal_certificate, data_time(journal.end))
+                seal_bag(  # the real time of sealing, proven by the TSA's timestamp when one is configured
+                    bag_dir,
+                    settings.seal_key,
+                    settings.seal_certificate,
+                    tsa_url=settings.tsa_url,
+                    tsa_certificate=settings.tsa_certificate,
+                )
             replicas = replicate_bundle(targets, key, bag_dir)
             if any(replica.status == ReplicaStatus.VERIFIED for replica in replicas):
                 # Catalogued only once at least one verified copy exists; otherwise the next run retries.

@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from documents.seal import CERT_FILE, seal_certificates, signer_name
+from documents.seal import CERT_FILE, TSA_CERT_FILE, SealCheck, seal_certificates, signer_name
 from flows.settings import Settings
 from journal.russian import format_date
 from storage.bagformat import SEAL_FILE, manifest_name, parse_manifest
@@ -68,8 +68,13 @@ def retrieve_bundle(
     targets = sorted(settings.targets(), key=lambda t: statuses.get(t.name) != ReplicaStatus.VERIFIED)
     passed_over: list[str] = []
     for target in targets:
+        tsa_certificate = settings.tsa_certificate if settings.tsa_certificate.is_file() else None
         report = check_stored_bundle(
-            target, record.key, recorded_digests=digests, seal_certificate=settings.seal_certificate
+            target,
+            record.key,
+            recorded_digests=digests,
+            seal_certificate=settings.seal_certificate,
+            tsa_certificate=tsa_certificate,
         )
         if not report.valid:
             passed_over.append(_failure(target.name, report))
@@ -80,7 +85,10 @@ def retrieve_bundle(
         try:
             fetch_bundle(target, record.key, partial)
             local = check_bundle(
-                DirectorySource(partial), recorded_digests=digests, seal_certificate=settings.seal_certificate
+                DirectorySource(partial),
+                recorded_digests=digests,
+                seal_certificate=settings.seal_certificate,
+                tsa_certificate=tsa_certificate,
             )
             if not local.valid:
                 passed_over.append(_failure(f"{target.name} (копия при чтении)", local))
@@ -90,12 +98,33 @@ def retrieve_bundle(
             shutil.rmtree(partial, ignore_errors=True)
         if settings.seal_certificate.is_file():  # README.txt's openssl command expects it beside the bundle
             shutil.copyfile(settings.seal_certificate, to_dir / CERT_FILE)
+        if tsa_certificate is not None:  # and the timestamp check its TSA's certificate
+            shutil.copyfile(tsa_certificate, to_dir / TSA_CERT_FILE)
         receipt = to_dir / f"{record.bundle_id}.receipt.txt"
-        receipt.write_text(receipt_text(record, target, destination, passed_over), encoding="utf-8")
+        receipt.write_text(
+            receipt_text(record, target, destination, passed_over, seal=local.seal), encoding="utf-8"
+        )
         return Retrieved(record.bundle_id, destination, receipt, target.name, tuple(passed_over))
     raise RetrievalError(
         f"Пакет {record.bundle_id} не выдан: ни одна копия не прошла проверку. " + " ".join(passed_over)
     )
+
+
+def sealed_text(seal: SealCheck) -> str:
+    """When the bundle was sealed, as far as the seal proves it, in the secretary's local time."""
+    if seal.proven_at is not None:
+        moment = seal.proven_at.astimezone()
+        return (
+            f"{format_date(moment.date())} в {moment:%H:%M} (UTC{moment:%z}), "
+            "время подтверждено меткой времени (RFC 3161)"
+        )
+    if seal.signed_at is not None:
+        moment = seal.signed_at.astimezone()
+        return (
+            f"время подписи в печати {format_date(moment.date())} {moment:%H:%M} (UTC{moment:%z}) "
+            "не подтверждено: метки времени нет, печать подтверждается, пока действует сертификат"
+        )
+    return "время подписи в печати не указано"
 
 
 def _failure(where: str, report: BundleReport) -> str:
@@ -103,8 +132,19 @@ def _failure(where: str, report: BundleReport) -> str:
     return f"Копия на {where} повреждена: {reasons}."
 
 
-def receipt_text(record: BundleRecord, target: Target, folder: Path, passed_over: list[str]) -> str:
-    """The Russian receipt: what was handed out, from where, its checksums, and when it was verified."""
+def receipt_text(
+    record: BundleRecord,
+    target: Target,
+    folder: Path,
+    passed_over: list[str],
+    *,
+    seal: SealCheck | None = None,
+) -> str:
+    """The Russian receipt: what was handed out, from where, its checksums, and when it was verified.
+
+    «Опечатан» gives the moment the seal's timestamp proves (`seal`, from the check just made),
+    or, without a timestamp, the signing time the seal claims, saying that it is not proven.
+    """
     now = dt.datetime.now().astimezone()  # the secretary's local time
     manifest = parse_manifest((folder / manifest_name("sha256")).read_bytes(), manifest_name("sha256"))
     rule = RETENTION_RULES[record.retention_class]
@@ -113,7 +153,7 @@ def receipt_text(record: BundleRecord, target: Target, folder: Path, passed_over
     if (folder / SEAL_FILE).is_file():
         signers = ", ".join(signer_name(c) for c in seal_certificates(folder / SEAL_FILE))
         seal_line = f"печать: подпись действительна, подписал {signers}"
-    sealed = format_date(dt.date.fromisoformat(record.sealed)) if record.sealed else "нет"
+    sealed = sealed_text(seal) if seal is not None else "нет"
     kind = BUNDLE_KIND_TITLES[BundleKind(record.kind)]
     fields = [
         ("Пакет", f"{record.bundle_id} (версия {record.version})"),
