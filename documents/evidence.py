@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 import tempfile
 import urllib.error
@@ -43,6 +44,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from documents import timestamp
 from documents._exec import openssl
 from documents._exec.tsa_client import request_token
+from documents.bag import FILE_MODE
 from storage.bagformat import (
     EVIDENCE_DIR,
     PAYLOAD_DIR,
@@ -224,6 +226,64 @@ def new_record(
         tsa_url, hashlib.new(COVERS_ALGORITHM, covers).digest(), COVERS_ALGORITHM
     )
     return files
+
+
+def write_new_files(folder: Path, files: Mapping[str, bytes], when: dt.datetime | None = None) -> None:
+    """Add files to a bag folder, in order, never replacing one: a hidden partial name, fsync, mode
+    0644, then rename; on any failure what this call wrote is removed. The folder keeps its mtime."""
+    folder = Path(folder)
+    folder_times = folder.stat()
+    written: list[Path] = []
+    made_dir = not (folder / EVIDENCE_DIR).exists()
+    try:
+        for relpath, data in files.items():
+            final = folder / relpath
+            final.parent.mkdir(exist_ok=True)
+            if final.exists() or final.is_symlink():
+                raise FileExistsError(
+                    f"{final}: файл уже существует; файлы доказательств не перезаписываются"
+                )
+            partial = final.with_name(f".{final.name}.part")
+            with partial.open("xb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            partial.chmod(FILE_MODE)
+            if when is not None:
+                os.utime(partial, (when.timestamp(), when.timestamp()))
+            try:
+                os.link(partial, final)  # fails if `final` appeared meanwhile: never replaces
+            finally:
+                partial.unlink()
+            written.append(final)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if made_dir and (folder / EVIDENCE_DIR).is_dir() and not any((folder / EVIDENCE_DIR).iterdir()):
+            (folder / EVIDENCE_DIR).rmdir()
+        raise
+    finally:
+        os.utime(folder, ns=(folder_times.st_atime_ns, folder_times.st_mtime_ns))
+
+
+def tag_paths(folder: Path) -> list[str]:
+    """The bag-relative paths of a folder's files outside data/ (what records cover and checks read)."""
+    folder = Path(folder)
+    found = [p.name for p in folder.iterdir() if p.is_file()]
+    if (folder / EVIDENCE_DIR).is_dir():
+        found += [f"{EVIDENCE_DIR}/{p.name}" for p in (folder / EVIDENCE_DIR).iterdir() if p.is_file()]
+    return sorted(found)
+
+
+def renew_folder(folder: Path, tsa_url: str, chain: Iterable[x509.Certificate] = ()) -> list[str]:
+    """Add the next evidence record to a bag folder (an archive timestamp over all earlier
+    evidence, fresh CRLs); return the files added. Nothing existing is changed."""
+    folder = Path(folder)
+    if not (folder / SEAL_FILE).is_file():
+        raise FileNotFoundError(f"{folder / SEAL_FILE}: пакет не опечатан — продлевать нечего")
+    files = new_record(lambda path: (folder / path).read_bytes(), tag_paths(folder), tsa_url, chain=chain)
+    write_new_files(folder, files)
+    return list(files)
 
 
 # --- Revocation -----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from cryptography.x509.oid import NameOID
 from documents import evidence, timestamp
 from documents._exec import openssl
 from documents._exec.tsa_client import TimestampError, request_token
-from documents.bag import FILE_MODE, verify_bag_against_manifests
+from documents.bag import verify_bag_against_manifests
 from storage.bagformat import EVIDENCE_DIR, SEAL_FILE, tagmanifest_name
 
 SEALED_FILE = tagmanifest_name("sha256")
@@ -386,7 +386,7 @@ def seal_bag(
             data = signed_data(content, key, certificate, when)
     except TimestampError as error:
         raise SealError(f"Пакет {bag_dir.name} не опечатан: {error}") from error
-    _write_new(bag_dir, {**files, SEAL_FILE: data}, when)
+    evidence.write_new_files(bag_dir, {**files, SEAL_FILE: data}, when)
     return seal
 
 
@@ -395,42 +395,6 @@ def _stamper(tsa_url: str) -> Callable[[bytes], bytes]:
         return request_token(tsa_url, hashlib.sha256(signature).digest(), "sha256")
 
     return stamp
-
-
-def _write_new(bag_dir: Path, files: dict[str, bytes], when: dt.datetime) -> None:
-    """Add files to a bag (never replacing one): hidden partial names, fsync, rename; `files` in order."""
-    folder_times = bag_dir.stat()
-    written: list[Path] = []
-    stamp = when.timestamp()
-    try:
-        for relpath, data in files.items():
-            final = bag_dir / relpath
-            final.parent.mkdir(exist_ok=True)
-            partial = final.with_name(f".{final.name}.part")
-            with partial.open("xb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            partial.chmod(FILE_MODE)
-            os.utime(partial, (stamp, stamp))
-            if final.exists():
-                partial.unlink()
-                raise SealError(f"{final}: файл уже существует; файлы печати не перезаписываются")
-            partial.rename(final)
-            written.append(final)
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        for partial in bag_dir.rglob(".*.part"):
-            partial.unlink(missing_ok=True)
-        if (bag_dir / EVIDENCE_DIR).is_dir() and not any((bag_dir / EVIDENCE_DIR).iterdir()):
-            (bag_dir / EVIDENCE_DIR).rmdir()
-        raise
-    finally:
-        if (bag_dir / EVIDENCE_DIR).is_dir():
-            evidence_dir = bag_dir / EVIDENCE_DIR
-            os.utime(evidence_dir, (stamp, stamp))
-        os.utime(bag_dir, ns=(folder_times.st_atime_ns, folder_times.st_mtime_ns))
 
 
 def seal_certificates(seal: Path) -> list[x509.Certificate]:

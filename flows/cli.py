@@ -6,6 +6,7 @@ school staff need to see. Bad input ends with one clear line and exit code 2.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 import sys
@@ -468,6 +469,12 @@ max_rate_option = click.option(
     help="With --all: only this target (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON report.")
+@click.option(
+    "--at",
+    "at_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Check the seals' evidence as of this date (YYYY-MM-DD), e.g. «would it still verify in 2040?».",
+)
 @max_rate_option
 @click.pass_context
 @user_errors
@@ -478,6 +485,7 @@ def verify(
     target_names: tuple[str, ...],
     as_json: bool,
     max_rate: float | None,
+    at_date: dt.datetime | None = None,
 ) -> None:
     """Check bundles: bundle folders given as PATH, or with --all every bundle on the targets (R7).
 
@@ -491,10 +499,11 @@ def verify(
         raise click.UsageError("укажите папки пакетов (PATH…) или --all, но не то и другое вместе")
     if target_names and not check_all:
         raise click.UsageError("--target задаётся вместе с --all")
+    at = at_date.replace(tzinfo=dt.UTC) if at_date else None
     if check_all:
-        reports = _verify_catalog(settings_of(ctx), target_names, max_rate)
+        reports = _verify_catalog(settings_of(ctx), target_names, max_rate, at)
     else:
-        reports = _verify_folders(ctx, paths, max_rate)
+        reports = _verify_folders(ctx, paths, max_rate, at)
     if check_all and not reports and not as_json:
         click.echo("В каталоге нет пакетов.")
         return
@@ -503,7 +512,9 @@ def verify(
         sys.exit(1)
 
 
-def _verify_folders(ctx: click.Context, paths: tuple[Path, ...], max_rate: float | None) -> list[Any]:
+def _verify_folders(
+    ctx: click.Context, paths: tuple[Path, ...], max_rate: float | None, at: dt.datetime | None = None
+) -> list[Any]:
     """Bundle folders on disk; the catalog's anchor is used when this home's catalog knows the bundle."""
     from flows.settings import CONFIG_NAME, default_home
     from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_info
@@ -519,6 +530,7 @@ def _verify_folders(ctx: click.Context, paths: tuple[Path, ...], max_rate: float
     settings = load_settings(home) if (home / CONFIG_NAME).is_file() else None
     db = open_catalog(settings.catalog_path) if settings and settings.catalog_path.is_file() else None
     certificate = settings.seal_certificate if settings and settings.seal_certificate.is_file() else None
+    tsa = settings.tsa_certificate if settings and settings.tsa_certificate.is_file() else None
     reports = []
     try:
         for path in paths:
@@ -535,6 +547,8 @@ def _verify_folders(ctx: click.Context, paths: tuple[Path, ...], max_rate: float
                     max_rate_mb_s=max_rate,
                     recorded_digests=digests,
                     seal_certificate=certificate,
+                    tsa_certificate=tsa,
+                    at=at,
                 )
             )
     finally:
@@ -543,7 +557,9 @@ def _verify_folders(ctx: click.Context, paths: tuple[Path, ...], max_rate: float
     return reports
 
 
-def _verify_catalog(settings: Settings, target_names: tuple[str, ...], max_rate: float | None) -> list[Any]:
+def _verify_catalog(
+    settings: Settings, target_names: tuple[str, ...], max_rate: float | None, at: dt.datetime | None = None
+) -> list[Any]:
     """Every bundle in the catalog on every chosen target, read in place (streamed, never unpacked)."""
     from flows.fixity import select_targets
     from storage.catalog import list_bundles, open_catalog, recorded_digests
@@ -551,6 +567,7 @@ def _verify_catalog(settings: Settings, target_names: tuple[str, ...], max_rate:
 
     targets = select_targets(settings, target_names)
     certificate = settings.seal_certificate if settings.seal_certificate.is_file() else None
+    tsa = settings.tsa_certificate if settings.tsa_certificate.is_file() else None
     db = open_catalog(settings.catalog_path)
     reports = []
     try:
@@ -569,6 +586,8 @@ def _verify_catalog(settings: Settings, target_names: tuple[str, ...], max_rate:
                             max_rate_mb_s=max_rate,
                             recorded_digests=digests,
                             seal_certificate=certificate,
+                            tsa_certificate=tsa,
+                            at=at,
                         )
                     )
                     bar.update(1)
@@ -635,3 +654,45 @@ def retrieve(ctx: click.Context, year: str, class_name: str, kind: str | None, t
             click.echo(reason)
         click.echo(f"Выдан {retrieved.bundle_id} из хранилища {retrieved.target}: {retrieved.folder}")
         click.echo(f"Квитанция: {retrieved.receipt}")
+
+
+# --- evidence renewal (R3, R7) ----------------------------------------------------------
+
+
+@main.group()
+def evidence() -> None:
+    """Keep sealed bundles provable: archive timestamps before their evidence expires."""
+
+
+@evidence.command("renew")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--force", is_flag=True, help="Renew every sealed bundle, not only those due.")
+@click.pass_context
+@user_errors
+def evidence_renew(ctx: click.Context, paths: tuple[Path, ...], force: bool) -> None:
+    """Add an archive timestamp to sealed bundles: bundle folders given as PATH, else every sealed
+    bundle on the targets whose evidence expires within [seal] renew_within_days. New files only."""
+    from documents.evidence import renew_folder
+    from flows.evidence import renew_due, trust_chain
+
+    settings = settings_of(ctx)
+    if paths:
+        if not settings.tsa_url:
+            raise ConfigError(
+                f"{settings.config_path}: не задан [seal] tsa_url — продлить доказательства нельзя"
+            )
+        from documents._exec.tsa_client import TimestampError
+
+        for path in paths:
+            try:
+                added = renew_folder(path, settings.tsa_url, trust_chain(settings))
+            except (OSError, TimestampError) as error:
+                click.echo(f"Ошибка: {path}: {error}", err=True)
+                sys.exit(2)
+            click.echo(f"{path}: добавлено {', '.join(added)}")
+        return
+    results = renew_due(settings, force=force)
+    for result in results:
+        click.echo(f"{result.bundle_id}: {result.message}")
+    if any(not result.ok for result in results):
+        sys.exit(1)
