@@ -76,6 +76,7 @@ class ReplicaOutcome:
     repaired_from: str = ""  # the target the good copy came from
     after: tuple[str, ...] = ()  # problems still found after a repair
     note: str = ""  # e.g. the anchor was taken from this copy
+    seal_expires: dt.datetime | None = None  # when the seal's evidence (or certificate) ends unless renewed
 
     @property
     def repaired(self) -> bool:
@@ -139,6 +140,7 @@ def run_audit(
         db.close()
     finished = _now()
     digest = format_digest(outcomes, started, finished, targets=[t.name for t in targets])
+    digest += format_renewals(outcomes, finished, settings.renew_within_days)
     return AuditRun(tuple(outcomes), started, finished, digest, write_digest(settings, digest, started))
 
 
@@ -186,7 +188,16 @@ def audit_bundle(
                 db, record.bundle_id, target.name, found, checker.times[target.name], problems, note
             )
             outcomes.append(
-                ReplicaOutcome(record.bundle_id, record.key, target.name, found, problems, found, note=note)
+                ReplicaOutcome(
+                    record.bundle_id,
+                    record.key,
+                    target.name,
+                    found,
+                    problems,
+                    found,
+                    note=note,
+                    seal_expires=_seal_expires(report),
+                )
             )
             continue
         status, action, after = repairs[target.name]
@@ -433,6 +444,31 @@ def format_digest(
         lines.append("Итог: после восстановления все копии исправны.")
     else:
         lines.append("Итог: все копии исправны.")
+    return "\n".join(lines) + "\n"
+
+
+def _seal_expires(report: BundleReport) -> dt.datetime | None:
+    seal = report.seal
+    if seal is None:
+        return None
+    return seal.evidence_expires or seal.certificate_expires
+
+
+def format_renewals(outcomes: Sequence[ReplicaOutcome], now: dt.datetime, within_days: int) -> str:
+    """The digest's paragraph on sealed bundles whose evidence expires within `within_days` (R3, R7)."""
+    due: dict[str, dt.datetime] = {}
+    for outcome in outcomes:
+        ends = outcome.seal_expires
+        if ends is not None and ends - now <= dt.timedelta(days=within_days):
+            due[outcome.bundle_id] = min(ends, due.get(outcome.bundle_id, ends))
+    if not due:
+        return ""
+    lines = [
+        "",
+        f"Доказательства печати истекают в ближайшие {count_words(within_days, 'день', 'дня', 'дней')} "
+        "([seal] renew_within_days) — продлите их: journal-archive evidence renew",
+    ]
+    lines += [f"  {bundle}: до {format_date(ends.date())}" for bundle, ends in sorted(due.items())]
     return "\n".join(lines) + "\n"
 
 
