@@ -57,7 +57,7 @@ def test_a_year_sealed_today_is_proven_sealed_today_not_on_the_journals_last_day
             assert check.problems == [] and check.warnings == []
             assert check.proven_at is not None
             assert abs(check.proven_at - dt.datetime.now(dt.UTC)) < dt.timedelta(hours=1)
-    command = ["--home", str(settings.home), "retrieve", "--year", YEAR, "--class", CLASS, "--kind", "summary"]
+    command = ["--home", str(settings.home), "retrieve", "--year", YEAR, "--class", CLASS, "--kind=summary"]
     result = CliRunner().invoke(main, [*command, "--to", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     summary = bundles[BundleKind.SUMMARY]
