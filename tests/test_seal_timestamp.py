@@ -250,3 +250,22 @@ def test_renewal_only_adds_files(
     assert re.search(r"  evidence/0001\.tsr$", covers, re.M) and "data/" not in covers
     assert check_seal(bag, authority.cert_path, tsa_certificate=tsa.cert_path).problems == []
     assert not any(name.startswith(".") for name in os.listdir(bag / "evidence"))
+
+
+GOST_KEY = b"""-----BEGIN PRIVATE KEY-----
+MEYCAQAwHwYIKoUDBwEBAQEwEwYHKoUDAgIjAQYIKoUDBwEBAgIEIOgoIkOw2pGE
+7DGRIcZiGDW0Cfn8JQEzX6vAMDVdXUFS
+-----END PRIVATE KEY-----
+"""
+"""A GOST R 34.10-2012 (256-bit, paramset A) test key made with Debian's libengine-gost-openssl."""
+
+
+def test_a_gost_key_is_refused_pointing_to_the_docs(school: tuple[Path, Path], tmp_path: Path) -> None:
+    """docs/seal.md records what GOST lacks here: `cryptography` cannot load or sign with such keys."""
+    key = tmp_path / "gost-key.pem"
+    key.write_bytes(GOST_KEY)
+    bag = write_sample_bag(tmp_path)
+    with pytest.raises(SealError, match=r"gost-key\.pem: ключ не поддерживается .*docs/seal\.md"):
+        seal_bag(bag, key, school[1])
+    assert not (bag / SEAL_FILE).exists()
+    assert "GOST R 34.10-2012" in DOCS.read_text(encoding="utf-8")
