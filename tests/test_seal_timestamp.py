@@ -37,6 +37,7 @@ from tests.bundles import SCHOOL_NAME, write_sample_bag
 from tests.pki import CRL_NAME, Authority, now, self_signed_tsa
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "seal.md"
+README = DOCS.parents[1] / "README.md"
 Y2031 = dt.datetime(2031, 6, 1, tzinfo=dt.UTC)
 Y2051 = dt.datetime(2051, 6, 1, tzinfo=dt.UTC)
 ATTIME_PREFIX = (
@@ -66,9 +67,9 @@ def school(pki: tuple[Authority, TsaServer], tmp_path: Path) -> tuple[Path, Path
     return pki[0].issue_school(tmp_path / "school", SCHOOL_NAME, 30)
 
 
-def documented(prefix: str) -> str:
-    """The one line of docs/seal.md starting with `prefix`, as an auditor copies it."""
-    lines = [line.strip() for line in DOCS.read_text(encoding="utf-8").splitlines()]
+def documented(prefix: str, document: Path = DOCS) -> str:
+    """The one line of docs/seal.md (or README.md) starting with `prefix`, as an auditor copies it."""
+    lines = [line.strip() for line in document.read_text(encoding="utf-8").splitlines()]
     found = [line for line in lines if line.startswith(prefix)]
     assert len(found) == 1, found
     return found[0]
@@ -93,6 +94,9 @@ def test_a_timestamped_seal_verifies_with_the_documented_standard_commands(
         documented(ATTIME_PREFIX),
     ]
     assert commands == [auditor_covers_command(), auditor_ts_command(), auditor_attime_command()]
+    assert commands == [
+        documented(p, README) for p in ("sha512sum -c evidence/", "openssl ts -verify", ATTIME_PREFIX)
+    ]
     assert all(command in seal_readme_text() for command in commands)  # and each bag's README.txt
     results = [run(command, bag) for command in commands]
     assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
