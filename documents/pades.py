@@ -25,11 +25,13 @@ from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from documents.seal import SealError
+
 FIELD_NAME = "SchoolSeal"
 REASON = "Электронная подпись школы: документ архива"
 
 
-class PadesError(Exception):
+class PadesError(SealError):
     """A PDF that cannot be signed as asked; the message names the file and why."""
 
 
@@ -110,3 +112,26 @@ def check_pdf_signature(pdf: bytes, trust: Iterable[Path]) -> PdfSignatureCheck 
         signer=status.signing_cert.subject.human_friendly,
         summary=status.pretty_print_details(),
     )
+
+
+def sign_payload_pdfs(
+    files: dict[str, bytes],
+    key_path: Path,
+    cert_path: Path,
+    *,
+    signer_name: str,
+    tsa_url: str | None = None,
+    trust: Iterable[Path] = (),
+) -> list[str]:
+    """Sign every PDF among a bundle's payload files in place; return their names."""
+    signed = []
+    for name in sorted(files):
+        if name.lower().endswith(".pdf"):
+            try:
+                files[name] = sign_pdf(
+                    files[name], key_path, cert_path, signer_name=signer_name, tsa_url=tsa_url, trust=trust
+                )
+            except PadesError as error:
+                raise PadesError(f"{name}: {error}") from error
+            signed.append(name)
+    return signed

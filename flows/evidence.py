@@ -20,7 +20,7 @@ from documents._exec.tsa_client import TimestampError
 from documents.seal import SealCheck, check_seal, load_certificates
 from flows.settings import ConfigError, Settings
 from storage.additions import add_files
-from storage.bagformat import PAYLOAD_DIR, SEAL_FILE
+from storage.bagformat import PAYLOAD_DIR
 from storage.catalog import list_bundles, open_catalog
 from storage.targets import StorageError, Target
 
@@ -61,20 +61,6 @@ def read_tag_files(target: Target, key: str, folder: Path) -> list[str]:
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(target.read_file(key, path))
     return paths
-
-
-def stored_seal_check(settings: Settings, target: Target, key: str, at: dt.datetime) -> SealCheck | None:
-    """The seal check of a stored bundle's tag files as of `at`; None for an unsealed bundle."""
-    with tempfile.TemporaryDirectory(prefix="evidence-") as tmp:
-        paths = read_tag_files(target, key, Path(tmp))
-        if SEAL_FILE not in paths:
-            return None
-        return check_seal(
-            Path(tmp),
-            _existing(settings.seal_certificate),
-            tsa_certificate=_existing(settings.tsa_certificate),
-            at=at,
-        )
 
 
 def _existing(path: Path) -> Path | None:
