@@ -23,6 +23,7 @@ from documents.bag import BagInfo, bag_readme, read_bag_info, write_bag
 from documents.changes import diff_marks, format_changes, summarize_changes
 from documents.csv_export import CSV_METADATA_NAME, csv_metadata, journal_csv_files
 from documents.layout import sheet_count
+from documents.pades import sign_payload_pdfs
 from documents.pdf import render_journal_pdf
 from documents.seal import SealError, seal_bag, seal_readme_text
 from documents.summary import render_summary_pdf, summary_csv_files
@@ -305,6 +306,15 @@ def store_bundle(
         with tempfile.TemporaryDirectory(prefix=f"{bundle}-", dir=settings.work_dir) as work_name:
             work = Path(work_name)
             payload = plan.render(journal, work, xml)
+            if plan.seal:  # the year's PDFs: the school's PAdES signature after the rendered bytes
+                sign_payload_pdfs(
+                    payload.files,
+                    settings.seal_key,
+                    settings.seal_certificate,
+                    signer_name=journal.school.name,
+                    tsa_url=settings.tsa_url,
+                    trust=[p for p in (settings.seal_certificate, settings.tsa_certificate) if p.is_file()],
+                )
             retention = retention_class_of(plan.kind)
             info = BagInfo(
                 source_organization=journal.school.name,

@@ -10,15 +10,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pikepdf.pdfa import validate_written
 
 from documents._exec.tsa_server import TsaServer
+from documents.pades import check_pdf_signature
 from documents.seal import auditor_attime_command, auditor_ts_command, check_seal, seal_bag
+from documents.xml_format import journal_xml
 from flows.cli import main
 from flows.fixity import run_audit
-from flows.pipeline import ArchiveStatus, archive_year_class
+from flows.pipeline import ArchiveStatus, archive_year_class, render_summary_payload
 from flows.retrieval import sealed_text
 from flows.settings import Settings, load_settings
 from journal.russian import format_date
+from journal.source import extract_class_journal, open_source
 from storage.retention import BundleKind
 from tests.bundles import write_sample_bag
 from tests.homes import bundle_dirs, make_demo_home
@@ -73,6 +77,28 @@ def test_a_year_sealed_today_is_proven_sealed_today_not_on_the_journals_last_day
         assert command in readme
         done = subprocess.run(command, shell=True, cwd=folder, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
+
+
+def test_the_year_pdfs_carry_a_timestamped_pades_signature_after_their_reproducible_bytes(
+    year, tmp_path: Path
+) -> None:
+    settings, bundles = year
+    trust = [settings.seal_certificate, settings.tsa_certificate]
+    engine = open_source(settings.source_url)
+    try:
+        journal = extract_class_journal(engine, YEAR, CLASS, None)
+    finally:
+        engine.dispose()
+    rendered = render_summary_payload(journal, tmp_path, journal_xml(journal)).files["summary.pdf"]
+    for kind, name in ((BundleKind.YEAR, "journal.pdf"), (BundleKind.SUMMARY, "summary.pdf")):
+        stored = bundle_dirs(settings, bundles[kind])[0] / "data" / name
+        check = check_pdf_signature(stored.read_bytes(), trust)
+        assert check is not None and check.intact and check.valid and check.timestamped, (name, check)
+        assert validate_written(stored, "3b").violations == ()
+        if name == "summary.pdf":  # rendering again gives the bytes the signature was appended to
+            assert stored.read_bytes()[: len(rendered)] == rendered and len(stored.read_bytes()) > len(
+                rendered
+            )
 
 
 def test_verify_at_a_later_date_and_renewal_on_the_targets(year, tsa: TsaServer) -> None:
