@@ -1,19 +1,22 @@
 """The seal of a bundle: a detached CMS (PKCS #7) signature over its tagmanifest (R2, R3, R7, R9).
 
 A sealed bag carries `seal.p7s`, a DER-encoded CMS SignedData (RFC 5652) made with the
-school's RSA key over `tagmanifest-sha256.txt`. The tagmanifest covers bag-info.txt and the
-payload manifests, the manifests cover every file in data/, so one signature vouches for the
-whole bundle; an auditor checks it with stock `openssl cms -verify` (docs/seal.md), then the
+school's RSA or ECDSA (P-256, P-384) key over `tagmanifest-sha256.txt`. The tagmanifest covers
+bag-info.txt and the payload manifests, the manifests cover every file in data/, so one signature
+vouches for the whole bundle; an auditor checks it with stock `openssl cms -verify` (docs/seal.md), then the
 checksums with `sha256sum -c` — no software of ours needed (R5).
 
 Why the CMS is put together here and not by `cryptography`'s PKCS7SignatureBuilder: the
 builder always stamps the current time into the signed attributes, so sealing the same bag
-twice would give different bytes; without attributes (`NoAttributes`) the seal would carry no
-signing time at all. The structure is small and fixed (one signer, three signed attributes:
-content type, signing time, message digest), so it is encoded below in plain DER, the signing
-time taken from the data. RSA PKCS #1 v1.5 signatures are deterministic (ECDSA's are not), so
-the same bag, key and time give a byte-identical seal. `openssl cms -verify` is the judge of
-the encoding, in the tests and for the auditor.
+twice would give different bytes, and it cannot add the CAdES-T signature-time-stamp token
+(an unsigned attribute over the signature value, RFC 5126 §6.1.1). The structure is small and
+fixed (one signer, three signed attributes: content type, signing time, message digest; one
+unsigned attribute: the timestamp token), so it is encoded below in plain DER. The signing time
+is the real time of sealing (an injectable clock), never a date from the data: a seal proves when
+it was made. With `[seal] tsa_url` a trusted timestamp proves that time independently, and
+evidence record 1 (documents/evidence.py) stores the certificates and CRLs a check decades later
+needs; without a TSA the seal is valid only as long as its certificate. `openssl cms -verify` and
+`openssl ts -verify` are the judges of the encoding, in the tests and for the auditor.
 
 `seal.p7s` cannot be listed in the tagmanifest it signs: it is the one tag file left out
 (storage.bagformat.UNLISTED_TAG_FILES), and a sealed bag is never modified again.
@@ -25,18 +28,21 @@ import datetime as dt
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
+from documents import evidence, timestamp
 from documents._exec import openssl
-from documents.bag import FILE_MODE, verify_bag_against_manifests
-from storage.bagformat import SEAL_FILE, tagmanifest_name
+from documents._exec.tsa_client import TimestampError, request_token
+from documents.bag import verify_bag_against_manifests
+from storage.bagformat import EVIDENCE_DIR, SEAL_FILE, tagmanifest_name
 
 SEALED_FILE = tagmanifest_name("sha256")
 """What the seal signs: the SHA-256 tagmanifest (bag-info, manifests, README — and through the
@@ -202,42 +208,75 @@ OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
 OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 OID_SHA256 = "2.16.840.1.101.3.4.2.1"
+OID_SHA384 = "2.16.840.1.101.3.4.2.2"
 OID_RSA = "1.2.840.113549.1.1.1"
+OID_ECDSA_SHA256 = "1.2.840.10045.4.3.2"
+OID_ECDSA_SHA384 = "1.2.840.10045.4.3.3"
+OID_SIGNATURE_TIME_STAMP = timestamp.OID_SIGNATURE_TIME_STAMP
+
+SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+CURVES = {"secp256r1": "P-256", "secp384r1": "P-384"}
+"""The ECDSA curves a seal may use (NIST P-256 and P-384, RFC 5753/5480)."""
 
 
 def _attribute(oid: str, value: bytes) -> bytes:
     return _sequence(_oid(oid), _set([value]))
 
 
+def _algorithms(key: SigningKey) -> tuple[hashes.HashAlgorithm, str, bytes]:
+    """The digest, its OID and the signatureAlgorithm for a key: SHA-256 (SHA-384 for P-384)."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return hashes.SHA256(), OID_SHA256, _sequence(_oid(OID_RSA), NULL)
+    if key.curve.name == "secp384r1":
+        return hashes.SHA384(), OID_SHA384, _sequence(_oid(OID_ECDSA_SHA384))
+    return hashes.SHA256(), OID_SHA256, _sequence(_oid(OID_ECDSA_SHA256))
+
+
 def signed_data(
-    content: bytes, key: rsa.RSAPrivateKey, certificate: x509.Certificate, when: dt.datetime
+    content: bytes,
+    key: SigningKey,
+    certificate: x509.Certificate,
+    when: dt.datetime,
+    stamp: Callable[[bytes], bytes] | None = None,
 ) -> bytes:
-    """A detached CMS SignedData (DER) over `content`: SHA-256, RSA PKCS #1 v1.5, one signer named
-    by issuer and serial number, the certificate embedded, signed attributes content type,
-    signing time `when` and message digest. Same input, same bytes."""
+    """A detached CMS SignedData (DER) over `content`: one signer named by issuer and serial number,
+    the certificate embedded, signed attributes content type, signing time `when` and message
+    digest; RSA PKCS #1 v1.5 or ECDSA. With `stamp` (signature value → DER TimeStampToken) the
+    token is added as the CAdES-T signature-time-stamp unsigned attribute. Same RSA input without
+    a stamp, same bytes."""
     if when.tzinfo is None:
         raise SealError("Время подписи должно быть указано с часовым поясом")
-    sha256 = _sequence(_oid(OID_SHA256))
+    digest, digest_oid, signature_algorithm = _algorithms(key)
+    algorithm = _sequence(_oid(digest_oid))
+    hasher = hashes.Hash(digest)
+    hasher.update(content)
     attributes = [
         _attribute(OID_CONTENT_TYPE, _oid(OID_DATA)),
         _attribute(OID_SIGNING_TIME, _time(when)),
-        _attribute(OID_MESSAGE_DIGEST, _octets(hashlib.sha256(content).digest())),
+        _attribute(OID_MESSAGE_DIGEST, _octets(hasher.finalize())),
     ]
     signed_attributes = _set(attributes)  # what is signed: the SET OF with its universal tag
-    signature = key.sign(signed_attributes, padding.PKCS1v15(), hashes.SHA256())
+    if isinstance(key, rsa.RSAPrivateKey):
+        signature = key.sign(signed_attributes, padding.PKCS1v15(), digest)
+    else:
+        signature = key.sign(signed_attributes, ec.ECDSA(digest))
+    unsigned = b""
+    if stamp is not None:
+        unsigned = _tlv(0xA1, _attribute(OID_SIGNATURE_TIME_STAMP, stamp(signature)))  # [1] IMPLICIT SET OF
     issuer = certificate.issuer.public_bytes()
     signer_info = _sequence(
         _integer(1),
         _sequence(issuer, _integer(certificate.serial_number)),
-        sha256,
+        algorithm,
         b"\xa0" + signed_attributes[1:],  # [0] IMPLICIT SET OF Attribute
-        _sequence(_oid(OID_RSA), NULL),
+        signature_algorithm,
         _octets(signature),
+        unsigned,
     )
     certificate_der = certificate.public_bytes(serialization.Encoding.DER)
     body = _sequence(
         _integer(1),
-        _set([sha256]),
+        _set([algorithm]),
         _sequence(_oid(OID_DATA)),  # encapContentInfo without eContent: detached
         _tlv(0xA0, certificate_der),  # certificates [0] IMPLICIT
         _set([signer_info]),
@@ -248,8 +287,9 @@ def signed_data(
 # --- Sealing and checking a bag -------------------------------------------------------------
 
 
-def load_signing_pair(key_path: Path, cert_path: Path) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    """The school's RSA key and its certificate (PEM); SealError names the file that is wrong."""
+def load_signing_pair(key_path: Path, cert_path: Path) -> tuple[SigningKey, x509.Certificate]:
+    """The school's key (RSA, or ECDSA P-256/P-384) and its certificate (PEM, the first in the file);
+    SealError names the file that is wrong."""
     key_path, cert_path = Path(key_path), Path(cert_path)
     try:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
@@ -257,55 +297,104 @@ def load_signing_pair(key_path: Path, cert_path: Path) -> tuple[rsa.RSAPrivateKe
         raise SealError(f"{key_path}: не удалось прочитать ключ печати ({error.strerror})") from error
     except (ValueError, TypeError) as error:
         raise SealError(f"{key_path}: не ключ PEM без пароля ({error})") from error
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise SealError(f"{key_path}: нужен ключ RSA (подпись RSA воспроизводима, ECDSA — нет)")
-    try:
-        certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    except OSError as error:
-        raise SealError(f"{cert_path}: не удалось прочитать сертификат ({error.strerror})") from error
-    except ValueError as error:
-        raise SealError(f"{cert_path}: не сертификат X.509 в формате PEM ({error})") from error
-    if certificate.public_key().public_numbers() != key.public_key().public_numbers():
+    except Exception as error:  # an algorithm cryptography cannot load (e.g. GOST R 34.10-2012)
+        raise SealError(f"{key_path}: ключ не поддерживается ({error}); см. docs/seal.md") from error
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name not in CURVES:
+        raise SealError(f"{key_path}: кривая {key.curve.name} не поддерживается, нужна P-256 или P-384")
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise SealError(f"{key_path}: нужен ключ RSA или ECDSA (P-256, P-384); см. docs/seal.md")
+    chain = load_certificates(cert_path)
+    certificate = chain[0]
+    if certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) != key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ):
         raise SealError(f"{cert_path}: сертификат не соответствует ключу {key_path.name}")
     return key, certificate
 
 
-def seal_bag(bag_dir: Path, key_path: Path, cert_path: Path, signing_time: dt.datetime) -> Path:
-    """Write `seal.p7s` into a complete, intact bag and return its path.
+def load_certificates(cert_path: Path) -> list[x509.Certificate]:
+    """The certificates of a PEM file (the school's first, then its CA chain if given)."""
+    cert_path = Path(cert_path)
+    try:
+        certificates = x509.load_pem_x509_certificates(cert_path.read_bytes())
+    except OSError as error:
+        raise SealError(f"{cert_path}: не удалось прочитать сертификат ({error.strerror})") from error
+    except ValueError as error:
+        raise SealError(f"{cert_path}: не сертификат X.509 в формате PEM ({error})") from error
+    return certificates
 
-    `signing_time` comes from the data (e.g. the end of the school year), never the clock, so
-    sealing is reproducible. A bag that already has a seal is refused (a sealed bag is never
-    modified), as is a bag whose files do not match its manifests (sealing would vouch for a
-    damaged bag). The seal gets the bag's file mode and `signing_time` as its mtime; the bag
-    folder keeps its own mtime, so a tar of the bag stays reproducible.
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def seal_bag(
+    bag_dir: Path,
+    key_path: Path,
+    cert_path: Path,
+    signing_time: dt.datetime | None = None,
+    *,
+    tsa_url: str | None = None,
+    tsa_certificate: Path | None = None,
+    clock: Callable[[], dt.datetime] = now_utc,
+) -> Path:
+    """Write `seal.p7s` (and with a TSA, evidence record 1) into a complete, intact bag; return the seal.
+
+    The signing time is the real time of sealing, `clock()` (a test injects one), unless given
+    explicitly. With `tsa_url` the seal carries the TSA's token over its signature (CAdES-T),
+    and `evidence/0001-*` the certificates (the school's, the TSA's, those in `tsa_certificate`),
+    the CRLs their distribution points give now, and a second token over all of it; a TSA that
+    does not answer stops sealing (SealError), as does a certificate not valid now or revoked per
+    those CRLs. A bag that already has a seal is refused (a sealed bag is never modified), as is a
+    bag whose files do not match its manifests. Files are written under hidden names and renamed
+    into place, the seal last; the bag folder keeps its mtime.
     """
     bag_dir = Path(bag_dir)
     seal = bag_dir / SEAL_FILE
-    if seal.exists() or seal.is_symlink():
+    if seal.exists() or seal.is_symlink() or (bag_dir / EVIDENCE_DIR).exists():
         raise SealError(f"{seal}: пакет уже опечатан; опечатанный пакет не изменяется")
     problems = verify_bag_against_manifests(bag_dir)
     if problems:
         raise SealError(f"Пакет {bag_dir.name} не опечатан, он повреждён: {problems[0]}")
     key, certificate = load_signing_pair(key_path, cert_path)
-    if (
-        not certificate.not_valid_before_utc
-        <= signing_time.astimezone(dt.UTC)
-        <= certificate.not_valid_after_utc
-    ):
-        raise SealError(f"{cert_path}: сертификат не действует на время подписи {signing_time.isoformat()}")
-    data = signed_data((bag_dir / SEALED_FILE).read_bytes(), key, certificate, signing_time)
-    folder_times = bag_dir.stat()
-    partial = bag_dir / f".{SEAL_FILE}.part"
+    when = signing_time if signing_time is not None else clock()
+    if not certificate.not_valid_before_utc <= when.astimezone(dt.UTC) <= certificate.not_valid_after_utc:
+        raise SealError(f"{cert_path}: сертификат не действует на время подписи {when.isoformat()}")
+    content = (bag_dir / SEALED_FILE).read_bytes()
+    files: dict[str, bytes] = {}
     try:
-        partial.write_bytes(data)
-        partial.chmod(FILE_MODE)
-        stamp = signing_time.timestamp()
-        os.utime(partial, (stamp, stamp))
-        partial.rename(seal)
-    finally:
-        partial.unlink(missing_ok=True)
-        os.utime(bag_dir, ns=(folder_times.st_atime_ns, folder_times.st_mtime_ns))
+        if tsa_url:
+            data = signed_data(content, key, certificate, when, _stamper(tsa_url))
+            chain = load_certificates(cert_path)[1:]
+            if tsa_certificate is not None and Path(tsa_certificate).is_file():
+                chain += load_certificates(tsa_certificate)
+            paths = [p.relative_to(bag_dir).as_posix() for p in bag_dir.iterdir() if p.is_file()]
+            files = evidence.new_record(
+                lambda path: (bag_dir / path).read_bytes(),
+                paths,
+                tsa_url,
+                extra={SEAL_FILE: data},
+                chain=chain,
+            )
+            crls = evidence.load_crls(files.__getitem__, files)
+            revoked = evidence.revocation(certificate, crls, evidence.unique(chain))
+            if revoked is not None:
+                raise SealError(f"{cert_path}: печать не поставлена — {revoked.describe()}")
+        else:
+            data = signed_data(content, key, certificate, when)
+    except TimestampError as error:
+        raise SealError(f"Пакет {bag_dir.name} не опечатан: {error}") from error
+    evidence.write_new_files(bag_dir, {**files, SEAL_FILE: data}, when)
     return seal
+
+
+def _stamper(tsa_url: str) -> Callable[[bytes], bytes]:
+    def stamp(signature: bytes) -> bytes:
+        return request_token(tsa_url, hashlib.sha256(signature).digest(), "sha256")
+
+    return stamp
 
 
 def seal_certificates(seal: Path) -> list[x509.Certificate]:
@@ -325,32 +414,142 @@ def signer_name(certificate: x509.Certificate) -> str:
     return certificate.subject.rfc4514_string()
 
 
-def verify_seal(bag_dir: Path, cert_path: Path | None = None) -> list[str]:
-    """Problems (Russian, each naming its file) of a sealed bag; an empty list means it is intact.
+@dataclass
+class SealCheck:
+    """The verdict on a seal as of a date: problems make the bag INVALID, warnings do not."""
 
-    1. `seal.p7s` must be a valid signature over `tagmanifest-sha256.txt`, checked by the
-       auditor's own command (`openssl cms -verify …`, documents/_exec/openssl.py). With
-       `cert_path` the signer must be that trusted certificate (authenticity); without it the
-       certificate embedded in the seal is used, which proves the bag unchanged since sealing
-       but not who sealed it.
-    2. Every file must match the manifests (storage.bagformat.check_fixity), so a changed
-       payload file is named even though the seal itself covers only the tagmanifest.
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    signed_at: dt.datetime | None = None  # the signingTime the signer claims
+    proven_at: dt.datetime | None = None  # the time a verified timestamp proves
+    certificate_expires: dt.datetime | None = None
+    evidence_expires: dt.datetime | None = None  # renew the evidence before this (None: no timestamp)
+    signers: tuple[str, ...] = ()
+
+
+def verify_seal(bag_dir: Path, cert_path: Path | None = None) -> list[str]:
+    """Problems (Russian, each naming its file) of a sealed bag as of now; empty means intact.
+
+    The seal (check_seal) and then every file against the manifests, so a changed payload file
+    is named even though the seal itself covers only the tagmanifest.
     """
     bag_dir = Path(bag_dir)
     if not bag_dir.is_dir():
         return [f"{bag_dir}: папка пакета не найдена"]
+    return check_seal(bag_dir, cert_path).problems + verify_bag_against_manifests(bag_dir)
+
+
+def check_seal(
+    bag_dir: Path,
+    cert_path: Path | None = None,
+    *,
+    tsa_certificate: Path | None = None,
+    at: dt.datetime | None = None,
+) -> SealCheck:
+    """Check a bag's seal and evidence as of `at` (default now), at the time its timestamp proves.
+
+    1. The evidence records (documents/evidence.py): each token good until the next, the newest
+       at `at`; TSAs trusted per `tsa_certificate` (None: the self-signed certificates stored).
+    2. The CAdES-T token in the seal, over its signature value; its time is the signing moment
+       proven (else record 1's time, which covers seal.p7s).
+    3. `openssl cms -verify -attime <that time>` (without any timestamp: at `at`, and a warning
+       that the seal is valid only while its certificate is), trusting `cert_path` (None: the
+       certificate embedded in the seal, which proves the bag unchanged, not who sealed it).
+    4. The signer's certificate must not be revoked, per the stored CRLs, before that time.
+    """
+    bag_dir = Path(bag_dir)
+    at = at or now_utc()
+    result = SealCheck()
     seal, content = bag_dir / SEAL_FILE, bag_dir / SEALED_FILE
-    problems: list[str] = []
     if not seal.is_file():
-        problems.append(f"{SEAL_FILE}: файл печати отсутствует — пакет не опечатан")
-    elif not content.is_file():
-        problems.append(f"{SEALED_FILE}: файл отсутствует, печать проверить нельзя")
-    else:
-        problems += _check_signature(seal, content, cert_path)
-    return problems + verify_bag_against_manifests(bag_dir)
+        result.problems.append(f"{SEAL_FILE}: файл печати отсутствует — пакет не опечатан")
+        return result
+    if not content.is_file():
+        result.problems.append(f"{SEALED_FILE}: файл отсутствует, печать проверить нельзя")
+        return result
+    try:
+        parts = timestamp.signer_parts(seal.read_bytes())
+        embedded = seal_certificates(seal)
+    except (timestamp.TimestampFormatError, SealError) as error:
+        result.problems.append(f"{SEAL_FILE}: {error}")
+        return result
+    result.signed_at = parts.signing_time
+    result.signers = tuple(signer_name(c) for c in embedded)
+    if embedded:
+        result.certificate_expires = embedded[0].not_valid_after_utc
+    records = evidence.check_records(bag_dir, tsa_certificate, at)
+    result.problems += records.problems
+    result.evidence_expires = records.expires
+    if parts.timestamp_token:
+        when = records.times[0] if records.times else at
+        proven = _check_signature_token(parts, tsa_certificate, records.certificates, when, result)
+        result.proven_at = proven
+    elif records.times:
+        result.proven_at = records.times[0]
+    if parts.timestamp_token and result.evidence_expires is None:
+        issuer = timestamp.tsa_certificate(parts.timestamp_token)
+        result.evidence_expires = issuer.not_valid_after_utc if issuer else None
+    checked_at = result.proven_at or at
+    result.problems += _check_signature(
+        seal, content, cert_path, checked_at, timestamped=result.proven_at is not None
+    )
+    if embedded:
+        revoked = evidence.revocation(embedded[0], records.crls, records.certificates)
+        if revoked is not None and revoked.revoked_at <= checked_at:
+            result.problems.append(
+                f"{SEAL_FILE}: печать недействительна — {revoked.describe()}, "
+                f"до подписи ({timestamp.format_utc(checked_at)})"
+            )
+    if result.proven_at is None and not result.problems:
+        until = (
+            f" (до {timestamp.format_utc(result.certificate_expires)})" if result.certificate_expires else ""
+        )
+        result.warnings.append(
+            f"{SEAL_FILE}: печать без метки времени — время подписи не подтверждено независимо; "
+            f"печать подтверждается, только пока действует сертификат{until}"
+        )
+    return result
 
 
-def _check_signature(seal: Path, content: Path, cert_path: Path | None) -> list[str]:
+def _check_signature_token(
+    parts: timestamp.SignerParts,
+    trusted: Path | None,
+    pool: list[x509.Certificate],
+    when: dt.datetime,
+    result: SealCheck,
+) -> dt.datetime | None:
+    """Verify the CAdES-T token over the signature value as of `when`; the time it proves, or None."""
+    token = parts.timestamp_token or b""
+    try:
+        proven = timestamp.token_time(token)
+        certificates = evidence.unique([*pool, *timestamp.token_certificates(token)])
+    except timestamp.TimestampFormatError as error:
+        result.problems.append(f"{SEAL_FILE}: метка времени подписи не читается ({error})")
+        return None
+    with tempfile.TemporaryDirectory(prefix="seal-tst-") as tmp:
+        path = Path(tmp, "token.der")
+        path.write_bytes(token)
+        untrusted = Path(tmp, "pool.pem")
+        untrusted.write_bytes(timestamp.pem(certificates))
+        anchors = trusted
+        if anchors is None or not Path(anchors).is_file():
+            anchors = Path(tmp, "anchors.pem")
+            anchors.write_bytes(timestamp.pem([c for c in certificates if c.issuer == c.subject]))
+        digest = hashlib.sha256(parts.signature).hexdigest()
+        outcome = openssl.ts_verify(
+            path, anchors, digest=digest, untrusted=untrusted, attime=int(when.timestamp())
+        )
+    if not outcome.ok:
+        result.problems.append(
+            evidence.describe_token_failure(f"{SEAL_FILE} (метка времени подписи)", token, when, outcome)
+        )
+        return None
+    return proven
+
+
+def _check_signature(
+    seal: Path, content: Path, cert_path: Path | None, when: dt.datetime, *, timestamped: bool
+) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="seal-") as tmp:
         if cert_path is None:
             try:
@@ -366,7 +565,7 @@ def _check_signature(seal: Path, content: Path, cert_path: Path | None) -> list[
             if not trusted.is_file():
                 return [f"{trusted}: файл сертификата не найден"]
         try:
-            outcome = openssl.cms_verify(seal, content, trusted)
+            outcome = openssl.cms_verify(seal, content, trusted, int(when.timestamp()))
         except openssl.OpenSSLMissing as error:
             return [f"{SEAL_FILE}: печать не проверена — {error}"]
     if outcome.ok:
@@ -376,19 +575,57 @@ def _check_signature(seal: Path, content: Path, cert_path: Path | None) -> list[
         # The signed message digest (or, without signed attributes, the signature) is not that of
         # the file as it is now.
         return [f"{SEALED_FILE}: файл изменён после опечатывания — подпись {SEAL_FILE} ему не соответствует"]
+    if "certificate has expired" in diagnostics or "certificate is not yet valid" in diagnostics:
+        moment = timestamp.format_utc(when)
+        if timestamped:
+            return [
+                f"{SEAL_FILE}: сертификат печати не действовал в момент подписи {moment}, "
+                "доказанный меткой времени"
+            ]
+        return [
+            f"{SEAL_FILE}: сертификат печати не действует на {moment}, а метки времени у печати нет — "
+            "подлинность печати больше не подтверждается"
+        ]
     if "certificate verify error" in diagnostics or "Verify error" in diagnostics:
         return [f"{SEAL_FILE}: подпись сделана не доверенным сертификатом ({outcome.reason})"]
     return [f"{SEAL_FILE}: подпись не прошла проверку ({outcome.reason})"]
 
 
+TSA_CERT_FILE = "tsa-cert.pem"
+"""The TSA's certificate (or its CA) handed out beside bundles, like seal-cert.pem."""
+RECORD_ONE = evidence.RecordNames(1)
+
+
 def auditor_command(cert: str = CERT_FILE) -> str:
-    """The one-line check an auditor runs inside the bag folder, trusting `cert` (docs/seal.md)."""
+    """The one-line check of the signature as of now, trusting `cert` (docs/seal.md)."""
     return " ".join(openssl.cms_verify_command(SEAL_FILE, SEALED_FILE, cert))
 
 
-def seal_readme_text(cert: str = "../seal-cert.pem") -> str:
+def auditor_ts_command(tsa_cert: str = f"../{TSA_CERT_FILE}") -> str:
+    """The auditor's check of evidence record 1's timestamp (over the seal and the tag files)."""
+    return " ".join(
+        openssl.ts_verify_command(
+            RECORD_ONE.token, tsa_cert, data=RECORD_ONE.covers, untrusted=RECORD_ONE.certs
+        )
+    )
+
+
+def auditor_attime_command(cert: str = f"../{CERT_FILE}") -> str:
+    """The auditor's check of the signature at the time record 1's timestamp proves (shell)."""
+    printed = f"openssl ts -reply -in {RECORD_ONE.token} -token_in -text | sed -n 's/^Time stamp: //p'"
+    seconds = f'$(date -d "$({printed})" +%s)'
+    return " ".join(openssl.cms_verify_command(SEAL_FILE, SEALED_FILE, cert)).replace(
+        "-out /dev/null", f"-attime {seconds} -out /dev/null"
+    )
+
+
+def auditor_covers_command() -> str:
+    return f"sha512sum -c {RECORD_ONE.covers}"
+
+
+def seal_readme_text(cert: str = "../seal-cert.pem", tsa_cert: str = f"../{TSA_CERT_FILE}") -> str:
     """The Russian paragraph README.txt of a sealed bag should carry (for documents.bag.bag_readme):
-    what seal.p7s is and the one command that checks it, run inside the bag folder."""
+    what seal.p7s and evidence/ are and the standard commands that check them, in the bag folder."""
     return (
         f"{SEAL_FILE}\n"
         "    Электронная печать пакета: открепленная подпись CMS (PKCS #7) школы над файлом\n"
@@ -396,5 +633,15 @@ def seal_readme_text(cert: str = "../seal-cert.pem") -> str:
         "    Проверка (нужен сертификат школы seal-cert.pem рядом с папкой пакета):\n\n"
         f"    {auditor_command(cert)}\n\n"
         "    Ответ «CMS Verification successful» означает, что контрольные суммы не менялись\n"
-        "    после опечатывания; затем sha256sum -c проверяет по ним каждый файл.\n"
+        "    после опечатывания; затем sha256sum -c проверяет по ним каждый файл.\n\n"
+        f"{EVIDENCE_DIR}/\n"
+        "    Доказательства времени подписи, если печать поставлена с меткой времени (RFC 3161):\n"
+        "    метки времени, сертификаты и списки отзыва; со временем добавляются новые записи\n"
+        "    (journal-archive evidence renew), старые файлы не изменяются. Проверка метки\n"
+        f"    (нужен сертификат службы меток времени {TSA_CERT_FILE} рядом с папкой пакета):\n\n"
+        f"    {auditor_covers_command()}\n"
+        f"    {auditor_ts_command(tsa_cert)}\n\n"
+        "    и подписи на момент, доказанный меткой (даже если сертификат школы уже истёк):\n\n"
+        f"    {auditor_attime_command(cert)}\n\n"
+        "    Без папки evidence/ печать подтверждается, только пока действует сертификат школы.\n"
     )

@@ -6,6 +6,8 @@ Each bundle's outcome is logged as it finishes, so the Prefect UI shows progress
 `journal-archive serve` registers one deployment per distinct schedule
 (`audit_deployments`): [audit] schedule for every target, unless a target sets its
 own `audit_schedule` — the copy in the other room may be checked less often (R8).
+With `[seal] tsa_url` each run then renews the evidence of sealed bundles that expires within
+`[seal] renew_within_days` (pipeline.evidence.renew_due), so the schedule keeps seals provable.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ def audit_fixity(
 
     run = run_audit(settings, targets, max_rate_mb_s=max_rate_mb_s, on_bundle=log_bundle, deep=deep)
     logger.info("Сводка аудита: %s", run.digest_path)
+    if settings.tsa_url:  # the schedule also renews evidence that expires within [seal] renew_within_days
+        from pipeline.evidence import renew_due
+
+        for renewal in renew_due(settings):
+            if renewal.added or not renewal.ok:
+                (logger.info if renewal.ok else logger.warning)("%s: %s", renewal.bundle_id, renewal.message)
     return AuditSummary(
         digest=run.digest,
         digest_path=str(run.digest_path),

@@ -7,6 +7,7 @@ school staff need to see. Bad input ends with one clear line and exit code 2.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import os
 import sys
@@ -396,6 +397,12 @@ deep_option = click.option(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON report.")
 @deep_option
+@click.option(
+    "--at",
+    "at_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Check the seals' evidence as of this date (YYYY-MM-DD), e.g. «would it still verify in 2040?».",
+)
 @max_rate_option
 @click.pass_context
 @user_errors
@@ -407,6 +414,7 @@ def verify(
     as_json: bool,
     deep: bool,
     max_rate: float | None,
+    at_date: dt.datetime | None = None,
 ) -> None:
     """Check bundles: bundle folders given as PATH, or with --all every bundle on the targets (R7).
 
@@ -428,6 +436,7 @@ def verify(
         raise click.UsageError("укажите папки пакетов (PATH…) или --all, но не то и другое вместе")
     if target_names and not check_all:
         raise click.UsageError("--target задаётся вместе с --all")
+    at = at_date.replace(tzinfo=dt.UTC) if at_date else None
     if check_all:
         settings = settings_of(ctx)
         bar = click.progressbar(
@@ -438,14 +447,16 @@ def verify(
         )
         with bar:
             reports = verify_catalog(
-                settings, target_names, max_rate, on_replica=lambda: bar.update(1), deep=deep
+                settings, target_names, max_rate, on_replica=lambda: bar.update(1), deep=deep, at=at
             )
     else:
         for path in paths:
             if not path.is_dir():
                 click.echo(f"Ошибка: {path}: папки пакета нет", err=True)
                 sys.exit(2)
-        reports = verify_folders(paths, settings_if_home(ctx.obj or default_home()), max_rate, deep=deep)
+        reports = verify_folders(
+            paths, settings_if_home(ctx.obj or default_home()), max_rate, deep=deep, at=at
+        )
     if check_all and not reports and not as_json:
         click.echo("В каталоге нет пакетов.")
         return
@@ -515,3 +526,33 @@ def retrieve(ctx: click.Context, year: str, class_name: str, kind: str | None, t
             click.echo(reason)
         click.echo(f"Выдан {retrieved.bundle_id} из хранилища {retrieved.target}: {retrieved.folder}")
         click.echo(f"Квитанция: {retrieved.receipt}")
+
+
+# --- evidence renewal (R3, R7) ----------------------------------------------------------
+
+
+@main.group()
+def evidence() -> None:
+    """Keep sealed bundles provable: archive timestamps before their evidence expires."""
+
+
+@evidence.command("renew")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--force", is_flag=True, help="Renew every sealed bundle, not only those due.")
+@click.pass_context
+@user_errors
+def evidence_renew(ctx: click.Context, paths: tuple[Path, ...], force: bool) -> None:
+    """Add an archive timestamp to sealed bundles: bundle folders given as PATH, else every sealed
+    bundle on the targets whose evidence expires within [seal] renew_within_days. New files only."""
+    from pipeline.evidence import renew_due, renew_folders
+
+    settings = settings_of(ctx)
+    if paths:
+        for path, added in renew_folders(settings, paths):
+            click.echo(f"{path}: добавлено {', '.join(added)}")
+        return
+    results = renew_due(settings, force=force)
+    for result in results:
+        click.echo(f"{result.bundle_id}: {result.message}")
+    if any(not result.ok for result in results):
+        sys.exit(1)

@@ -22,9 +22,10 @@ from pathlib import Path
 from documents.bag import BagInfo, bag_readme, read_bag_info, write_bag
 from documents.changes import diff_marks, format_changes, summarize_changes
 from documents.kinds import PERIOD, BundleKindSpec, Payload, build_payload, kind_title, year_end_kinds
+from documents.pades import sign_payload_pdfs
 from documents.seal import SealError, seal_bag, seal_readme_text
 from documents.xml_format import JOURNAL_XML_NAME, journal_xml, read_journal_xml
-from journal.model import ClassJournal, data_time
+from journal.model import ClassJournal
 from journal.russian import count_words
 from journal.source import SourceError, extract_class_journal, open_source, select_class_names
 from pipeline.errors import PreviousVersionUnreadable
@@ -286,9 +287,29 @@ def bag_bundle(
     return write_bag(work / version.bundle_id, payload.files, info, readme, version.changes_text)
 
 
-def seal_bundle(settings: Settings, bag_dir: Path, journal: ClassJournal) -> None:
-    """Seal a complete bag with the school's key; a sealed bag is never modified again (R2, R3, R7)."""
-    seal_bag(bag_dir, settings.seal_key, settings.seal_certificate, data_time(journal.end))
+def sign_pdfs(settings: Settings, payload: Payload, journal: ClassJournal) -> None:
+    """The school's PAdES signature on the payload's PDFs, an incremental update after the rendered,
+    reproducible bytes (B-T with the TSA when one is configured, B-LT validation data)."""
+    sign_payload_pdfs(
+        payload.files,
+        settings.seal_key,
+        settings.seal_certificate,
+        signer_name=journal.school.name,
+        tsa_url=settings.tsa_url,
+        trust=[p for p in (settings.seal_certificate, settings.tsa_certificate) if p.is_file()],
+    )
+
+
+def seal_bundle(settings: Settings, bag_dir: Path) -> None:
+    """Seal a complete bag with the school's key at the real time of sealing, proven by the TSA's
+    timestamp when one is configured; a sealed bag is never modified again (R2, R3, R7)."""
+    seal_bag(
+        bag_dir,
+        settings.seal_key,
+        settings.seal_certificate,
+        tsa_url=settings.tsa_url,
+        tsa_certificate=settings.tsa_certificate,
+    )
 
 
 def store_replicas(targets: Sequence[Target], key: str, bag_dir: Path) -> list[Replica]:
@@ -374,14 +395,15 @@ def archive_bundle(
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f"{version.bundle_id}-", dir=settings.work_dir) as work_name:
             work = Path(work_name)
-            payload = with_findings(
-                build_payload(spec, journal, work, xml, duplex=settings.duplex), journal, findings
-            )
+            payload = build_payload(spec, journal, work, xml, duplex=settings.duplex)
+            if spec.sealed:
+                sign_pdfs(settings, payload, journal)
+            payload = with_findings(payload, journal, findings)
             bag_dir = bag_bundle(
                 work, journal, spec, version, payload, source_fingerprint, (today or local_today)()
             )
             if spec.sealed:
-                seal_bundle(settings, bag_dir, journal)
+                seal_bundle(settings, bag_dir)
             replicas = store_replicas(targets, version.key, bag_dir)
             if any(replica.status == ReplicaStatus.VERIFIED for replica in replicas):
                 # Catalogued only once at least one verified copy exists; otherwise the next run retries.

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from journal.russian import count_words, format_date
 from pipeline.settings import Settings, select_targets
-from pipeline.verify import Verifier, depth_line, seal_certificate
+from pipeline.verify import Verifier, depth_line, seal_certificate, tsa_certificate
 from storage.catalog import (
     ANCHOR_FILE,
     BundleRecord,
@@ -68,6 +68,7 @@ class ReplicaOutcome:
     repaired_from: str = ""  # the target the good copy came from
     after: tuple[str, ...] = ()  # problems still found after a repair
     note: str = ""  # e.g. the anchor was taken from this copy
+    seal_expires: dt.datetime | None = None  # when the seal's evidence (or certificate) ends unless renewed
 
     @property
     def repaired(self) -> bool:
@@ -119,11 +120,9 @@ def run_audit(
     finally:
         db.close()
     finished = _now()
-    digest = (
-        format_digest(outcomes, started, finished, targets=[t.name for t in targets])
-        + depth_line(deep)
-        + "\n"
-    )
+    digest = format_digest(outcomes, started, finished, targets=[t.name for t in targets])
+    digest += format_renewals(outcomes, finished, settings.renew_within_days)
+    digest += depth_line(deep) + "\n"
     return AuditRun(tuple(outcomes), started, finished, digest, write_digest(settings, digest, started))
 
 
@@ -142,7 +141,10 @@ def audit_bundle(
     one target still repairs it from the other); that target's check is recorded and
     reported too.
     """
-    checker = _Checker(Verifier(db, seal_certificate(settings), max_rate_mb_s, deep), record, db)
+    verifier = Verifier(
+        db, seal_certificate(settings), max_rate_mb_s, deep, tsa_certificate(settings), at=None
+    )
+    checker = _Checker(verifier, record, db)
     checked = list(targets)
     reports = {target.name: checker.check(target) for target in targets}
     source = next((t for t in targets if reports[t.name].valid), None)
@@ -172,7 +174,16 @@ def audit_bundle(
                 db, record.bundle_id, target.name, found, checker.times[target.name], problems, note
             )
             outcomes.append(
-                ReplicaOutcome(record.bundle_id, record.key, target.name, found, problems, found, note=note)
+                ReplicaOutcome(
+                    record.bundle_id,
+                    record.key,
+                    target.name,
+                    found,
+                    problems,
+                    found,
+                    note=note,
+                    seal_expires=_seal_expires(report),
+                )
             )
             continue
         status, action, after = repairs[target.name]
@@ -377,6 +388,31 @@ def format_digest(
         lines.append("Итог: после восстановления все копии исправны.")
     else:
         lines.append("Итог: все копии исправны.")
+    return "\n".join(lines) + "\n"
+
+
+def _seal_expires(report: BundleReport) -> dt.datetime | None:
+    seal = report.seal
+    if seal is None:
+        return None
+    return seal.evidence_expires or seal.certificate_expires
+
+
+def format_renewals(outcomes: Sequence[ReplicaOutcome], now: dt.datetime, within_days: int) -> str:
+    """The digest's paragraph on sealed bundles whose evidence expires within `within_days` (R3, R7)."""
+    due: dict[str, dt.datetime] = {}
+    for outcome in outcomes:
+        ends = outcome.seal_expires
+        if ends is not None and ends - now <= dt.timedelta(days=within_days):
+            due[outcome.bundle_id] = min(ends, due.get(outcome.bundle_id, ends))
+    if not due:
+        return ""
+    lines = [
+        "",
+        f"Доказательства печати истекают в ближайшие {count_words(within_days, 'день', 'дня', 'дней')} "
+        "([seal] renew_within_days) — продлите их: journal-archive evidence renew",
+    ]
+    lines += [f"  {bundle}: до {format_date(ends.date())}" for bundle, ends in sorted(due.items())]
     return "\n".join(lines) + "\n"
 
 

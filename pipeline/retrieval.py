@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from documents.kinds import BundleKindSpec, kind_title
-from documents.seal import CERT_FILE, seal_certificates, signer_name
+from documents.seal import CERT_FILE, TSA_CERT_FILE, SealCheck, seal_certificates, signer_name
 from journal.names import same_class, year_name
 from journal.russian import format_date
 from pipeline.errors import RetrievalError
@@ -87,14 +87,34 @@ def retrieve_bundle(
                 shutil.rmtree(partial, ignore_errors=True)
             if verifier.certificate is not None:  # README.txt's openssl command expects it beside the bundle
                 shutil.copyfile(verifier.certificate, to_dir / CERT_FILE)
+            if verifier.tsa_certificate is not None:  # and the timestamp check its TSA's certificate
+                shutil.copyfile(verifier.tsa_certificate, to_dir / TSA_CERT_FILE)
             receipt = to_dir / f"{record.bundle_id}.receipt.txt"
             receipt.write_text(
-                receipt_text(record, target, destination, passed_over, anchor), encoding="utf-8"
+                receipt_text(record, target, destination, passed_over, anchor, seal=local.seal),
+                encoding="utf-8",
             )
             return Retrieved(record.bundle_id, destination, receipt, target.name, tuple(passed_over))
     raise RetrievalError(
         f"Пакет {record.bundle_id} не выдан: ни одна копия не прошла проверку. " + " ".join(passed_over)
     )
+
+
+def sealed_text(seal: SealCheck) -> str:
+    """When the bundle was sealed, as far as the seal proves it, in the secretary's local time."""
+    if seal.proven_at is not None:
+        moment = seal.proven_at.astimezone()
+        return (
+            f"{format_date(moment.date())} в {moment:%H:%M} (UTC{moment:%z}), "
+            "время подтверждено меткой времени (RFC 3161)"
+        )
+    if seal.signed_at is not None:
+        moment = seal.signed_at.astimezone()
+        return (
+            f"время подписи в печати {format_date(moment.date())} {moment:%H:%M} (UTC{moment:%z}) "
+            "не подтверждено: метки времени нет, печать подтверждается, пока действует сертификат"
+        )
+    return "время подписи в печати не указано"
 
 
 def _failure(where: str, report: BundleReport) -> str:
@@ -112,9 +132,19 @@ def anchor_statement(anchor: Anchor | None) -> str:
 
 
 def receipt_text(
-    record: BundleRecord, target: Target, folder: Path, passed_over: list[str], anchor: Anchor | None
+    record: BundleRecord,
+    target: Target,
+    folder: Path,
+    passed_over: list[str],
+    anchor: Anchor | None,
+    *,
+    seal: SealCheck | None = None,
 ) -> str:
-    """The Russian receipt: what was handed out, from where, its checksums, and when it was verified."""
+    """The Russian receipt: what was handed out, from where, its checksums, and when it was verified.
+
+    «Опечатан» gives the moment the seal's timestamp proves (`seal`, from the check just made),
+    or, without a timestamp, the signing time the seal claims, saying that it is not proven.
+    """
     now = dt.datetime.now().astimezone()  # the secretary's local time
     manifest = parse_manifest((folder / manifest_name("sha256")).read_bytes(), manifest_name("sha256"))
     rule = RETENTION_RULES[record.retention_class]
@@ -123,7 +153,7 @@ def receipt_text(
     if (folder / SEAL_FILE).is_file():
         signers = ", ".join(signer_name(c) for c in seal_certificates(folder / SEAL_FILE))
         seal_line = f"печать: подпись действительна, подписал {signers}"
-    sealed = format_date(dt.date.fromisoformat(record.sealed)) if record.sealed else "нет"
+    sealed = sealed_text(seal) if seal is not None else "нет"
     kind = kind_title(record.kind)
     fields = [
         ("Пакет", f"{record.bundle_id} (версия {record.version})"),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from documents.seal import CERT_FILE, KEY_FILE
+from documents.seal import CERT_FILE, KEY_FILE, TSA_CERT_FILE
 from storage.layout import CATALOG_FILE
 from storage.target import StorageError, Target
 from storage.targets import targets_from_config
@@ -45,6 +45,15 @@ duplex = false
 # `journal-archive demo` creates a self-signed demo pair here; use the school's own in production.
 key = "{KEYS_DIR}/{KEY_FILE}"
 certificate = "{KEYS_DIR}/{CERT_FILE}"
+# An RFC 3161 time-stamping authority (TSA): with it every seal carries a trusted timestamp and
+# the validation data to check it in 2050 (docs/seal.md); without it a seal is valid only while
+# the certificate is. The demo TSA: python -m documents._exec.tsa_server --dir keys/tsa
+# tsa_url = "http://127.0.0.1:3180/"
+# The TSA's certificate or its CA (PEM), trusted when timestamps are checked.
+tsa_certificate = "{KEYS_DIR}/{TSA_CERT_FILE}"
+# The fixity audit lists bundles whose evidence expires within this many days
+# (renew them with `journal-archive evidence renew`).
+renew_within_days = 180
 
 [audit]
 # When the fixity audit (`journal-archive serve`) checks every bundle on every target (R7), as cron:
@@ -69,6 +78,7 @@ path = "archive/secondary"
 
 DEFAULT_AUDIT_SCHEDULE = "0 3 * * 0"
 DEFAULT_DEEP_AUDIT_SCHEDULE = "0 5 1 * *"
+DEFAULT_RENEW_WITHIN_DAYS = 180
 AUDIT_SCHEDULE_KEY = "audit_schedule"
 """The optional key of a [[targets]] entry giving that target its own audit schedule."""
 
@@ -90,6 +100,9 @@ class Settings:
     target_entries: tuple[dict[str, object], ...] = ()
     seal_key: Path = Path(KEYS_DIR, KEY_FILE)
     seal_certificate: Path = Path(KEYS_DIR, CERT_FILE)
+    tsa_url: str | None = None
+    tsa_certificate: Path = Path(KEYS_DIR, TSA_CERT_FILE)
+    renew_within_days: int = DEFAULT_RENEW_WITHIN_DAYS
     audit_schedule: str = DEFAULT_AUDIT_SCHEDULE  # cron
     target_audit_schedules: tuple[tuple[str, str], ...] = ()  # (target name, cron) where set per target
     deep_audit_schedule: str = DEFAULT_DEEP_AUDIT_SCHEDULE  # cron of the full structural audit
@@ -182,11 +195,23 @@ def load_settings(home: Path | None = None) -> Settings:
         raise ConfigError(f"В файле настроек {config_path}: хранилища задаются разделами [[targets]]")
     seal = config.get("seal", {})
     seal_paths = {}
-    for name, field_name in (("key", "seal_key"), ("certificate", "seal_certificate")):
+    for name, field_name in (
+        ("key", "seal_key"),
+        ("certificate", "seal_certificate"),
+        ("tsa_certificate", "tsa_certificate"),
+    ):
         value = seal.get(name, Settings.__dataclass_fields__[field_name].default)
         if not isinstance(value, str | Path):
             raise ConfigError(f"В файле настроек {config_path}: [seal] {name} должно быть путём к файлу")
         seal_paths[field_name] = (home / Path(value).expanduser()).resolve()
+    tsa_url = seal.get("tsa_url")
+    if tsa_url is not None and not (isinstance(tsa_url, str) and tsa_url.startswith(("http://", "https://"))):
+        raise ConfigError(
+            f"В файле настроек {config_path}: [seal] tsa_url должен быть адресом http:// или https://"
+        )
+    renew_within = seal.get("renew_within_days", DEFAULT_RENEW_WITHIN_DAYS)
+    if not isinstance(renew_within, int) or isinstance(renew_within, bool) or renew_within < 0:
+        raise ConfigError(f"В файле настроек {config_path}: [seal] renew_within_days должно быть числом дней")
     audit = config.get("audit", {})
     if not isinstance(audit, dict):
         raise ConfigError(f"В файле настроек {config_path}: [audit] должно быть разделом")
@@ -206,6 +231,8 @@ def load_settings(home: Path | None = None) -> Settings:
         target_entries=tuple(targets),
         **flags,
         **seal_paths,
+        tsa_url=tsa_url or None,
+        renew_within_days=renew_within,
         audit_schedule=schedule,
         deep_audit_schedule=deep_schedule,
         target_audit_schedules=own_schedules,

@@ -9,6 +9,7 @@ certificate when the home has one. Each caller differs only in where the bundle 
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,13 @@ def seal_certificate(settings: Settings | None) -> Path | None:
     return settings.seal_certificate
 
 
+def tsa_certificate(settings: Settings | None) -> Path | None:
+    """The TSA certificate the seals' timestamps are checked against, when the home has one."""
+    if settings is None or not settings.tsa_certificate.is_file():
+        return None
+    return settings.tsa_certificate
+
+
 @dataclass(frozen=True)
 class Verifier:
     """Checks bundles of one home: against the catalog's anchors and the school's seal certificate."""
@@ -43,6 +51,8 @@ class Verifier:
     certificate: Path | None
     max_rate_mb_s: float | None = None
     deep: bool = True  # False: no PDF/A and XSD re-validation where the catalog's anchor pins the bytes
+    tsa_certificate: Path | None = None  # the TSAs' trust anchors for the seals' timestamps
+    at: dt.datetime | None = None  # check the seals' evidence as of this time (default: now)
 
     def digests(self, bundle_id: str) -> dict[str, str]:
         """What the catalog recorded for a bundle when it was archived; {} if it does not know it."""
@@ -60,6 +70,8 @@ class Verifier:
             recorded_digests=self.digests(record.bundle_id) if digests is None else digests,
             seal_certificate=self.certificate,
             deep=self.deep,
+            tsa_certificate=self.tsa_certificate,
+            at=self.at,
         )
 
     def folder(self, path: Path, bundle_id: str | None = None) -> BundleReport:
@@ -72,6 +84,8 @@ class Verifier:
             recorded_digests=self.digests(bundle_id),
             seal_certificate=self.certificate,
             deep=self.deep,
+            tsa_certificate=self.tsa_certificate,
+            at=self.at,
         )
 
 
@@ -84,13 +98,17 @@ def _bundle_id_of(path: Path) -> str:
 
 @contextmanager
 def verifier_for(
-    settings: Settings | None, max_rate_mb_s: float | None = None, *, deep: bool = True
+    settings: Settings | None,
+    max_rate_mb_s: float | None = None,
+    *,
+    deep: bool = True,
+    at: dt.datetime | None = None,
 ) -> Iterator[Verifier]:
     """A Verifier of a home's catalog (when it has one) and seal certificate, open for the block."""
     exists = settings is not None and settings.catalog_path.is_file()
     db = open_catalog(settings.catalog_path) if exists else None
     try:
-        yield Verifier(db, seal_certificate(settings), max_rate_mb_s, deep)
+        yield Verifier(db, seal_certificate(settings), max_rate_mb_s, deep, tsa_certificate(settings), at)
     finally:
         if db is not None:
             db.close()
@@ -102,10 +120,15 @@ def settings_if_home(home: Path) -> Settings | None:
 
 
 def verify_folders(
-    paths: Sequence[Path], settings: Settings | None, max_rate_mb_s: float | None = None, *, deep: bool = True
+    paths: Sequence[Path],
+    settings: Settings | None,
+    max_rate_mb_s: float | None = None,
+    *,
+    deep: bool = True,
+    at: dt.datetime | None = None,
 ) -> list[BundleReport]:
     """Bundle folders on disk; the catalog's anchor is used when this home's catalog knows the bundle."""
-    with verifier_for(settings, max_rate_mb_s, deep=deep) as verifier:
+    with verifier_for(settings, max_rate_mb_s, deep=deep, at=at) as verifier:
         return [verifier.folder(path) for path in paths]
 
 
@@ -117,6 +140,7 @@ def verify_catalog(
     *,
     deep: bool = False,
     workers: int | None = None,
+    at: dt.datetime | None = None,
 ) -> list[BundleReport]:
     """Every bundle in the catalog on every chosen target (all by default), read in place.
 
@@ -125,7 +149,7 @@ def verify_catalog(
     without pickling targets. With `max_rate_mb_s` (a cap for the whole run) they run one
     at a time. Reports come back in catalog order."""
     targets = select_targets(settings, target_names)
-    with verifier_for(settings, max_rate_mb_s, deep=deep) as verifier:
+    with verifier_for(settings, max_rate_mb_s, deep=deep, at=at) as verifier:
         if verifier.db is None:
             return []
         jobs = [

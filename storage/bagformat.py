@@ -42,6 +42,16 @@ SEAL_FILE = "seal.p7s"
 UNLISTED_TAG_FILES: tuple[str, ...] = (SEAL_FILE,)
 """Tag files allowed outside the tagmanifests: the detached seal over tagmanifest-sha256.txt
 (documents/seal.py) cannot be listed in the file it signs."""
+EVIDENCE_DIR = "evidence"
+"""The tag folder of a sealed bag's evidence records (documents/evidence.py): timestamps,
+certificates and revocation lists added after sealing, only ever added, never listed in the
+tagmanifests (which the seal signs); each record lists what it covers in its own file."""
+
+
+def is_unlisted_tag_file(relpath: str) -> bool:
+    """A tag file that is rightly absent from the tagmanifests: the seal and its evidence."""
+    return relpath in UNLISTED_TAG_FILES or relpath.startswith(EVIDENCE_DIR + "/")
+
 
 FOLD_WIDTH = 79
 """RFC 8493 §2.2.2 recommends tag lines of at most 79 characters."""
@@ -302,7 +312,7 @@ def check_fixity(
 
     own_manifests = {tagmanifest_name(algorithm) for algorithm in ALGORITHMS}
     for path in files:
-        if path in own_manifests or path in UNLISTED_TAG_FILES:
+        if path in own_manifests or is_unlisted_tag_file(path):
             continue
         prefix = "manifest-" if is_payload(path) else "tagmanifest-"
         missing_from = [m for m in sorted(listed) if m.startswith(prefix) and path not in listed[m]]

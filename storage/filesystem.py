@@ -14,7 +14,7 @@ import filecmp
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -27,6 +27,7 @@ from storage.target import (
     StorageError,
     StoredBundle,
     refuse_before_retention_ends,
+    refuse_taken_names,
     source_files,
 )
 
@@ -122,6 +123,20 @@ class FilesystemTarget:
         refuse_before_retention_ends(self, key, today, retain_until, self.name)
         _remove_tree(self._move_aside(key))
         return True
+
+    def add_files(self, key: str, files: Mapping[str, bytes]) -> None:
+        """New files only: each written under a hidden name, fsynced, linked into place (a link never
+        replaces a name) and made read-only; the bundle's read-only folders are opened only meanwhile."""
+        refuse_taken_names(self, key, files)
+        opened: list[Path] = []
+        try:
+            for relpath, data in files.items():
+                _add_file(self._path(key, relpath), data, self._path(key), opened)
+        except OSError as error:
+            raise StorageError(f"{self.name}: не удалось добавить файлы к {key}: {error}") from error
+        finally:
+            for path in reversed(opened):
+                path.chmod(DIR_MODE)
 
     def replace_bundle(self, key: str, source_dir: Path) -> StoredBundle:
         """Repair (R7): swap a damaged copy for a verified one, e.g. after a fixity audit found it bad.
@@ -277,3 +292,31 @@ def _collect_keys(folder: Path, parts: list[str], keys: list[str]) -> None:
                 continue
         else:
             _collect_keys(entry, [*parts, entry.name], keys)
+
+
+def _add_file(final: Path, data: bytes, root: Path, opened: list[Path]) -> None:
+    """One new file under `root` (the bundle folder); folders opened for writing go into `opened`."""
+    for parent in [root, *sorted(p for p in final.parents if root in p.parents)]:
+        if parent.is_dir() and parent not in opened:
+            parent.chmod(0o755)
+            opened.append(parent)
+    if not final.parent.is_dir():
+        final.parent.mkdir()
+        opened.append(final.parent)
+    partial = final.with_name(f".{final.name}.part")
+    with partial.open("xb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+    partial.chmod(FILE_MODE)
+    try:
+        os.link(partial, final)  # never replaces: fails if the name exists
+    finally:
+        partial.unlink()
+    directory = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    if final.read_bytes() != data:
+        raise OSError(f"{final.name} записан с ошибкой")

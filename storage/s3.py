@@ -64,7 +64,9 @@ from storage.target import (
     RetentionError,
     StorageError,
     StoredBundle,
+    declared_retain_until,
     refuse_before_retention_ends,
+    refuse_taken_names,
     source_files,
 )
 
@@ -345,6 +347,16 @@ class S3Target:
             self._upload_parts(key, local, until)
         else:
             self._put_small(key, local.relpath, local.path.read_bytes(), until, local.checksum)
+
+    def add_files(self, key: str, files: Mapping[str, bytes]) -> None:
+        """New objects only, each locked in COMPLIANCE mode until the bundle's Retain-Until, with a
+        server-checked SHA-256, and read back."""
+        refuse_taken_names(self, key, files)
+        until = lock_until(declared_retain_until(self, key, self.where))
+        for relpath, data in files.items():
+            self._put_small(key, relpath, data, until)
+            if self.read_file(key, relpath) != data:
+                raise StorageError(f"{self.where}: {key}/{relpath} записан с ошибкой")
 
     def _put_small(
         self, key: str, relpath: str, body: bytes, until: dt.datetime, checksum: str | None = None

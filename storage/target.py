@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -133,9 +133,21 @@ class Target(Protocol):
         """A file's size, and whether it can still be changed through this target."""
         ...
 
+    def add_files(self, key: str, files: Mapping[str, bytes]) -> None:
+        """Write new files ({bundle-relative path: bytes}) into a stored bundle, never changing one:
+        evidence renewal (R7). An existing name is refused (StorageError); each file is read back."""
+        ...
+
     def delete_bundle_if_expired(self, key: str, today: dt.date, retain_until: dt.date) -> bool:
         """Delete a bundle whose retention has ended; RetentionError before then; False if absent."""
         ...
+
+
+def refuse_taken_names(target: Target, key: str, files: Mapping[str, bytes]) -> None:
+    """add_files' rule for every target: a name the bundle already has is never written again."""
+    taken = sorted(set(files) & set(target.iter_files(key)))
+    if taken:
+        raise StorageError(f"{target.name}: {key}/{taken[0]} уже есть; записанные файлы не перезаписываются")
 
 
 def declared_retain_until(target: Target, key: str, where: str) -> dt.date:

@@ -11,6 +11,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from documents._exec.tsa_server import TsaServer
+from tests.pki import self_signed_tsa
 from tests.s3server import S3Server, start_server, stop_server
 
 # --- Journal sources: a fresh PostgreSQL database per test ----------------------------
@@ -68,3 +70,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     server = getattr(item, "funcargs", {}).get("s3_server")
     if report.failed and isinstance(server, S3Server):
         report.sections.append((f"weed mini log ({server.log_path})", server.log_tail()))
+
+
+# --- Time-stamping authority: a real RFC 3161 TSA (openssl ts -reply) on 127.0.0.1 -----------
+
+
+@pytest.fixture(scope="session")
+def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TsaServer]:
+    """A TSA with its own self-signed certificate (`tsa.cert_path`), valid 30 years; its GET side
+    serves `tsa.public_dir` (set it to publish a CRL at `tsa.url` + name)."""
+    server = self_signed_tsa(tmp_path_factory.mktemp("tsa"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -8,7 +8,10 @@ layer, which a bag that is merely valid BagIt can still fail:
   A construct the validator does not check is a warning, not a failure.
 * XSD [«XSD»]: data/journal.xml against the bundle's *own* data/journal.xsd — the
   schema an auditor years later has in hand, not the one this program ships.
-* Seal [«seal»]: when the bag holds seal.p7s, `documents.seal.verify_seal` checks it.
+* Seal [«seal»]: when the bag holds seal.p7s, `documents.seal.check_seal` checks it and its
+  evidence records (evidence/: timestamps, certificates, CRLs) as of the check date, the
+  signature at the time its timestamp proves; a seal without a timestamp is a warning that its
+  validity ends with the certificate.
   Without that module (it may not be installed yet) a present seal is a warning: it
   was not checked, and the report says so. A bag without seal.p7s has no seal to check.
 * Catalog [«catalog»]: the digests the catalog recorded when the bundle was archived
@@ -35,6 +38,7 @@ and the payload has already been checked against the manifests it lists. The sam
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import shutil
 import tempfile
@@ -50,7 +54,7 @@ from lxml import etree
 from documents.pdfa import PDFA_CONFORMANCE, PDFA_PART
 from documents.xml_format import JOURNAL_XML_NAME, JOURNAL_XSD_NAME, validate_journal_xml
 from journal.russian import count_words
-from storage.bagformat import PAYLOAD_DIR, SEAL_FILE, tagmanifest_name
+from storage.bagformat import EVIDENCE_DIR, PAYLOAD_DIR, SEAL_FILE, is_unlisted_tag_file, tagmanifest_name
 from storage.target import StorageError, Target
 from validators.bagit_rfc8493 import (
     CHUNK_SIZE,
@@ -99,6 +103,7 @@ class BundleReport:
     bytes_hashed: int
     seconds: float
     checks: tuple[str, ...]  # "RFC 8493", "PDF/A-3b", "XSD", "seal", "catalog", "storage", "replica"
+    seal: Any = None  # documents.seal.SealCheck when a seal was checked (times, expiry of the evidence)
 
     @property
     def missing(self) -> bool:
@@ -113,13 +118,16 @@ def check_bundle(
     recorded_digests: Mapping[str, str] | None = None,
     seal_certificate: Path | None = None,
     deep: bool = True,
+    tsa_certificate: Path | None = None,
+    at: dt.datetime | None = None,
 ) -> BundleReport:
     """Check one bundle: RFC 8493, then PDF/A, XSD, seal and the catalog's recorded digests.
 
     `recorded_digests` maps a bag-relative file to the SHA-256 (hex) the catalog
     recorded for it (storage.catalog.recorded_digests); None or empty skips the catalog
     check. `seal_certificate` is the school's certificate to check a seal against
-    (None: whatever documents.seal trusts by default). Never raises for a bad bundle.
+    (None: whatever documents.seal trusts by default), `tsa_certificate` the TSAs' trust anchors,
+    `at` the date the seal's evidence is checked as of (default now). Never raises for a bad bundle.
 
     `deep=False` leaves out the structural re-validation (PDF/A, XSD) when the catalog's
     anchor is given: files whose checksums match manifests anchored in the catalog are
@@ -143,15 +151,17 @@ def check_bundle(
             layer.check_journal_xml()
         if SEAL_FILE in layer.files:
             checks.append(RULE_SEAL)
-            layer.check_seal(seal_certificate)
+            layer.check_seal(seal_certificate, tsa_certificate, at)
         if recorded_digests:
             checks.append(RULE_CATALOG)
             layer.check_recorded(recorded_digests)
     problems = tuple(sorted(bag.problems + tuple(layer.problems), key=lambda p: p.path))
     # The seal cannot be listed in the tagmanifest it signs (UNLISTED_TAG_FILES): once it has
     # verified, the RFC's generic "tag file not in a tagmanifest" warning says nothing.
-    seal_ok = SEAL_FILE in layer.files and not any(p.path == SEAL_FILE for p in layer.problems)
-    bag_warnings = tuple(w for w in bag.warnings if not (seal_ok and w.path == SEAL_FILE))
+    seal_ok = SEAL_FILE in layer.files and not any(
+        p.path == SEAL_FILE or p.path.startswith(EVIDENCE_DIR + "/") for p in layer.problems
+    )
+    bag_warnings = tuple(w for w in bag.warnings if not (seal_ok and is_unlisted_tag_file(w.path)))
     warnings = tuple(sorted(bag_warnings + tuple(layer.warnings), key=lambda p: p.path))
     return BundleReport(
         bag=source.name,
@@ -162,6 +172,7 @@ def check_bundle(
         bytes_hashed=bag.bytes_hashed,
         seconds=time.perf_counter() - started,
         checks=tuple(checks),
+        seal=layer.seal,
     )
 
 
@@ -173,6 +184,8 @@ def check_stored_bundle(
     recorded_digests: Mapping[str, str] | None = None,
     seal_certificate: Path | None = None,
     deep: bool = True,
+    tsa_certificate: Path | None = None,
+    at: dt.datetime | None = None,
 ) -> BundleReport:
     """check_bundle of a replica on a storage target, plus what only storage can break.
 
@@ -193,6 +206,8 @@ def check_stored_bundle(
         recorded_digests=recorded_digests,
         seal_certificate=seal_certificate,
         deep=deep,
+        tsa_certificate=tsa_certificate,
+        at=at,
     )
     changeable = [
         Problem(path, RULE_STORAGE, f"{path}: файл на хранилище {target.name} доступен для изменения")
@@ -210,6 +225,7 @@ def check_stored_bundle(
         report.bytes_hashed,
         report.seconds,
         (*report.checks, RULE_STORAGE),
+        report.seal,
     )
 
 
@@ -246,6 +262,7 @@ class _Layer:
         self.files: dict[str, int] = {}
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
+        self.seal: Any = None
 
     def error(self, path: str, rule: str, message: str) -> None:
         self.problems.append(Problem(path, rule, message))
@@ -345,9 +362,11 @@ class _Layer:
 
     # --- seal ---
 
-    def check_seal(self, certificate: Path | None) -> None:
+    def check_seal(
+        self, certificate: Path | None, tsa_certificate: Path | None, at: dt.datetime | None
+    ) -> None:
         try:
-            from documents.seal import verify_seal
+            from documents.seal import check_seal
         except ImportError:
             self.warn(
                 SEAL_FILE,
@@ -359,26 +378,25 @@ class _Layer:
             return
         try:
             with self.tag_folder() as folder:
-                found = verify_seal(folder, certificate)
+                self.seal = check_seal(folder, certificate, tsa_certificate=tsa_certificate, at=at)
+                found, warnings = self.seal.problems, self.seal.warnings
         except Exception as error:  # a seal that cannot be checked is a finding
-            found = [f"{SEAL_FILE}: печать не проверяется: {error}"]
-        # verify_seal also checks the files against the manifests; validate_bag has done that for
-        # the whole bag, and the folder holds tag files only: keep what is about the seal itself.
-        others = set(self.files) - {SEAL_FILE, SEALED_FILE}
+            found, warnings = [f"{SEAL_FILE}: печать не проверяется: {error}"], []
         for message in found:
-            if message.split(":", 1)[0] in others:
-                continue
-            self.error(
-                SEAL_FILE, RULE_SEAL, message if message.startswith(SEAL_FILE) else f"{SEAL_FILE}: {message}"
-            )
+            where = message.split(":", 1)[0]
+            path = where if where in self.files else SEAL_FILE
+            self.error(path, RULE_SEAL, message if ":" in message else f"{SEAL_FILE}: {message}")
+        for message in warnings:
+            self.warn(SEAL_FILE, RULE_SEAL, message)
 
     @contextlib.contextmanager
     def tag_folder(self) -> Iterator[Path]:
-        """A temporary folder with the bag's top-level tag files (kilobytes; never data/)."""
+        """A temporary folder with the bag's tag files and evidence (kilobytes; never data/)."""
         with tempfile.TemporaryDirectory(prefix="seal-") as temp:
             for path in sorted(self.files):
-                if "/" not in path:
-                    Path(temp, path).write_bytes(self.read(path))
+                if "/" not in path or path.startswith(EVIDENCE_DIR + "/"):
+                    Path(temp, *path.split("/")).parent.mkdir(parents=True, exist_ok=True)
+                    Path(temp, *path.split("/")).write_bytes(self.read(path))
             yield Path(temp)
 
     # --- the catalog's recorded digests ---

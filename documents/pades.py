@@ -1,0 +1,137 @@
+"""The school's PAdES signature on the year journal and summary PDFs (R3, R5, R7), with pyHanko.
+
+A secretary who opens `journal.pdf` or `summary.pdf` sees who signed it and when. The signature
+is an incremental update: the rendered PDF/A-3b bytes stay exactly as rendered (byte-reproducible
+from the data) and the signature, a timestamp from `[seal] tsa_url` (PAdES B-T) and the
+validation data (B-LT: certificates and CRLs in the document security store) are appended after
+them. The field is invisible (no appearance, so no font that PDF/A would require embedded) and
+sits on the last page, the certification sheet. The seal of the bundle (documents/seal.py) still
+covers the signed PDFs through the manifests.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pikepdf
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from documents.seal import SealError
+
+FIELD_NAME = "SchoolSeal"
+REASON = "Электронная подпись школы: документ архива"
+
+
+class PadesError(SealError):
+    """A PDF that cannot be signed as asked; the message names the file and why."""
+
+
+def load_certificates(paths: Iterable[Path]) -> list[asn1_x509.Certificate]:
+    """Every certificate in the given PEM files (trust anchors for signing with validation data)."""
+    found = []
+    for path in paths:
+        data = Path(path).read_bytes()
+        for _, _, der in pem.unarmor(data, multiple=True):
+            found.append(asn1_x509.Certificate.load(der))
+    return found
+
+
+def sign_pdf(
+    pdf: bytes,
+    key_path: Path,
+    cert_path: Path,
+    *,
+    signer_name: str,
+    tsa_url: str | None = None,
+    trust: Iterable[Path] = (),
+) -> bytes:
+    """`pdf` with the school's PAdES signature appended as an incremental update.
+
+    B-B without `tsa_url`; B-T with it; and B-LT (validation data embedded) when the signer and the
+    TSA validate against `trust` (PEM files: the school's certificate or CA, the TSA's).
+    """
+    try:
+        signer = signers.SimpleSigner.load(str(key_path), str(cert_path))
+    except Exception as error:  # pyHanko reports unreadable keys in several ways
+        raise PadesError(f"{key_path}: ключ для подписи PDF не загружается ({error})") from error
+    if signer is None:
+        raise PadesError(f"{key_path}: ключ для подписи PDF не загружается")
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        last_page = len(document.pages) - 1
+    roots = load_certificates(trust)
+    metadata = signers.PdfSignatureMetadata(
+        field_name=FIELD_NAME,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        name=signer_name,
+        reason=REASON,
+        embed_validation_info=bool(roots),
+        validation_context=ValidationContext(trust_roots=roots, allow_fetching=True) if roots else None,
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    fields.append_signature_field(writer, fields.SigFieldSpec(FIELD_NAME, on_page=last_page))
+    stamper = timestamps.HTTPTimeStamper(tsa_url) if tsa_url else None
+    try:
+        output = signers.sign_pdf(writer, metadata, signer=signer, timestamper=stamper)
+    except Exception as error:  # a TSA that does not answer, a chain that does not validate
+        raise PadesError(f"PDF не подписан: {error}") from error
+    return output.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class PdfSignatureCheck:
+    """pyHanko's verdict on the first signature of a PDF."""
+
+    intact: bool  # the signed bytes are unchanged
+    valid: bool  # intact and the signer's certificate validates against the trust given
+    timestamped: bool  # a signature timestamp token is present and sound
+    signer: str
+    summary: str  # pyHanko's own report
+
+
+def check_pdf_signature(pdf: bytes, trust: Iterable[Path]) -> PdfSignatureCheck | None:
+    """Validate a PDF's signature with pyHanko against `trust`; None for an unsigned PDF."""
+    reader = PdfFileReader(io.BytesIO(pdf))
+    if not reader.embedded_signatures:
+        return None
+    context = ValidationContext(trust_roots=load_certificates(trust), allow_fetching=False)
+    status = validate_pdf_signature(reader.embedded_signatures[0], signer_validation_context=context)
+    token = status.timestamp_validity
+    return PdfSignatureCheck(
+        intact=status.intact,
+        valid=status.bottom_line,
+        timestamped=token is not None and token.intact and token.valid,
+        signer=status.signing_cert.subject.human_friendly,
+        summary=status.pretty_print_details(),
+    )
+
+
+def sign_payload_pdfs(
+    files: dict[str, bytes],
+    key_path: Path,
+    cert_path: Path,
+    *,
+    signer_name: str,
+    tsa_url: str | None = None,
+    trust: Iterable[Path] = (),
+) -> list[str]:
+    """Sign every PDF among a bundle's payload files in place; return their names."""
+    signed = []
+    for name in sorted(files):
+        if name.lower().endswith(".pdf"):
+            try:
+                files[name] = sign_pdf(
+                    files[name], key_path, cert_path, signer_name=signer_name, tsa_url=tsa_url, trust=trust
+                )
+            except PadesError as error:
+                raise PadesError(f"{name}: {error}") from error
+            signed.append(name)
+    return signed
