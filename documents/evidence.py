@@ -53,6 +53,7 @@ from storage.bagformat import (
     format_manifest,
     parse_manifest,
 )
+from storage.filesystem import link_new_file
 
 COVERS_ALGORITHM = "sha512"
 CRL_TIMEOUT_SECONDS = 15
@@ -243,18 +244,7 @@ def write_new_files(folder: Path, files: Mapping[str, bytes], when: dt.datetime 
                 raise FileExistsError(
                     f"{final}: файл уже существует; файлы доказательств не перезаписываются"
                 )
-            partial = final.with_name(f".{final.name}.part")
-            with partial.open("xb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            partial.chmod(FILE_MODE)
-            if when is not None:
-                os.utime(partial, (when.timestamp(), when.timestamp()))
-            try:
-                os.link(partial, final)  # fails if `final` appeared meanwhile: never replaces
-            finally:
-                partial.unlink()
+            link_new_file(final, data, FILE_MODE, when.timestamp() if when is not None else None)
             written.append(final)
     except BaseException:
         for path in written:

@@ -303,16 +303,7 @@ def _add_file(final: Path, data: bytes, root: Path, opened: list[Path]) -> None:
     if not final.parent.is_dir():
         final.parent.mkdir()
         opened.append(final.parent)
-    partial = final.with_name(f".{final.name}.part")
-    with partial.open("xb") as stream:
-        stream.write(data)
-        stream.flush()
-        os.fsync(stream.fileno())
-    partial.chmod(FILE_MODE)
-    try:
-        os.link(partial, final)  # never replaces: fails if the name exists
-    finally:
-        partial.unlink()
+    link_new_file(final, data, FILE_MODE)
     directory = os.open(final.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
@@ -320,3 +311,21 @@ def _add_file(final: Path, data: bytes, root: Path, opened: list[Path]) -> None:
         os.close(directory)
     if final.read_bytes() != data:
         raise OSError(f"{final.name} записан с ошибкой")
+
+
+def link_new_file(final: Path, data: bytes, mode: int, mtime: float | None = None) -> None:
+    """Write `data` to `final`, which must not exist: under a hidden partial name, fsynced, with
+    `mode` (and `mtime`), then hard-linked into place — a link never replaces a name, so an
+    archived file is never overwritten, even by a race (FileExistsError)."""
+    partial = final.with_name(f".{final.name}.part")
+    with partial.open("xb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+    partial.chmod(mode)
+    if mtime is not None:
+        os.utime(partial, (mtime, mtime))
+    try:
+        os.link(partial, final)
+    finally:
+        partial.unlink()

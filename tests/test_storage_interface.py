@@ -34,6 +34,7 @@ EXERCISED = frozenset(
         "read_file",
         "stat",
         "delete_bundle_if_expired",
+        "add_files",
     }
 )
 """What `exercise` calls; a member added to the protocol must be added here and exercised."""
@@ -66,6 +67,12 @@ def exercise(target: Target, bag: Path) -> None:
 
     assert target.replace_bundle(key, bag).key == key
     assert verify_stored_bundle(target, key) == []
+    target.add_files(key, {"evidence/0001.txt": b"new"})  # new names only, read-only like the rest
+    assert target.read_file(key, "evidence/0001.txt") == b"new"
+    assert target.stat(key, "evidence/0001.txt").read_only
+    with pytest.raises(StorageError, match="не перезаписываются"):
+        target.add_files(key, {"bag-info.txt": b"forged"})
+    assert target.read_file(key, "bag-info.txt") == (bag / "bag-info.txt").read_bytes()
     with pytest.raises(RetentionError):  # the sample bag is kept through 2030-12-31
         target.delete_bundle_if_expired(key, dt.date(2030, 12, 31), dt.date(2025, 1, 1))
     assert target.has_bundle(key)
