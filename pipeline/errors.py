@@ -5,6 +5,7 @@ from __future__ import annotations
 from documents.xml_format import JournalXmlError
 from journal.source import SourceError
 from pipeline.settings import ConfigError
+from pipeline.users import UserError
 from storage.catalog import CatalogError
 from storage.target import StorageError
 
@@ -25,4 +26,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     StorageError,
     RetrievalError,
     PreviousVersionUnreadable,
+    UserError,
 )
