@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -71,7 +72,7 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
     """The web application for one home; `clock` is the time of sessions, throttling and the log."""
     app = FastAPI(title="journal-archive", docs_url=None, redoc_url=None, openapi_url=None)
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=StrictUndefined)
-    env.globals.update(role_title=lambda role: Role(role).title, queued=QUEUED)
+    env.globals.update(role_title=lambda role: Role(role).title, queued=QUEUED, local_time=bundles.local_time)
     board = RunBoard(settings, clock)
     handouts: dict[str, Handed] = {}
     handouts_lock = threading.Lock()
@@ -84,9 +85,9 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
         return request.client.host if request.client else ""
 
     def page(
-        request: Request, name: str, session: Session | None, status: int = 200, **context: Any
+        request: Request, template: str, session: Session | None, status: int = 200, **context: Any
     ) -> HTMLResponse:
-        html = env.get_template(name).render(session=session, request_path=request.url.path, **context)
+        html = env.get_template(template).render(session=session, request_path=request.url.path, **context)
         return HTMLResponse(html, status_code=status)
 
     def current(request: Request) -> Session:
@@ -267,7 +268,7 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
         handout_id = secrets.token_urlsafe(16)
         folder = handouts_root / handout_id
         try:
-            handed = hand_out(settings, bundle_id, folder, clock().astimezone())
+            handed = await run_in_threadpool(hand_out, settings, bundle_id, folder, clock().astimezone())
         except USER_ERRORS as error:
             shutil.rmtree(folder, ignore_errors=True)
             log(session, request, Action.RETRIEVE, bundle_id, "не выдан: " + str(error))
@@ -459,7 +460,6 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
             "access_log.html",
             session,
             entries=access_log.entries(settings, 500),
-            local_time=bundles.local_time,
         )
 
     @app.get("/admin/access-log.csv")

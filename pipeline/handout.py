@@ -63,7 +63,9 @@ def hand_out(settings: Settings, bundle_id: str, into: Path, now: dt.datetime | 
     finally:
         db.close()
     assert record is not None  # retrieve_by_id found it
-    title = f"{kind_title(record.kind)}, {record.span_name}, {record.class_name} класс, {record.year}"
+    title = f"{kind_title(record.kind).capitalize()}: {record.class_name} класс, {record.year} учебный год"
+    if record.year not in record.span_name:  # a period bundle: name its period too
+        title += f", {record.span_name}"
     receipt_pdf = render_receipt_pdf(
         retrieved.receipt.read_text(encoding="utf-8"),
         into / f"{bundle_id}.receipt.pdf",

@@ -4,8 +4,9 @@ Users live in the catalog database (storage.accounts). Passwords are hashed with
 Argon2id (argon2-cffi's defaults, rehashed when those change). A session is a random
 token in an HttpOnly cookie; the catalog keeps only its SHA-256, so a copy of the
 catalog opens no session. Each session has its own CSRF token for its forms. After
-`MAX_FAILURES` wrong passwords for one name (or from one address) within
-`FAILURE_WINDOW`, logins for it are refused until the window has passed.
+`MAX_FAILURES` wrong passwords for one name within `FAILURE_WINDOW` that name's logins
+are refused until the window has passed; after `MAX_CLIENT_FAILURES` (any names) so
+are the logins from that address.
 
 Time is always passed in (`now`), so tests decide the clock.
 """
@@ -28,7 +29,8 @@ from pipeline.settings import Settings
 from storage import accounts
 
 SESSION_LIFETIME = dt.timedelta(hours=8)  # one working day
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # for one user name
+MAX_CLIENT_FAILURES = 20  # from one address, any names (a school office shares one address)
 FAILURE_WINDOW = dt.timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
 NAME_PATTERN = re.compile(r"^[\w.@-]{2,64}$")
@@ -121,9 +123,11 @@ def log_in(settings: Settings, name: str, password: str, client: str, now: dt.da
     """Check the password and open a session, or raise LoginRefused (throttled after repeated failures)."""
     db = accounts.open_accounts(settings.catalog_path)
     try:
-        failures = accounts.login_failures_since(db, name, client, now - FAILURE_WINDOW)
-        if len(failures) >= MAX_FAILURES:
-            oldest = dt.datetime.fromisoformat(failures[-MAX_FAILURES])
+        by_name, by_client = accounts.login_failures_since(db, name, client, now - FAILURE_WINDOW)
+        limits = ((by_name, MAX_FAILURES), (by_client, MAX_CLIENT_FAILURES))
+        over = [failures[-limit] for failures, limit in limits if len(failures) >= limit]
+        if over:
+            oldest = dt.datetime.fromisoformat(max(over))
             minutes = max(1, -(-int((oldest + FAILURE_WINDOW - now).total_seconds()) // 60))
             raise LoginRefused(
                 f"Слишком много неудачных попыток входа. Вход временно закрыт, повторите через {minutes} мин."

@@ -190,14 +190,17 @@ def record_login_failure(db: sqlite3.Connection, user_name: str, client: str, no
 
 def login_failures_since(
     db: sqlite3.Connection, user_name: str, client: str, since: dt.datetime
-) -> list[str]:
-    """Failure times (oldest first) for this name, or from this client, since `since`."""
-    rows = db.execute(
-        "SELECT failed_at FROM login_failures WHERE (user_name = ? OR client = ?) AND failed_at > ?"
-        " ORDER BY failed_at",
-        (user_name, client, stamp(since)),
+) -> tuple[list[str], list[str]]:
+    """Failure times (oldest first) since `since`: for this name, and from this client (any name)."""
+    by_name = db.execute(
+        "SELECT failed_at FROM login_failures WHERE user_name = ? AND failed_at > ? ORDER BY failed_at",
+        (user_name, stamp(since)),
     )
-    return [row[0] for row in rows]
+    by_client = db.execute(
+        "SELECT failed_at FROM login_failures WHERE client = ? AND failed_at > ? ORDER BY failed_at",
+        (client, stamp(since)),
+    )
+    return [row[0] for row in by_name], [row[0] for row in by_client]
 
 
 def clear_login_failures(db: sqlite3.Connection, user_name: str) -> None:
