@@ -557,13 +557,16 @@ def users_disable(ctx: click.Context, name: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--secure-cookies", is_flag=True, help="Mark cookies Secure (when served over HTTPS by a reverse proxy)."
+)
 @click.pass_context
 @user_errors
-def web(ctx: click.Context, host: str, port: int) -> None:
+def web(ctx: click.Context, host: str, port: int, secure_cookies: bool) -> None:
     """Serve the web page for the secretary, the auditor and the administrator."""
     from flows.web import serve as serve_web
 
     settings = settings_of(ctx)
     settings.targets()  # a bad target configuration stops here
     click.echo(f"Архив классных журналов: http://{host}:{port}/ (остановить: Ctrl+C)")
-    serve_web(settings, host, port)
+    serve_web(settings, host, port, secure_cookies=secure_cookies)

@@ -40,7 +40,12 @@ from pipeline.users import LoginRefused, Role, Session, log_in, log_out, same_to
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates" / "web"
 SESSION_COOKIE = "ja_session"
 LOGIN_CSRF_COOKIE = "ja_login_csrf"
-PERIODS = ("Q1", "Q2", "Q3", "Q4", "T1", "T2", "T3", "H1", "H2")
+PERIODS = {
+    **{f"Q{n}": f"{roman} четверть" for n, roman in enumerate(("I", "II", "III", "IV"), start=1)},
+    **{f"T{n}": f"{roman} триместр" for n, roman in enumerate(("I", "II", "III"), start=1)},
+    **{f"H{n}": f"{roman} полугодие" for n, roman in enumerate(("I", "II"), start=1)},
+}
+"""The reporting periods the administrator may archive, by code, as the school names them."""
 HOME_OF = {Role.SECRETARY: "/catalog", Role.AUDITOR: "/audit", Role.ADMIN: "/admin"}
 Clock = Callable[[], dt.datetime]
 
@@ -475,8 +480,9 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
     return app
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, *, secure_cookies: bool = False) -> None:
     """Run the web page with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    app = create_app(settings, secure_cookies=secure_cookies)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)

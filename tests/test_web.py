@@ -110,6 +110,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: ./bootstrap.sh installs Debian's chromium", pytrace=False)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
@@ -148,7 +150,7 @@ def manifest(folder: Path) -> dict[str, str]:
 
 
 def test_secretary_gets_the_5a_year_journal_pdf_and_receipt_in_three_clicks(
-    context: BrowserContext, site: Site, tmp_path: Path
+    context: BrowserContext, browser: Browser, site: Site, tmp_path: Path
 ) -> None:
     page = log_in(context, "sveta", site.shots)
     assert page.url.endswith("/catalog")
@@ -183,6 +185,15 @@ def test_secretary_gets_the_5a_year_journal_pdf_and_receipt_in_three_clicks(
     assert ("выдача пакета", YEAR_BUNDLE) in actions
     assert ("скачивание", YEAR_BUNDLE) in actions
     assert all(e.client == "127.0.0.1" for e in entries)
+    admin_context = browser.new_context(base_url=site.url)
+    try:
+        admin = log_in(admin_context, "boss")
+        admin.get_by_role("link", name="Журнал доступа").click()
+        row = admin.get_by_role("row").filter(has_text="выдача пакета").filter(has_text=YEAR_BUNDLE)
+        expect(row).to_contain_text("sveta")
+        expect(row).to_contain_text("выдан из хранилища")
+    finally:
+        admin_context.close()
 
 
 def test_downloaded_zip_holds_the_bundle_with_matching_checksums(
@@ -364,7 +375,7 @@ def test_admin_archives_a_period_watches_it_and_reads_the_access_log(
     expect(page.get_by_role("cell", name="Без сбоев: 1 пакет из 1.")).to_be_visible()
 
     page.get_by_role("link", name="Журнал доступа").click()
-    expect(page.get_by_role("cell", name="выдача пакета").first).to_be_visible()
+    expect(page.get_by_role("cell", name="архивирование").first).to_be_visible()
     page.screenshot(path=site.shots / "access-log.png", full_page=True)
     with page.expect_download() as download:
         page.get_by_role("link", name="Выгрузить в CSV").click()
