@@ -35,7 +35,16 @@ from pipeline.errors import USER_ERRORS
 from pipeline.handout import BadBundleId, Handout, check_bundle_id, hand_out
 from pipeline.runs import QUEUED, RunBoard, run_failed
 from pipeline.settings import DEFAULT_YEAR, Settings
-from pipeline.users import LoginRefused, Role, Session, log_in, log_out, same_token, session_of
+from pipeline.users import (
+    SESSION_LIFETIME,
+    LoginRefused,
+    Role,
+    Session,
+    log_in,
+    log_out,
+    same_token,
+    session_of,
+)
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates" / "web"
 SESSION_COOKIE = "ja_session"
@@ -71,6 +80,7 @@ class NeedsLogin(Exception):
 class Handed:
     user_name: str
     handout: Handout
+    at: dt.datetime
 
 
 def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = False) -> FastAPI:
@@ -85,6 +95,16 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
     shutil.rmtree(handouts_root, ignore_errors=True)  # copies of a previous process are stale
 
     # --- helpers -------------------------------------------------------------------
+
+    def forget_handouts(which: Callable[[Handed], bool]) -> None:
+        """Delete handed-out copies (children's personal data) once their downloads are no longer needed:
+        at logout, and a session's lifetime after the hand-out."""
+        with handouts_lock:
+            gone = [key for key, handed in handouts.items() if which(handed)]
+            for key in gone:
+                del handouts[key]
+        for key in gone:
+            shutil.rmtree(handouts_root / key, ignore_errors=True)
 
     def client(request: Request) -> str:
         return request.client.host if request.client else ""
@@ -220,6 +240,7 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
         session = current(request)
         await form_of(request, session)
         log_out(settings, session.token)
+        forget_handouts(lambda h: h.user_name == session.user.name)
         log(session, request, Action.LOGOUT)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
@@ -287,7 +308,8 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
                 back="/catalog",
             )
         with handouts_lock:
-            handouts[handout_id] = Handed(session.user.name, handed)
+            handouts[handout_id] = Handed(session.user.name, handed, clock())
+        forget_handouts(lambda h: clock() - h.at > SESSION_LIFETIME)
         outcome = f"выдан из хранилища {handed.target}"
         if handed.passed_over:
             outcome += "; " + " ".join(handed.passed_over)

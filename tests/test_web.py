@@ -219,6 +219,13 @@ def test_downloaded_zip_holds_the_bundle_with_matching_checksums(
     assert (tmp_path / "out" / "seal-cert.pem").is_file()
     assert (tmp_path / "out" / f"{SUMMARY_BUNDLE}.receipt.txt").is_file()
 
+    # Logging out deletes the handed-out copy (children's personal data) from the server.
+    handout_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    assert (site.settings.home / "web" / "handouts" / handout_id).is_dir()
+    page.get_by_role("button", name="Выйти").click()
+    expect(page.get_by_role("heading", name="Вход")).to_be_visible()
+    assert not (site.settings.home / "web" / "handouts" / handout_id).exists()
+
 
 def test_a_phone_sees_the_catalog_as_cards(browser: Browser, site: Site) -> None:
     phone = browser.new_context(
