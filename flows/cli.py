@@ -556,3 +556,80 @@ def evidence_renew(ctx: click.Context, paths: tuple[Path, ...], force: bool) -> 
         click.echo(f"{result.bundle_id}: {result.message}")
     if any(not result.ok for result in results):
         sys.exit(1)
+
+
+# --- the web page and its users ------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Accounts for the web page (`journal-archive web`), kept in the catalog database."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["secretary", "auditor", "admin"]),
+    help="secretary: finds and hands out bundles; auditor: verifies; admin: archives, reads the access log.",
+)
+@click.pass_context
+@user_errors
+def users_add(ctx: click.Context, name: str, role: str) -> None:
+    """Add a user; the password is asked twice and stored as an Argon2 hash."""
+    import datetime as dt
+
+    from pipeline.users import add_user
+
+    settings = settings_of(ctx)
+    password = click.prompt("Пароль", hide_input=True, confirmation_prompt="Пароль ещё раз")
+    user = add_user(settings, name, role, password, dt.datetime.now(dt.UTC))
+    click.echo(f"Пользователь {user.name} ({user.role.title}) добавлен.")
+
+
+@users.command("list")
+@click.pass_context
+@user_errors
+def users_list(ctx: click.Context) -> None:
+    """The web page's users, their roles and whether they are disabled."""
+    from pipeline.users import list_users
+
+    found = list_users(settings_of(ctx))
+    if not found:
+        click.echo("Пользователей нет: journal-archive users add ИМЯ --role secretary|auditor|admin")
+        return
+    print_table(
+        ("Имя", "Роль", "Состояние", "Добавлен (UTC)"),
+        [(u.name, u.role.title, "отключён" if u.disabled else "активен", u.created) for u in found],
+    )
+
+
+@users.command("disable")
+@click.argument("name")
+@click.pass_context
+@user_errors
+def users_disable(ctx: click.Context, name: str) -> None:
+    """Disable a user; their open sessions end at once."""
+    from pipeline.users import disable_user
+
+    disable_user(settings_of(ctx), name)
+    click.echo(f"Пользователь {name} отключён.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--secure-cookies", is_flag=True, help="Mark cookies Secure (when served over HTTPS by a reverse proxy)."
+)
+@click.pass_context
+@user_errors
+def web(ctx: click.Context, host: str, port: int, secure_cookies: bool) -> None:
+    """Serve the web page for the secretary, the auditor and the administrator."""
+    from flows.web import serve as serve_web
+
+    settings = settings_of(ctx)
+    settings.targets()  # a bad target configuration stops here
+    click.echo(f"Архив классных журналов: http://{host}:{port}/ (остановить: Ctrl+C)")
+    serve_web(settings, host, port, secure_cookies=secure_cookies)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from documents.xml_format import JournalXmlError
 from journal.source import SourceError
 from pipeline.settings import ConfigError
+from pipeline.users import UserError
 from storage.catalog import CatalogError
 from storage.target import StorageError
 
@@ -30,4 +31,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     RetrievalError,
     PreviousVersionUnreadable,
     EvidenceError,
+    UserError,
 )

@@ -20,9 +20,17 @@ from journal.names import same_class, year_name
 from journal.russian import format_date
 from pipeline.errors import RetrievalError
 from pipeline.settings import Settings
-from pipeline.verify import verifier_for
+from pipeline.verify import Verifier, verifier_for
 from storage.bagformat import SEAL_FILE, manifest_name, parse_manifest
-from storage.catalog import ANCHOR_ORIGIN_ARCHIVE, Anchor, BundleRecord, anchor_of, list_bundles, replicas_of
+from storage.catalog import (
+    ANCHOR_ORIGIN_ARCHIVE,
+    Anchor,
+    BundleRecord,
+    anchor_of,
+    find_bundle,
+    list_bundles,
+    replicas_of,
+)
 from storage.replication import fetch_bundle
 from storage.retention import RETENTION_RULES
 from storage.target import ReplicaStatus, Target
@@ -56,45 +64,58 @@ def retrieve_bundle(
                 f"В каталоге нет пакета «{kind.title}» {class_name} класса за {year} учебный год: "
                 "сначала journal-archive archive year"
             )
-        record = max(versions, key=lambda r: r.version)
-        statuses = {r.target: r.status for r in replicas_of(db, record.bundle_id)}
-        anchor = anchor_of(db, record.bundle_id)
-        destination = to_dir / record.bundle_id
-        if destination.exists():
-            raise RetrievalError(
-                f"{destination} уже существует: выберите другую папку или уберите старую копию"
-            )
+        return _hand_out(settings, verifier, max(versions, key=lambda r: r.version), to_dir)
 
-        # Replicas last found verified first; the configured order otherwise.
-        targets = sorted(settings.targets(), key=lambda t: statuses.get(t.name) != ReplicaStatus.VERIFIED)
-        passed_over: list[str] = []
-        for target in targets:
-            report = verifier.stored(target, record)
-            if not report.valid:
-                passed_over.append(_failure(target.name, report))
+
+def retrieve_by_id(settings: Settings, bundle_id: str, to_dir: Path) -> Retrieved:
+    """The same verify-then-hand-out for one catalogued bundle named by its id (the web page's «Получить»).
+
+    Only an id the catalog knows is looked up; anything else (a path, `../`) names no bundle."""
+    with verifier_for(settings) as verifier:
+        record = find_bundle(verifier.db, bundle_id) if verifier.db is not None else None
+        if record is None:
+            raise RetrievalError(f"В каталоге нет пакета «{bundle_id}»")
+        return _hand_out(settings, verifier, record, to_dir)
+
+
+def _hand_out(settings: Settings, verifier: Verifier, record: BundleRecord, to_dir: Path) -> Retrieved:
+    """Verify a replica in place, copy it out, verify the copy, then move it into place with a receipt."""
+    db = verifier.db
+    statuses = {r.target: r.status for r in replicas_of(db, record.bundle_id)}
+    anchor = anchor_of(db, record.bundle_id)
+    destination = to_dir / record.bundle_id
+    if destination.exists():
+        raise RetrievalError(f"{destination} уже существует: выберите другую папку или уберите старую копию")
+
+    # Replicas last found verified first; the configured order otherwise.
+    targets = sorted(settings.targets(), key=lambda t: statuses.get(t.name) != ReplicaStatus.VERIFIED)
+    passed_over: list[str] = []
+    for target in targets:
+        report = verifier.stored(target, record)
+        if not report.valid:
+            passed_over.append(_failure(target.name, report))
+            continue
+        to_dir.mkdir(parents=True, exist_ok=True)
+        partial = to_dir / f".{record.bundle_id}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            fetch_bundle(target, record.key, partial)
+            local = verifier.folder(partial, record.bundle_id)
+            if not local.valid:
+                passed_over.append(_failure(f"{target.name} (копия при чтении)", local))
                 continue
-            to_dir.mkdir(parents=True, exist_ok=True)
-            partial = to_dir / f".{record.bundle_id}.partial"
+            partial.rename(destination)
+        finally:
             shutil.rmtree(partial, ignore_errors=True)
-            try:
-                fetch_bundle(target, record.key, partial)
-                local = verifier.folder(partial, record.bundle_id)
-                if not local.valid:
-                    passed_over.append(_failure(f"{target.name} (копия при чтении)", local))
-                    continue
-                partial.rename(destination)
-            finally:
-                shutil.rmtree(partial, ignore_errors=True)
-            if verifier.certificate is not None:  # README.txt's openssl command expects it beside the bundle
-                shutil.copyfile(verifier.certificate, to_dir / CERT_FILE)
-            if verifier.tsa_certificate is not None:  # and the timestamp check its TSA's certificate
-                shutil.copyfile(verifier.tsa_certificate, to_dir / TSA_CERT_FILE)
-            receipt = to_dir / f"{record.bundle_id}.receipt.txt"
-            receipt.write_text(
-                receipt_text(record, target, destination, passed_over, anchor, seal=local.seal),
-                encoding="utf-8",
-            )
-            return Retrieved(record.bundle_id, destination, receipt, target.name, tuple(passed_over))
+        if verifier.certificate is not None:  # README.txt's openssl command expects it beside the bundle
+            shutil.copyfile(verifier.certificate, to_dir / CERT_FILE)
+        if verifier.tsa_certificate is not None:  # and the timestamp check its TSA's certificate
+            shutil.copyfile(verifier.tsa_certificate, to_dir / TSA_CERT_FILE)
+        receipt = to_dir / f"{record.bundle_id}.receipt.txt"
+        receipt.write_text(
+            receipt_text(record, target, destination, passed_over, anchor, seal=local.seal), encoding="utf-8"
+        )
+        return Retrieved(record.bundle_id, destination, receipt, target.name, tuple(passed_over))
     raise RetrievalError(
         f"Пакет {record.bundle_id} не выдан: ни одна копия не прошла проверку. " + " ".join(passed_over)
     )

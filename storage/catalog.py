@@ -451,14 +451,28 @@ def supersede_period_bundles(db: sqlite3.Connection, year_bundle: BundleRecord) 
         mark_superseded(db, record.bundle_id, year_bundle.bundle_id)
 
 
+DERIVED_TABLES = ("bundles", "replicas", "changes", "anchors")
+"""What a rebuild reads back from the bundles; every other table is the catalog's own memory."""
+
+
 def _keep_fixity_history(db: sqlite3.Connection, old_catalog: Path) -> list[str]:
-    """Carry the fixity history (which no bundle holds) over from the catalog being replaced."""
+    """Carry the fixity history and every other table no bundle holds (e.g. the web page's users and
+    access log, storage.accounts) over from the catalog being replaced."""
     if not old_catalog.exists():
         return []
     try:
         with db:
             db.execute("ATTACH DATABASE ? AS old", (str(old_catalog),))
-            db.execute("INSERT INTO fixity_checks SELECT * FROM old.fixity_checks")
+            own = db.execute(
+                "SELECT name, sql FROM old.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                " ORDER BY rootpage"
+            ).fetchall()
+            for name, sql in own:
+                if name in DERIVED_TABLES:
+                    continue
+                if not db.execute("SELECT 1 FROM main.sqlite_master WHERE name = ?", (name,)).fetchone():
+                    db.execute(sql)
+                db.execute(f'INSERT INTO main."{name}" SELECT * FROM old."{name}"')
     except sqlite3.DatabaseError as error:
         return [f"{old_catalog}: история проверок не перенесена ({error})"]
     finally:

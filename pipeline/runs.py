@@ -1,0 +1,242 @@
+"""Runs started from the web page: an archive or a verification in a background thread, with progress.
+
+The administrator's archive run is the plain pipeline fan-out (`archive_classes`: one
+class per call of `archive_period_class` / `archive_year_class` on the local executor,
+one worker process per core), run in a thread of the web process so the page answers
+while it works. A `Run` holds the progress the polling page shows (a row per class,
+updated as each class finishes); when it ends its result table is written to the
+catalog's `web_runs`, so past runs stay visible after a restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import as_completed
+from dataclasses import dataclass, field
+
+from pipeline.archive import (
+    ArchiveStatus,
+    ClassArchiveResult,
+    archive_period_class,
+    archive_year_class,
+    class_names_for,
+    outcome_line,
+)
+from pipeline.bundles import report_json, reports_dir, verify_bundles
+from pipeline.executor import Executor, local_executor
+from pipeline.kinds import kind_title
+from pipeline.settings import Settings
+from storage import accounts
+from storage.accounts import RunRecord
+
+Clock = Callable[[], dt.datetime]
+QUEUED = "в очереди"
+
+
+def archive_classes(
+    settings: Settings,
+    year: str,
+    period: str | None,
+    class_names: Sequence[str],
+    *,
+    allow_errors: bool = False,
+    executor: Executor | None = None,
+    on_class: Callable[[str, list[ClassArchiveResult]], None] | None = None,
+) -> list[ClassArchiveResult]:
+    """Archive a period (the year if `period` is None) of `class_names` on an executor, class by class."""
+    executor = executor or local_executor(len(class_names))
+    try:
+        if period is None:
+            futures = {
+                executor.submit(archive_year_class, settings, year, name, allow_errors=allow_errors): name
+                for name in class_names
+            }
+        else:
+            futures = {
+                executor.submit(archive_period_class, settings, year, name, period): name
+                for name in class_names
+            }
+        results: list[ClassArchiveResult] = []
+        for future in as_completed(futures):
+            value = future.result()
+            found = value if isinstance(value, list) else [value]
+            results += found
+            if on_class is not None:
+                on_class(futures[future], found)
+        return results
+    finally:
+        executor.shutdown()
+
+
+@dataclass
+class Run:
+    """One run's live state; the lock guards `rows`, `done`, `finished` and `outcome`."""
+
+    run_id: str
+    kind: str  # "archive" or "verify"
+    title: str
+    user_name: str
+    started: dt.datetime
+    total: int
+    done: int = 0
+    rows: list[dict[str, str]] = field(default_factory=list)
+    finished: dt.datetime | None = None
+    outcome: str = ""
+    failed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def snapshot(self) -> RunRecord:
+        with self.lock:
+            return RunRecord(
+                self.run_id,
+                self.kind,
+                self.title,
+                self.user_name,
+                accounts.stamp(self.started),
+                accounts.stamp(self.finished) if self.finished else None,
+                self.outcome,
+                [dict(row) for row in self.rows],
+            )
+
+
+class RunBoard:
+    """The runs of this web process; finished ones are also in the catalog."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._runs: dict[str, Run] = {}
+        self._lock = threading.Lock()
+
+    def get(self, run_id: str) -> RunRecord | None:
+        with self._lock:
+            run = self._runs.get(run_id)
+        if run is not None:
+            return run.snapshot()
+        db = accounts.open_accounts(self.settings.catalog_path)
+        try:
+            return accounts.find_run(db, run_id)
+        finally:
+            db.close()
+
+    def past(self, kind: str) -> list[RunRecord]:
+        db = accounts.open_accounts(self.settings.catalog_path)
+        try:
+            stored = accounts.runs_of_kind(db, kind)
+        finally:
+            db.close()
+        with self._lock:
+            live = [
+                run.snapshot() for run in self._runs.values() if run.kind == kind and run.finished is None
+            ]
+        return live + stored
+
+    def _start(
+        self,
+        kind: str,
+        title: str,
+        user_name: str,
+        total: int,
+        rows: list[dict[str, str]],
+        work: Callable[[Run], str],
+    ) -> Run:
+        run = Run(secrets.token_hex(8), kind, title, user_name, self.clock(), total, rows=rows)
+        db = accounts.open_accounts(self.settings.catalog_path)
+        try:
+            accounts.insert_run(db, run.run_id, kind, title, user_name, run.started)
+        finally:
+            db.close()
+        with self._lock:
+            self._runs[run.run_id] = run
+        threading.Thread(target=self._work, args=(run, work), name=f"run-{run.run_id}", daemon=True).start()
+        return run
+
+    def _work(self, run: Run, work: Callable[[Run], str]) -> None:
+        try:
+            outcome, failed = work(run), False
+        except Exception as error:  # the run's failure is its outcome, shown on its page
+            outcome, failed = "Сбой: " + "".join(traceback.format_exception_only(error)).strip(), True
+        with run.lock:
+            run.finished = self.clock()
+            run.outcome = outcome
+            run.failed = failed
+            rows = [dict(row) for row in run.rows]
+        db = accounts.open_accounts(self.settings.catalog_path)
+        try:
+            accounts.finish_run(db, run.run_id, run.finished, outcome, rows)
+        finally:
+            db.close()
+
+    # --- the two kinds of run ---
+
+    def start_archive(
+        self, user_name: str, year: str, period: str | None, class_names: Sequence[str] = ()
+    ) -> Run:
+        """Archive a period (or the year) for the chosen classes, or all; bad input raises at once."""
+        names = class_names_for(self.settings, year, period, class_names)
+        self.settings.targets()  # a bad target configuration stops here
+        span = f"период {period.upper()}" if period else "год (опечатанные пакеты)"
+        title = f"Архив {year}: {span}, {len(names)} кл."
+        rows = [{"class": name, "bundle": "", "kind": "", "status": QUEUED, "remarks": ""} for name in names]
+
+        def work(run: Run) -> str:
+            def on_class(name: str, results: list[ClassArchiveResult]) -> None:
+                with run.lock:
+                    first = next(i for i, row in enumerate(run.rows) if row["class"] == name)
+                    run.rows[first : first + 1] = [_result_row(r) for r in results]
+                    run.done += 1
+
+            results = archive_classes(self.settings, year, period, names, on_class=on_class)
+            return outcome_line(results)
+
+        return self._start("archive", title, user_name, len(names), rows, work)
+
+    def start_verify(self, user_name: str, bundle_ids: Sequence[str] | None, total: int) -> Run:
+        """Verify the chosen bundles (all if None) on every target; the JSON report is kept under the home."""
+        title = "Проверка всех пакетов" if bundle_ids is None else "Проверка пакета " + ", ".join(bundle_ids)
+
+        def work(run: Run) -> str:
+            def on_replica(report) -> None:  # type: ignore[no-untyped-def]
+                target, _, key = report.bag.partition(":")
+                with run.lock:
+                    run.rows.append(
+                        {
+                            "bundle": key.rsplit("/", 1)[-1],
+                            "target": target,
+                            "status": "исправна" if report.valid else "повреждена",
+                            "remarks": "; ".join(p.message for p in report.problems),
+                        }
+                    )
+                    run.done += 1
+
+            reports = verify_bundles(self.settings, bundle_ids, on_replica)
+            folder = reports_dir(self.settings)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{run.run_id}.json").write_text(report_json(reports), encoding="utf-8")
+            bad = sum(not r.valid for r in reports)
+            return f"Проверено копий: {len(reports)}; исправны: {len(reports) - bad}; повреждены: {bad}."
+
+        return self._start("verify", title, user_name, total, [], work)
+
+
+def _result_row(result: ClassArchiveResult) -> dict[str, str]:
+    return {
+        "class": result.class_name,
+        "bundle": result.bundle_id,
+        "kind": kind_title(result.kind) if result.kind else "",
+        "status": result.status,
+        "remarks": result.message or result.findings_summary,
+        "failed": "" if result.ok else "1",
+    }
+
+
+def run_failed(record: RunRecord) -> bool:
+    """A finished run with any class not archived (or a crash)."""
+    return record.outcome.startswith("Сбой") or any(row.get("failed") for row in record.rows)
+
+
+__all__ = ["QUEUED", "ArchiveStatus", "Run", "RunBoard", "archive_classes", "run_failed"]
