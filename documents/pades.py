@@ -11,10 +11,13 @@ covers the signed PDFs through the manifests.
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pikepdf
 from asn1crypto import pem
@@ -26,6 +29,8 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from documents.seal import SealError
+
+T = TypeVar("T")
 
 FIELD_NAME = "SchoolSeal"
 REASON = "Электронная подпись школы: документ архива"
@@ -43,6 +48,17 @@ def load_certificates(paths: Iterable[Path]) -> list[asn1_x509.Certificate]:
         for _, _, der in pem.unarmor(data, multiple=True):
             found.append(asn1_x509.Certificate.load(der))
     return found
+
+
+def _outside_event_loop(function: Callable[[], T]) -> T:
+    """Run `function` where no asyncio loop is running: pyHanko's synchronous API calls asyncio.run(),
+    which fails inside a running loop (a web server's thread, Playwright, some task runners)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function()
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(function).result()
 
 
 def sign_pdf(
@@ -80,7 +96,9 @@ def sign_pdf(
     fields.append_signature_field(writer, fields.SigFieldSpec(FIELD_NAME, on_page=last_page))
     stamper = timestamps.HTTPTimeStamper(tsa_url) if tsa_url else None
     try:
-        output = signers.sign_pdf(writer, metadata, signer=signer, timestamper=stamper)
+        output = _outside_event_loop(
+            lambda: signers.sign_pdf(writer, metadata, signer=signer, timestamper=stamper)
+        )
     except Exception as error:  # a TSA that does not answer, a chain that does not validate
         raise PadesError(f"PDF не подписан: {error}") from error
     return output.getvalue()
@@ -103,7 +121,9 @@ def check_pdf_signature(pdf: bytes, trust: Iterable[Path]) -> PdfSignatureCheck 
     if not reader.embedded_signatures:
         return None
     context = ValidationContext(trust_roots=load_certificates(trust), allow_fetching=False)
-    status = validate_pdf_signature(reader.embedded_signatures[0], signer_validation_context=context)
+    status = _outside_event_loop(
+        lambda: validate_pdf_signature(reader.embedded_signatures[0], signer_validation_context=context)
+    )
     token = status.timestamp_validity
     return PdfSignatureCheck(
         intact=status.intact,

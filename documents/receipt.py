@@ -16,7 +16,7 @@ import pikepdf
 from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from documents.pdf import TEMPLATES_URL, TemplateFetcher, template_env
+from documents.render import TEMPLATES_URL, TemplateFetcher, template_env
 from documents.pdfa import PDF_VARIANT, PdfMeta, finish_pdfa
 
 RECEIPT_TEMPLATE = "receipt/receipt.html"

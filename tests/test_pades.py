@@ -59,3 +59,15 @@ def test_the_signed_summary_keeps_its_bytes_stays_pdfa_and_is_intact_and_timesta
     tampered[where] ^= 0x01
     broken = check_pdf_signature(bytes(tampered), trust)
     assert broken is not None and not broken.intact and not broken.valid
+
+
+def test_signing_works_inside_a_running_event_loop(tmp_path: Path) -> None:
+    """A web server's thread or a task runner may run an asyncio loop; pyHanko's sync API must not care."""
+    import asyncio
+
+    from documents.pades import _outside_event_loop
+
+    async def inside() -> int:
+        return _outside_event_loop(lambda: asyncio.run(asyncio.sleep(0, result=7)))
+
+    assert asyncio.run(inside()) == 7
