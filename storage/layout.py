@@ -39,6 +39,9 @@ DEFAULT_TARGETS = (("primary", "archive/primary"), ("secondary", "archive/second
 """The embedded default: two filesystem targets (name, folder relative to the home), R8."""
 CATALOG_FILE = "catalog.sqlite"
 """The catalog's file name in the home; it can always be rebuilt from the targets."""
+TARGET_IDS_FILE = "target-ids.json"
+"""In the home: the id each folder target's root was given at `targets init` (name → id), R8."""
+"""The catalog's file name in the home; it can always be rebuilt from the targets."""
 
 
 def safe_name(text: str) -> str:
