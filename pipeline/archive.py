@@ -29,6 +29,7 @@ from journal.russian import count_words
 from journal.source import SourceError, extract_class_journal, open_source, select_class_names
 from pipeline.errors import PreviousVersionUnreadable
 from pipeline.settings import Settings
+from pipeline.workspace import clean_stale_work
 from storage.bagformat import PAYLOAD_DIR
 from storage.catalog import (
     ANCHOR_FILE,
@@ -44,7 +45,7 @@ from storage.catalog import (
     record_replica,
     supersede_period_bundles,
 )
-from storage.layout import bundle_id, bundle_key, safe_name
+from storage.layout import bundle_id, bundle_key, safe_name, work_prefix
 from storage.replication import complete_replicas
 from storage.retention import BundleKind, retain_until
 from storage.target import Replica, ReplicaStatus, StorageError, Target, replicate_bundle
@@ -357,7 +358,9 @@ def archive_bundle(
             )
         version = next_version(targets, latest, journal, spec)
         settings.work_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f"{version.bundle_id}-", dir=settings.work_dir) as work_name:
+        with tempfile.TemporaryDirectory(
+            prefix=work_prefix(version.bundle_id), dir=settings.work_dir
+        ) as work_name:
             work = Path(work_name)
             payload = with_findings(
                 build_payload(spec, journal, work, xml, duplex=settings.duplex), journal, findings
@@ -394,6 +397,7 @@ def archive_bundle(
 def archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
     """Archive one class's journal for one reporting period (R1, R5, R7, R8, R9); never raises."""
     try:
+        clean_stale_work(settings.work_dir)  # build folders of killed runs (their processes are gone)
         journal = extract_journal(settings, year, class_name, period)
         # The names as the journal spells them («q1» asked → Q1, «5a» → 5А): ids, keys and locks use these.
         year, class_name = journal.year.name, journal.school_class.name
@@ -417,6 +421,7 @@ def archive_year_class(
     Never raises; a failure is the class's result.
     """
     try:
+        clean_stale_work(settings.work_dir)  # build folders of killed runs (their processes are gone)
         journal = extract_journal(settings, year, class_name, None)
         findings = validate_class_journal(journal)
         if has_errors(findings) and not allow_errors:

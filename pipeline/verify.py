@@ -9,6 +9,7 @@ certificate when the home has one. Each caller differs only in where the bundle 
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,9 +19,12 @@ from pathlib import Path
 from pipeline.settings import CONFIG_NAME, Settings, load_settings, select_targets
 from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_info
 from storage.catalog import BundleRecord, list_bundles, open_catalog, recorded_digests
-from storage.target import Target
-from validators.bagit_rfc8493 import DirectorySource, format_report
-from validators.bundle_checks import BundleReport, check_bundle, check_stored_bundle
+from storage.target import StorageError, Target
+from validators.bagit_rfc8493 import DirectorySource, Problem, format_report
+from validators.bundle_checks import RULE_CATALOG, BundleReport, check_bundle, check_stored_bundle
+
+NOT_IN_CATALOG = "не в каталоге"
+"""How `verify --all` marks a bundle found on a target that the catalog does not know."""
 
 __all__ = ["Verifier", "format_report", "verifier_for", "verify_catalog", "verify_folders"]
 
@@ -105,7 +109,9 @@ def verify_catalog(
     max_rate_mb_s: float | None = None,
     on_replica: Callable[[], None] | None = None,
 ) -> list[BundleReport]:
-    """Every bundle in the catalog on every chosen target (all by default), read in place."""
+    """Every bundle in the catalog on every chosen target (all by default), read in place; then every
+    bundle a target holds that the catalog does not know (a run killed between storing and
+    cataloguing), checked too and marked «не в каталоге» — no anchor vouches for it."""
     targets = select_targets(settings, target_names)
     with verifier_for(settings, max_rate_mb_s) as verifier:
         records = list_bundles(verifier.db) if verifier.db is not None else []
@@ -115,7 +121,34 @@ def verify_catalog(
                 reports.append(verifier.stored(target, record))
                 if on_replica is not None:
                     on_replica()
+        known = {record.key for record in records}
+        for target in targets:
+            for key in _stored_keys(target):
+                if key not in known:
+                    reports.append(_not_in_catalog(verifier, target, key))
         return reports
+
+
+def _stored_keys(target: Target) -> list[str]:
+    """The bundles a target holds; none when it cannot be listed (its replicas are reported missing)."""
+    try:
+        return target.list_bundles()
+    except StorageError:
+        return []
+
+
+def _not_in_catalog(verifier: Verifier, target: Target, key: str) -> BundleReport:
+    """A bundle on a target that the catalog does not know: its own checks, and the warning that says so."""
+    report = check_stored_bundle(
+        target, key, max_rate_mb_s=verifier.max_rate_mb_s, seal_certificate=verifier.certificate
+    )
+    warning = Problem(
+        "",
+        RULE_CATALOG,
+        f"{NOT_IN_CATALOG}: пакет {key} есть на хранилище {target.name}, но каталог его не знает "
+        "(запуск прервался до записи в каталог?); проверен без отпечатка из каталога",
+    )
+    return dataclasses.replace(report, warnings=(warning, *report.warnings))
 
 
 def replica_count(settings: Settings, target_names: Sequence[str] = ()) -> int:
