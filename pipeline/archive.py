@@ -9,6 +9,7 @@ other classes go on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
@@ -30,7 +31,7 @@ from journal.source import SourceError, extract_class_journal, open_source, sele
 from pipeline.errors import PreviousVersionUnreadable
 from pipeline.settings import Settings
 from pipeline.workspace import clean_stale_work
-from storage.bagformat import PAYLOAD_DIR
+from storage.bagformat import PAYLOAD_DIR, manifest_name
 from storage.catalog import (
     ANCHOR_FILE,
     BundleRecord,
@@ -46,9 +47,16 @@ from storage.catalog import (
     supersede_period_bundles,
 )
 from storage.layout import bundle_id, bundle_key, safe_name, work_prefix
-from storage.replication import complete_replicas
+from storage.replication import complete_replicas, fetch_bundle
 from storage.retention import BundleKind, retain_until
-from storage.target import Replica, ReplicaStatus, StorageError, Target, replicate_bundle
+from storage.target import (
+    Replica,
+    ReplicaStatus,
+    StorageError,
+    Target,
+    replicate_bundle,
+    verify_stored_bundle,
+)
 from validators.journal_rules import (
     FINDINGS_FILE_DESCRIPTIONS,
     Finding,
@@ -293,6 +301,70 @@ def store_replicas(targets: Sequence[Target], key: str, bag_dir: Path) -> list[R
     return replicate_bundle(list(targets), key, bag_dir)
 
 
+def claim_version(
+    settings: Settings,
+    targets: Sequence[Target],
+    work: Path,
+    journal: ClassJournal,
+    spec: BundleKindSpec,
+    version: NewVersion,
+    payload: Payload,
+    source_fingerprint: str,
+) -> tuple[Path, NewVersion]:
+    """The bag to store and its version, so that one bundle id names one content on every target (R9).
+
+    A run killed after a bundle reached a target but before the catalog recorded it leaves
+    that bundle under the id this run would use. If every copy found there holds the payload
+    this run would write (the same data/ manifest) and one of them verifies, that copy is
+    adopted: fetched and stored on the other targets as it is, seal included. Otherwise the
+    id is taken by another content, and this run writes the next version instead, on every
+    target; the bundle it passes over stays where it is (`verify --all`: «не в каталоге»).
+    """
+    while True:
+        bag_dir = bag_bundle(work, journal, spec, version, payload, source_fingerprint)
+        holders = [target for target in targets if _holds(target, version.key)]
+        if not holders:
+            if spec.sealed:
+                seal_bundle(settings, bag_dir, journal)
+            return bag_dir, version
+        adopted = adopt_stored(holders, version.key, bag_dir, work / f"adopted-{version.bundle_id}")
+        if adopted is not None:
+            return adopted, version
+        number = version.version + 1
+        bundle = bundle_id(journal.year.name, journal.school_class.name, spec.span_code(journal), number)
+        key = bundle_key(
+            safe_name(journal.school.short_name), journal.year.name, journal.school_class.name, bundle
+        )
+        version = dataclasses.replace(version, bundle_id=bundle, key=key, version=number)
+
+
+def adopt_stored(holders: Sequence[Target], key: str, bag_dir: Path, destination: Path) -> Path | None:
+    """A verified copy of the bundle at `key` fetched into `destination`, if every holder's copy has
+    the payload of `bag_dir` (the same data/ manifest); None if any differs or none verifies."""
+    manifest = manifest_name("sha256")
+    ours = (bag_dir / manifest).read_bytes()
+    try:
+        if any(target.read_file(key, manifest) != ours for target in holders):
+            return None
+    except (OSError, StorageError):
+        return None
+    for target in holders:
+        try:
+            if not verify_stored_bundle(target, key):
+                return fetch_bundle(target, key, destination)
+        except (OSError, StorageError):
+            continue
+    return None
+
+
+def _holds(target: Target, key: str) -> bool:
+    """Whether a target holds `key`; an unreachable target holds nothing (storing there fails anyway)."""
+    try:
+        return target.has_bundle(key)
+    except StorageError:
+        return False
+
+
 def record_stored_bundle(
     catalog: sqlite3.Connection,
     key: str,
@@ -365,9 +437,9 @@ def archive_bundle(
             payload = with_findings(
                 build_payload(spec, journal, work, xml, duplex=settings.duplex), journal, findings
             )
-            bag_dir = bag_bundle(work, journal, spec, version, payload, source_fingerprint)
-            if spec.sealed:
-                seal_bundle(settings, bag_dir, journal)
+            bag_dir, version = claim_version(
+                settings, targets, work, journal, spec, version, payload, source_fingerprint
+            )
             replicas = store_replicas(targets, version.key, bag_dir)
             if any(replica.status == ReplicaStatus.VERIFIED for replica in replicas):
                 # Catalogued only once at least one verified copy exists; otherwise the next run retries.
