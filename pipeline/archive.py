@@ -27,8 +27,8 @@ from documents.seal import SealError, seal_bag, seal_readme_text
 from documents.xml_format import JOURNAL_XML_NAME, journal_xml, read_journal_xml
 from journal.model import ClassJournal, data_time
 from journal.russian import count_words
-from journal.source import SourceError, extract_class_journal, open_source, select_class_names
-from pipeline.errors import PreviousVersionUnreadable
+from journal.source import SourceError, extract_class_journal, list_classes, open_source, select_class_names
+from pipeline.errors import ClassNameClash, PreviousVersionUnreadable
 from pipeline.settings import Settings
 from pipeline.workspace import clean_stale_work
 from storage.bagformat import PAYLOAD_DIR, manifest_name
@@ -154,7 +154,7 @@ def class_names_for(
         engine.dispose()
 
 
-OWN_ERRORS = (SourceError, SealError, StorageError, CatalogError, PreviousVersionUnreadable)
+OWN_ERRORS = (SourceError, SealError, StorageError, CatalogError, PreviousVersionUnreadable, ClassNameClash)
 """Errors whose message is already worded for the administrator."""
 
 
@@ -202,12 +202,31 @@ def fingerprint(xml: bytes) -> str:
 
 
 def extract_journal(settings: Settings, year: str, class_name: str, period: str | None) -> ClassJournal:
-    """One class's snapshot for a reporting period, or for the whole year when `period` is None."""
+    """One class's snapshot for a reporting period, or for the whole year when `period` is None.
+
+    A class whose name gives the same bundle ids and folders as another class's of the year
+    («5А/..» and «5А» both give `5a`) is refused, naming both: two classes never share an id.
+    """
     engine = open_source(settings.source_url)
     try:
-        return extract_class_journal(engine, year, class_name, period)
+        journal = extract_class_journal(engine, year, class_name, period)
+        check_distinct_class_id(journal.school_class.name, [c.name for c in list_classes(engine, year)])
+        return journal
     finally:
         engine.dispose()
+
+
+def check_distinct_class_id(class_name: str, year_classes: Sequence[str]) -> None:
+    """ClassNameClash when another class of the year maps to the same name in bundle ids and keys."""
+    own = safe_name(class_name)
+    others = [name for name in year_classes if name != class_name and safe_name(name) == own]
+    if others:
+        names = ", ".join(f"«{name}»" for name in [class_name, *others])
+        raise ClassNameClash(
+            f"Классы {names} получают один и тот же идентификатор пакета и папку («{own}»): "
+            "архивы разных классов смешались бы. Переименуйте класс в журнале так, чтобы названия "
+            "различались буквами или цифрами."
+        )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ class PreviousVersionUnreadable(Exception):
     """The version a new one would supersede cannot be read back: writing it would state a guess (R9)."""
 
 
+class ClassNameClash(Exception):
+    """Two classes of a year whose names give one bundle id and one folder on the targets («5А/..», «5А»)."""
+
+
 class RetrievalError(Exception):
     """Nothing was handed out; the message says what is missing or which file failed where."""
 
@@ -25,4 +29,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     StorageError,
     RetrievalError,
     PreviousVersionUnreadable,
+    ClassNameClash,
 )
