@@ -58,6 +58,7 @@ FILE_SHARES = (0.5, 0.25, 0.125, 0.0625, 0.0625)
 
 def make_bag_set(root: Path, bags: int, mib_per_bag: int) -> FilesystemTarget:
     target = FilesystemTarget("bench", root)
+    target.init_root()  # a run never creates a target's root: `targets init` does
     for number in range(1, bags + 1):
         class_name = f"{number}А"
         bundle = bundle_id("2024/2025", class_name, "Q1", 1)

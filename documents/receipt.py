@@ -16,8 +16,8 @@ import pikepdf
 from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from documents.render import TEMPLATES_URL, TemplateFetcher, template_env
 from documents.pdfa import PDF_VARIANT, PdfMeta, finish_pdfa
+from documents.render import TEMPLATES_URL, TemplateFetcher, template_env
 
 RECEIPT_TEMPLATE = "receipt/receipt.html"
 

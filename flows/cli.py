@@ -81,6 +81,8 @@ def demo(ctx: click.Context, size: str, seed: int, force: bool, source_url: str 
     data = made.data
     if made.seal_certificate is not None:
         click.echo(f"Демонстрационная печать школы (самоподписанный сертификат): {made.seal_certificate}")
+    for target in made.targets:
+        click.echo(f"Подготовлено хранилище {target.name}: {target.root}")
     click.echo(
         f"Демо-школа «{data.school.short_name}», {data.year.name}: {len(data.classes)} кл., "
         f"{len(data.students)} уч., {len(data.lessons)} уроков, {len(data.marks)} отметок "
@@ -261,6 +263,23 @@ def catalog_rebuild(ctx: click.Context) -> None:
         click.echo(f"  • {problem}")
     if rebuilt.problems:
         sys.exit(1)
+
+
+@main.group()
+def targets() -> None:
+    """Storage targets: a folder target's root is created only here, never by a run (R8)."""
+
+
+@targets.command("init")
+@click.argument("name")
+@click.pass_context
+@user_errors
+def targets_init(ctx: click.Context, name: str) -> None:
+    """Create the root of folder target NAME and write its identity file (run once the disk is mounted)."""
+    from pipeline.targets import init_target
+
+    made = init_target(settings_of(ctx), name)
+    click.echo(f"Хранилище {made.name} готово: {made.root} (метка {made.identity})")
 
 
 @main.command()

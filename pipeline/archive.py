@@ -9,6 +9,7 @@ other classes go on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
@@ -27,10 +28,11 @@ from documents.seal import SealError, seal_bag, seal_readme_text
 from documents.xml_format import JOURNAL_XML_NAME, journal_xml, read_journal_xml
 from journal.model import ClassJournal
 from journal.russian import count_words
-from journal.source import SourceError, extract_class_journal, open_source, select_class_names
-from pipeline.errors import PreviousVersionUnreadable
+from journal.source import SourceError, extract_class_journal, list_classes, open_source, select_class_names
+from pipeline.errors import ClassNameClash, PreviousVersionUnreadable
 from pipeline.settings import Settings
-from storage.bagformat import PAYLOAD_DIR
+from pipeline.workspace import clean_stale_work
+from storage.bagformat import PAYLOAD_DIR, manifest_name
 from storage.catalog import (
     ANCHOR_FILE,
     BundleRecord,
@@ -45,10 +47,17 @@ from storage.catalog import (
     record_replica,
     supersede_period_bundles,
 )
-from storage.layout import bundle_id, bundle_key, safe_name
-from storage.replication import complete_replicas
+from storage.layout import bundle_id, bundle_key, safe_name, work_prefix
+from storage.replication import complete_replicas, fetch_bundle
 from storage.retention import BundleKind, retain_until
-from storage.target import Replica, ReplicaStatus, StorageError, Target, replicate_bundle
+from storage.target import (
+    Replica,
+    ReplicaStatus,
+    StorageError,
+    Target,
+    replicate_bundle,
+    verify_stored_bundle,
+)
 from validators.journal_rules import (
     FINDINGS_FILE_DESCRIPTIONS,
     Finding,
@@ -146,7 +155,7 @@ def class_names_for(
         engine.dispose()
 
 
-OWN_ERRORS = (SourceError, SealError, StorageError, CatalogError, PreviousVersionUnreadable)
+OWN_ERRORS = (SourceError, SealError, StorageError, CatalogError, PreviousVersionUnreadable, ClassNameClash)
 """Errors whose message is already worded for the administrator."""
 
 
@@ -194,12 +203,31 @@ def fingerprint(xml: bytes) -> str:
 
 
 def extract_journal(settings: Settings, year: str, class_name: str, period: str | None) -> ClassJournal:
-    """One class's snapshot for a reporting period, or for the whole year when `period` is None."""
+    """One class's snapshot for a reporting period, or for the whole year when `period` is None.
+
+    A class whose name gives the same bundle ids and folders as another class's of the year
+    («5А/..» and «5А» both give `5a`) is refused, naming both: two classes never share an id.
+    """
     engine = open_source(settings.source_url)
     try:
-        return extract_class_journal(engine, year, class_name, period)
+        journal = extract_class_journal(engine, year, class_name, period)
+        check_distinct_class_id(journal.school_class.name, [c.name for c in list_classes(engine, year)])
+        return journal
     finally:
         engine.dispose()
+
+
+def check_distinct_class_id(class_name: str, year_classes: Sequence[str]) -> None:
+    """ClassNameClash when another class of the year maps to the same name in bundle ids and keys."""
+    own = safe_name(class_name)
+    others = [name for name in year_classes if name != class_name and safe_name(name) == own]
+    if others:
+        names = ", ".join(f"«{name}»" for name in [class_name, *others])
+        raise ClassNameClash(
+            f"Классы {names} получают один и тот же идентификатор пакета и папку («{own}»): "
+            "архивы разных классов смешались бы. Переименуйте класс в журнале так, чтобы названия "
+            "различались буквами или цифрами."
+        )
 
 
 @dataclass(frozen=True)
@@ -317,6 +345,71 @@ def store_replicas(targets: Sequence[Target], key: str, bag_dir: Path) -> list[R
     return replicate_bundle(list(targets), key, bag_dir)
 
 
+def claim_version(
+    settings: Settings,
+    targets: Sequence[Target],
+    work: Path,
+    journal: ClassJournal,
+    spec: BundleKindSpec,
+    version: NewVersion,
+    payload: Payload,
+    source_fingerprint: str,
+    bagged_on: dt.date,
+) -> tuple[Path, NewVersion]:
+    """The bag to store and its version, so that one bundle id names one content on every target (R9).
+
+    A run killed after a bundle reached a target but before the catalog recorded it leaves
+    that bundle under the id this run would use. If every copy found there holds the payload
+    this run would write (the same data/ manifest) and one of them verifies, that copy is
+    adopted: fetched and stored on the other targets as it is, seal included. Otherwise the
+    id is taken by another content, and this run writes the next version instead, on every
+    target; the bundle it passes over stays where it is (`verify --all`: «не в каталоге»).
+    """
+    while True:
+        bag_dir = bag_bundle(work, journal, spec, version, payload, source_fingerprint, bagged_on)
+        holders = [target for target in targets if _holds(target, version.key)]
+        if not holders:
+            if spec.sealed:
+                seal_bundle(settings, bag_dir)
+            return bag_dir, version
+        adopted = adopt_stored(holders, version.key, bag_dir, work / f"adopted-{version.bundle_id}")
+        if adopted is not None:
+            return adopted, version
+        number = version.version + 1
+        bundle = bundle_id(journal.year.name, journal.school_class.name, spec.span_code(journal), number)
+        key = bundle_key(
+            safe_name(journal.school.short_name), journal.year.name, journal.school_class.name, bundle
+        )
+        version = dataclasses.replace(version, bundle_id=bundle, key=key, version=number)
+
+
+def adopt_stored(holders: Sequence[Target], key: str, bag_dir: Path, destination: Path) -> Path | None:
+    """A verified copy of the bundle at `key` fetched into `destination`, if every holder's copy has
+    the payload of `bag_dir` (the same data/ manifest); None if any differs or none verifies."""
+    manifest = manifest_name("sha256")
+    ours = (bag_dir / manifest).read_bytes()
+    try:
+        if any(target.read_file(key, manifest) != ours for target in holders):
+            return None
+    except (OSError, StorageError):
+        return None
+    for target in holders:
+        try:
+            if not verify_stored_bundle(target, key):
+                return fetch_bundle(target, key, destination)
+        except (OSError, StorageError):
+            continue
+    return None
+
+
+def _holds(target: Target, key: str) -> bool:
+    """Whether a target holds `key`; an unreachable target holds nothing (storing there fails anyway)."""
+    try:
+        return target.has_bundle(key)
+    except StorageError:
+        return False
+
+
 def record_stored_bundle(
     catalog: sqlite3.Connection,
     key: str,
@@ -393,17 +486,25 @@ def archive_bundle(
             )
         version = next_version(targets, latest, journal, spec)
         settings.work_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f"{version.bundle_id}-", dir=settings.work_dir) as work_name:
+        with tempfile.TemporaryDirectory(
+            prefix=work_prefix(version.bundle_id), dir=settings.work_dir
+        ) as work_name:
             work = Path(work_name)
             payload = build_payload(spec, journal, work, xml, duplex=settings.duplex)
             if spec.sealed:
                 sign_pdfs(settings, payload, journal)
             payload = with_findings(payload, journal, findings)
-            bag_dir = bag_bundle(
-                work, journal, spec, version, payload, source_fingerprint, (today or local_today)()
+            bag_dir, version = claim_version(
+                settings,
+                targets,
+                work,
+                journal,
+                spec,
+                version,
+                payload,
+                source_fingerprint,
+                (today or local_today)(),
             )
-            if spec.sealed:
-                seal_bundle(settings, bag_dir)
             replicas = store_replicas(targets, version.key, bag_dir)
             if any(replica.status == ReplicaStatus.VERIFIED for replica in replicas):
                 # Catalogued only once at least one verified copy exists; otherwise the next run retries.
@@ -433,6 +534,7 @@ def archive_bundle(
 def archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
     """Archive one class's journal for one reporting period (R1, R5, R7, R8, R9); never raises."""
     try:
+        clean_stale_work(settings.work_dir)  # build folders of killed runs (their processes are gone)
         journal = extract_journal(settings, year, class_name, period)
         # The names as the journal spells them («q1» asked → Q1, «5a» → 5А): ids, keys and locks use these.
         year, class_name = journal.year.name, journal.school_class.name
@@ -456,6 +558,7 @@ def archive_year_class(
     Never raises; a failure is the class's result.
     """
     try:
+        clean_stale_work(settings.work_dir)  # build folders of killed runs (their processes are gone)
         journal = extract_journal(settings, year, class_name, None)
         findings = validate_class_journal(journal)
         if has_errors(findings) and not allow_errors:

@@ -47,6 +47,7 @@ from storage.catalog import (
     record_anchor,
     record_fixity_check,
 )
+from storage.layout import work_prefix
 from storage.replication import fetch_bundle
 from storage.target import ReplicaStatus, StorageError, Target
 from validators.bundle_checks import BundleReport
@@ -264,7 +265,7 @@ def _repair(
         return {t.name: (_status_of(checker, t), action, None) for t in bad}
     repairs = {}
     settings.work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="repair-", dir=settings.work_dir) as temp:
+    with tempfile.TemporaryDirectory(prefix=work_prefix("repair"), dir=settings.work_dir) as temp:
         try:
             copy = fetch_bundle(source, record.key, Path(temp) / record.bundle_id)
             copy_report = checker.check_copy(copy)

@@ -18,6 +18,10 @@ class EvidenceError(Exception):
     """Evidence could not be renewed; the message names the bundle folder and why."""
 
 
+class ClassNameClash(Exception):
+    """Two classes of a year whose names give one bundle id and one folder on the targets («5А/..», «5А»)."""
+
+
 class RetrievalError(Exception):
     """Nothing was handed out; the message says what is missing or which file failed where."""
 
@@ -32,4 +36,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     PreviousVersionUnreadable,
     EvidenceError,
     UserError,
+    ClassNameClash,
 )

@@ -24,6 +24,7 @@ from journal.source import (
     write_school_year,
 )
 from pipeline.settings import Settings
+from pipeline.targets import InitialisedTarget, init_home_targets
 from validators.journal_rules import Finding, format_report, has_errors, validate_class_journal
 
 
@@ -32,12 +33,14 @@ class DemoSchool:
     data: SchoolYear
     written_to: str  # the journal database, password hidden
     seal_certificate: Path | None  # made now; None when the home already had a seal
+    targets: tuple[InitialisedTarget, ...] = ()  # folder targets inside the home prepared now
 
 
 def make_demo_school(
     settings: Settings, size: str, seed: int, *, source_url: str | None, force: bool
 ) -> DemoSchool:
-    """Generate the deterministic demo year into the journal database, and the demo seal if there is none."""
+    """Generate the deterministic demo year into the journal database, the demo seal if there is none,
+    and the roots of the folder targets inside the home (the default two), so the demo works at once."""
     url = source_url or settings.source_url
     if force:
         remove_sqlite_database(url)
@@ -59,7 +62,7 @@ def make_demo_school(
             key.rename(settings.seal_key)
             certificate.rename(settings.seal_certificate)
         made = settings.seal_certificate
-    return DemoSchool(data, written_to, made)
+    return DemoSchool(data, written_to, made, tuple(init_home_targets(settings)))
 
 
 @dataclass(frozen=True)

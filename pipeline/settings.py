@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from documents.seal import CERT_FILE, KEY_FILE, TSA_CERT_FILE
-from storage.layout import CATALOG_FILE
+from storage.layout import CATALOG_FILE, TARGET_IDS_FILE
 from storage.target import StorageError, Target
 from storage.targets import targets_from_config
 
@@ -83,7 +83,7 @@ AUDIT_SCHEDULE_KEY = "audit_schedule"
 """The optional key of a [[targets]] entry giving that target its own audit schedule."""
 
 
-_BUILT_TARGETS: dict[tuple[Path, str], tuple[Target, ...]] = {}
+_BUILT_TARGETS: dict[tuple[Path, str, str], tuple[Target, ...]] = {}
 """Settings.targets() of this process: (home, target entries) → the targets built from them."""
 
 
@@ -136,7 +136,8 @@ class Settings:
         entries = [
             {k: v for k, v in entry.items() if k != AUDIT_SCHEDULE_KEY} for entry in self.target_entries
         ]  # the schedule is ours, not the target's (an S3 target refuses keys it does not know)
-        key = (self.home, repr(entries))
+        ids = self.home / TARGET_IDS_FILE  # `targets init` records a root's id: new ids, new targets
+        key = (self.home, repr(entries), ids.read_text(encoding="utf-8") if ids.is_file() else "")
         if key not in _BUILT_TARGETS:
             try:
                 built = tuple(targets_from_config(entries, self.home))

@@ -9,6 +9,7 @@ certificate when the home has one. Each caller differs only in where the bundle 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -21,9 +22,12 @@ from pipeline.executor import worker_count
 from pipeline.settings import CONFIG_NAME, Settings, load_settings, select_targets
 from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_info
 from storage.catalog import BundleRecord, list_bundles, open_catalog, recorded_digests
-from storage.target import Target
-from validators.bagit_rfc8493 import DirectorySource, format_report
-from validators.bundle_checks import BundleReport, check_bundle, check_stored_bundle
+from storage.target import StorageError, Target
+from validators.bagit_rfc8493 import DirectorySource, Problem, format_report
+from validators.bundle_checks import RULE_CATALOG, BundleReport, check_bundle, check_stored_bundle
+
+NOT_IN_CATALOG = "не в каталоге"
+"""How `verify --all` marks a bundle found on a target that the catalog does not know."""
 
 __all__ = ["Verifier", "format_report", "verifier_for", "verify_catalog", "verify_folders"]
 
@@ -142,7 +146,9 @@ def verify_catalog(
     workers: int | None = None,
     at: dt.datetime | None = None,
 ) -> list[BundleReport]:
-    """Every bundle in the catalog on every chosen target (all by default), read in place.
+    """Every bundle in the catalog on every chosen target (all by default), read in place; then every
+    bundle a target holds that the catalog does not know (a run killed between storing and
+    cataloguing), checked too and marked «не в каталоге» — no anchor vouches for it.
 
     Replicas are checked in parallel threads, one per core by default: hashlib and the
     PDF/A validator release the GIL on large buffers, so threads hash on every core
@@ -150,12 +156,9 @@ def verify_catalog(
     at a time. Reports come back in catalog order."""
     targets = select_targets(settings, target_names)
     with verifier_for(settings, max_rate_mb_s, deep=deep, at=at) as verifier:
-        if verifier.db is None:
-            return []
+        records = list_bundles(verifier.db) if verifier.db is not None else []
         jobs = [
-            (target, record, verifier.digests(record.bundle_id))
-            for record in list_bundles(verifier.db)
-            for target in targets
+            (target, record, verifier.digests(record.bundle_id)) for record in records for target in targets
         ]
         threads = 1 if max_rate_mb_s else (workers or worker_count())
 
@@ -166,7 +169,13 @@ def verify_catalog(
             return report
 
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            return list(pool.map(check, jobs))
+            reports = list(pool.map(check, jobs))
+        known = {record.key for record in records}
+        for target in targets:
+            for key in _stored_keys(target):
+                if key not in known:
+                    reports.append(_not_in_catalog(verifier, target, key))
+        return reports
 
 
 def depth_line(deep: bool) -> str:
@@ -178,6 +187,33 @@ def depth_line(deep: bool) -> str:
         "по схеме проверены при архивировании, а совпадение сумм с якорем значит, что файлы не изменились "
         "(полная проверка: --deep). Пакет без якоря в каталоге проверяется полностью."
     )
+
+
+def _stored_keys(target: Target) -> list[str]:
+    """The bundles a target holds; none when it cannot be listed (its replicas are reported missing)."""
+    try:
+        return target.list_bundles()
+    except StorageError:
+        return []
+
+
+def _not_in_catalog(verifier: Verifier, target: Target, key: str) -> BundleReport:
+    """A bundle on a target that the catalog does not know: its own checks, and the warning that says so."""
+    report = check_stored_bundle(
+        target,
+        key,
+        max_rate_mb_s=verifier.max_rate_mb_s,
+        seal_certificate=verifier.certificate,
+        tsa_certificate=verifier.tsa_certificate,
+        at=verifier.at,
+    )
+    warning = Problem(
+        "",
+        RULE_CATALOG,
+        f"{NOT_IN_CATALOG}: пакет {key} есть на хранилище {target.name}, но каталог его не знает "
+        "(запуск прервался до записи в каталог?); проверен без отпечатка из каталога",
+    )
+    return dataclasses.replace(report, warnings=(warning, *report.warnings))
 
 
 def replica_count(settings: Settings, target_names: Sequence[str] = ()) -> int:

@@ -5,6 +5,12 @@ every file and folder, makes files read-only (0o444) and folders 0o555, and rena
 the folder into place: a bundle is visible only when complete. A crash leaves only
 a hidden `.incomplete-<pid>-…` folder, which the next write removes once that
 process is gone. It satisfies storage.target.Target.
+
+A root is made only by `init_root` (`journal-archive targets init NAME`), which writes an
+identity file into it. A write never creates a root: a folder on a disk that is not
+mounted must not silently become a folder on the local disk, and a root whose identity
+file is missing or names another target (a different disk mounted at the same path) is
+refused, so the bundle counts as under-replicated instead of falsely stored (R8).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import filecmp
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,17 +41,88 @@ from storage.target import (
 TEMP_PREFIX = ".incomplete-"
 FILE_MODE = 0o444
 DIR_MODE = 0o555
+IDENTITY_FILE = ".journal-archive-target"
+"""In every target root, written by `init_root`: which target this folder is (name and a random id)."""
+
+
+class TargetRootError(StorageError):
+    """A target root that is missing or is not the initialised folder of this target."""
 
 
 @dataclass(frozen=True)
 class FilesystemTarget:
-    """A target that is a folder: `root/school/year/class/bundle-id/…`."""
+    """A target that is a folder: `root/school/year/class/bundle-id/…`.
+
+    `identity` is the id `init_root` wrote into the root, as the home recorded it; when
+    given, a root with another id is refused. Without it any root initialised for a
+    target of this name is accepted.
+    """
 
     name: str
     root: Path
+    identity: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root).expanduser().absolute())
+
+    # --- the root ---
+
+    def root_identity(self) -> tuple[str, str] | None:
+        """(name, id) from the root's identity file, or None when there is no readable one."""
+        try:
+            text = (self.root / IDENTITY_FILE).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        fields = {key.strip(): value.strip() for key, value in fields.items()}
+        if not fields.get("name") or not fields.get("id"):
+            return None
+        return fields["name"], fields["id"]
+
+    def check_root(self) -> None:
+        """Refuse to write into a root that is missing or not this target's (TargetRootError, in Russian)."""
+        hint = f"папку хранилища создаёт только команда journal-archive targets init {self.name}"
+        if not self.root.is_dir():
+            raise TargetRootError(
+                f"{self.name}: нет папки хранилища {self.root} (диск не подключён?); {hint}"
+            )
+        found = self.root_identity()
+        if found is None:
+            raise TargetRootError(
+                f"{self.name}: папка {self.root} не подготовлена как хранилище (нет файла {IDENTITY_FILE}); "
+                f"{hint}"
+            )
+        name, identity = found
+        if name != self.name or (self.identity is not None and identity != self.identity):
+            raise TargetRootError(
+                f"{self.name}: в папке {self.root} другое хранилище ({name}, метка {identity}"
+                + (f", ожидалась {self.identity}" if self.identity else "")
+                + "): подключён не тот диск?"
+            )
+
+    def init_root(self) -> str:
+        """Create the root (with its parents) and its identity file; return the id. Idempotent:
+        an initialised root keeps its id; a root initialised for another target is refused."""
+        found = self.root_identity()
+        if found is not None:
+            if found[0] != self.name:
+                raise TargetRootError(
+                    f"{self.name}: папка {self.root} уже подготовлена для хранилища {found[0]}"
+                )
+            return found[1]
+        identity = uuid.uuid4().hex
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            temp = self.root / f"{IDENTITY_FILE}.tmp-{os.getpid()}"
+            with temp.open("w", encoding="utf-8") as stream:
+                stream.write(f"# journal-archive storage target\nname = {self.name}\nid = {identity}\n")
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.rename(temp, self.root / IDENTITY_FILE)
+            _fsync_dir(self.root)
+        except OSError as error:
+            raise StorageError(f"{self.name}: не удалось подготовить папку {self.root}: {error}") from error
+        return identity
 
     @property
     def keeps_damaged_versions(self) -> bool:
@@ -62,10 +140,10 @@ class FilesystemTarget:
     def _put_bundle(self, key: str, source_dir: Path) -> StoredBundle:
         final = self._path(key)
         files = source_files(Path(source_dir))
+        self.check_root()
         self.clean_incomplete()
         if final.exists():
             return self._existing(key, Path(source_dir), files)
-        self.root.mkdir(parents=True, exist_ok=True)
         temp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=self.root))
         try:
             _copy_tree(Path(source_dir), temp, files)
@@ -153,6 +231,7 @@ class FilesystemTarget:
 
     def _move_aside(self, key: str) -> Path:
         """Move a stored bundle into a hidden temporary folder of the root, atomically; return that folder."""
+        self.check_root()
         final = self._path(key)
         trash = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=self.root))
         final.chmod(0o755)  # moving a folder to another parent rewrites its ".." entry

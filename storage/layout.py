@@ -39,6 +39,17 @@ DEFAULT_TARGETS = (("primary", "archive/primary"), ("secondary", "archive/second
 """The embedded default: two filesystem targets (name, folder relative to the home), R8."""
 CATALOG_FILE = "catalog.sqlite"
 """The catalog's file name in the home; it can always be rebuilt from the targets."""
+WORK_PID_MARK = ".pid"
+"""In the name of every folder a run builds in the home's work/: `<what>.pid<PID>-<random>`."""
+TARGET_IDS_FILE = "target-ids.json"
+"""In the home: the id each folder target's root was given at `targets init` (name → id), R8."""
+"""The catalog's file name in the home; it can always be rebuilt from the targets."""
+
+
+def work_prefix(what: str) -> str:
+    """The prefix of a build folder in work/ that names this process, so a later run can tell a
+    folder left by a killed run (its process gone: removed) from one still in use (kept)."""
+    return f"{what}{WORK_PID_MARK}{os.getpid()}-"
 
 
 def safe_name(text: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage.catalog import BundleRecord, record_replica
-from storage.layout import path_inside
+from storage.layout import path_inside, work_prefix
 from storage.target import ReplicaStatus, StorageError, Target, verify_stored_bundle
 
 
@@ -72,7 +72,7 @@ def complete_replicas(
                 )
             continue
         work_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="replicate-", dir=work_dir) as temp:
+        with tempfile.TemporaryDirectory(prefix=work_prefix("replicate"), dir=work_dir) as temp:
             copy = fetch_bundle(source, record.key, Path(temp) / record.bundle_id)
             for target in missing:
                 try:

@@ -7,11 +7,13 @@ storage.target, and only this module imports them, so there is no import cycle.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from storage.filesystem import FilesystemTarget
-from storage.layout import DEFAULT_TARGETS
+from storage.layout import DEFAULT_TARGETS, TARGET_IDS_FILE
 from storage.s3 import S3Target, s3_target_from_config
 from storage.target import StorageError, Target
 
@@ -29,6 +31,7 @@ def targets_from_config(entries: Sequence[Mapping[str, object]] | None, base: Pa
     """
     if not entries:
         entries = [{"name": name, "type": "filesystem", "path": path} for name, path in DEFAULT_TARGETS]
+    identities = recorded_identities(base)
     targets: list[Target] = []
     for number, entry in enumerate(entries, start=1):
         name, kind = entry.get("name"), entry.get("type", "filesystem")
@@ -40,7 +43,8 @@ def targets_from_config(entries: Sequence[Mapping[str, object]] | None, base: Pa
             raise StorageError(f"Хранилище № {number} в настройках: нужны name и path")
         if kind != "filesystem":
             raise StorageError(f"Хранилище {name}: тип «{kind}» не поддерживается (есть: filesystem, s3)")
-        targets.append(FilesystemTarget(name, (base / Path(path).expanduser()).resolve()))
+        root = (base / Path(path).expanduser()).resolve()
+        targets.append(FilesystemTarget(name, root, identities.get(name)))
     if len(targets) < 2:
         raise StorageError("Нужно не меньше двух хранилищ на разных носителях (R8), а задано одно")
     for i, first in enumerate(targets):
@@ -65,3 +69,29 @@ def _shared_place(first: Target, second: Target) -> str:
             prefixes = f"«{first.prefix}» и «{second.prefix}»"
             return f"в одной корзине {first.bucket}: префиксы {prefixes} пересекаются"
     return ""
+
+
+def recorded_identities(base: Path) -> dict[str, str]:
+    """The ids the home recorded when its folder targets were initialised (name → id); {} if none."""
+    try:
+        data = json.loads((base / TARGET_IDS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise StorageError(f"Не читается {base / TARGET_IDS_FILE}: {error}") from error
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise StorageError(f"{base / TARGET_IDS_FILE}: ожидалось «имя хранилища → метка»")
+    return data
+
+
+def init_folder_target(target: FilesystemTarget, base: Path) -> str:
+    """Create a folder target's root with its identity file and record the id in the home (`base`)."""
+    identity = target.init_root()
+    identities = recorded_identities(base)
+    if identities.get(target.name) != identity:
+        identities[target.name] = identity
+        path = base / TARGET_IDS_FILE
+        temp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        temp.write_text(json.dumps(identities, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        os.replace(temp, path)
+    return identity

@@ -23,6 +23,7 @@ from journal.model import (
     Subject,
     Teacher,
 )
+from storage.filesystem import FilesystemTarget
 from storage.layout import bundle_id, bundle_key
 from storage.retention import BundleKind, RetentionClass, retain_until
 
@@ -148,3 +149,10 @@ def sample_journal() -> ClassJournal:
         absences=(),
         final_marks=(),
     )
+
+
+def folder_target(name: str, root: Path) -> FilesystemTarget:
+    """A folder target whose root `targets init` made (a run never creates a root)."""
+    target = FilesystemTarget(name, root)
+    target.init_root()
+    return target

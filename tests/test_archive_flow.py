@@ -62,6 +62,8 @@ def test_one_blocked_class_does_not_stop_the_others(home: Path, tmp_path: Path) 
     (other / CONFIG_NAME).write_text(
         config.replace("block_on_errors = false", "block_on_errors = true"), encoding="utf-8"
     )
+    for target in ("primary", "secondary"):  # a copied home: its storage folders are prepared explicitly
+        assert run_cli("targets", "init", target, home=other).returncode == 0
     engine = open_source(load_settings(other).source_url)
     with engine.begin() as connection:
         connection.exec_driver_sql(

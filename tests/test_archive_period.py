@@ -180,6 +180,9 @@ def test_archive_import_archive_gives_identical_data(
     home = tmp_path / "imported"
     result = CliRunner().invoke(main, ["--home", str(home), "import", str(bag / "data" / "journal.xml")])
     assert result.exit_code == 0, result.output
+    for target in ("primary", "secondary"):  # a home without `demo`: its folders are prepared explicitly
+        made = CliRunner().invoke(main, ["--home", str(home), "targets", "init", target])
+        assert made.exit_code == 0, made.output
     again = archive_period_class(load_settings(home), YEAR, CLASS, "Q1")
     assert again.status == ArchiveStatus.CREATED, again
     new_bag = bundle_dirs(load_settings(home), again.bundle_id)[0]
@@ -207,8 +210,7 @@ def test_unreachable_target_leaves_the_bundle_under_replicated_until_the_next_ru
     """R8: one target down → the bundle goes to the other, is recorded as such, and is completed later."""
     settings = make_demo_home(tmp_path / "home")
     secondary = next(t for t in settings.targets() if t.name == "secondary")
-    secondary.root.parent.mkdir(parents=True, exist_ok=True)
-    secondary.root.write_text("not a folder: the secondary disk is not mounted")
+    unplugged = secondary.root.rename(secondary.root.with_name("unplugged"))  # the disk is not mounted
 
     first = archive_period_class(settings, YEAR, CLASS, "Q1")
     assert first.status == ArchiveStatus.UNDER_REPLICATED
@@ -216,7 +218,7 @@ def test_unreachable_target_leaves_the_bundle_under_replicated_until_the_next_ru
     assert "secondary" in first.message
     assert not first.ok
 
-    secondary.root.unlink()
+    unplugged.rename(secondary.root)
     listing = CliRunner().invoke(main, ["--home", str(settings.home), "replicate"])
     assert listing.exit_code == 0, listing.output
     assert f"{first.bundle_id} → secondary: verified" in listing.output
@@ -233,11 +235,10 @@ def test_unreachable_target_leaves_the_bundle_under_replicated_until_the_next_ru
 def test_next_run_completes_a_missing_replica(tmp_path: Path) -> None:
     settings = make_demo_home(tmp_path / "home")
     secondary = next(t for t in settings.targets() if t.name == "secondary")
-    secondary.root.parent.mkdir(parents=True, exist_ok=True)
-    secondary.root.write_text("unmounted")
+    unplugged = secondary.root.rename(secondary.root.with_name("unplugged"))
     first = archive_period_class(settings, YEAR, CLASS, "Q1")
     assert first.status == ArchiveStatus.UNDER_REPLICATED
-    secondary.root.unlink()
+    unplugged.rename(secondary.root)
 
     second = archive_period_class(settings, YEAR, CLASS, "Q1")
     assert second.status == ArchiveStatus.UNCHANGED, second

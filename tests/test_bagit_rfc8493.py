@@ -18,9 +18,8 @@ import bagit
 import boto3
 import pytest
 
-from storage.filesystem import FilesystemTarget
 from storage.s3 import S3Target
-from tests.bundles import sample_key, write_sample_bag
+from tests.bundles import folder_target, sample_key, write_sample_bag
 from tests.s3server import S3Server
 from validators.bagit_rfc8493 import (
     CHUNK_SIZE,
@@ -175,7 +174,7 @@ def test_a_complete_bag_is_valid_with_no_warnings(tmp_path: Path) -> None:
 def test_bags_written_by_write_bag_are_valid_without_warnings(tmp_path: Path) -> None:
     bag = write_sample_bag(tmp_path, changes="Изменения\n")
     assert_valid(check(bag))
-    target = FilesystemTarget("primary", tmp_path / "primary")
+    target = folder_target("primary", tmp_path / "primary")
     target.put_bundle(sample_key(bag), bag)
     report = validate_bag(TargetSource(target, sample_key(bag)))
     assert_valid(report)
@@ -690,7 +689,7 @@ def test_fetch_rules(tmp_path: Path, line: str, path: str, words: tuple[str, ...
 
 def test_a_corrupted_file_on_a_target_is_named_with_the_target(tmp_path: Path) -> None:
     bag = write_sample_bag(tmp_path)
-    target = FilesystemTarget("reserve", tmp_path / "reserve")
+    target = folder_target("reserve", tmp_path / "reserve")
     key = sample_key(bag)
     target.put_bundle(key, bag)
     stored = tmp_path / "reserve" / key / "data" / "journal.xml"

@@ -24,9 +24,8 @@ from storage.bagformat import (
     parse_manifest,
     parse_manifest_line,
 )
-from storage.filesystem import FilesystemTarget
 from storage.target import verify_stored_bundle
-from tests.bundles import sample_key, write_sample_bag
+from tests.bundles import folder_target, sample_key, write_sample_bag
 from validators.bagit_rfc8493 import DirectorySource, validate_bag
 from validators.bundle_checks import RULE_PDFA, RULE_XSD, check_stored_bundle
 
@@ -103,7 +102,7 @@ def test_a_manifest_with_tabs_and_several_spaces_reads_the_same_everywhere(tmp_p
     )
     bagit.Bag(str(bag)).validate()  # bagit-python, an independent reader, agrees
 
-    target = FilesystemTarget("primary", tmp_path / "primary")
+    target = folder_target("primary", tmp_path / "primary")
     key = sample_key(bag)
     target.put_bundle(key, bag)
     assert verify_stored_bundle(target, key) == []  # the read-back at archive time

@@ -19,7 +19,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from storage.catalog import rebuild_catalog
-from storage.filesystem import FilesystemTarget
 from storage.s3 import MARKER, MAX_ATTEMPTS, S3Target, composite_checksum, lock_until
 from storage.target import (
     BundleExistsError,
@@ -32,7 +31,7 @@ from storage.target import (
     verify_stored_bundle,
 )
 from storage.targets import targets_from_config
-from tests.bundles import sample_key, write_sample_bag
+from tests.bundles import folder_target, sample_key, write_sample_bag
 from tests.s3server import S3Server, free_ports
 
 LOCKED_UNTIL = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
@@ -328,7 +327,7 @@ def test_an_unreachable_store_fails_fast_and_the_other_target_still_gets_the_bun
     message = str(failure.value)
     assert message.startswith("cloud (S3, корзина journals): ") and "нет связи с сервером" in message
     assert "\n" not in message
-    replicas = replicate_bundle([FilesystemTarget("primary", tmp_path / "primary"), cloud], key, bag)
+    replicas = replicate_bundle([folder_target("primary", tmp_path / "primary"), cloud], key, bag)
     assert [(r.target, r.status) for r in replicas] == [
         ("primary", ReplicaStatus.VERIFIED),
         ("cloud", ReplicaStatus.MISSING),
@@ -409,6 +408,7 @@ def test_configuration_mixes_a_folder_and_a_bucket(
     folder = {"name": "primary", "type": "filesystem", "path": "archive/primary"}
     targets = targets_from_config([folder, cloud], tmp_path)
     assert [type(t).__name__ for t in targets] == ["FilesystemTarget", "S3Target"]
+    targets[0].init_root()  # type: ignore[attr-defined]  # what `targets init primary` does
     bag = write_sample_bag(tmp_path / "work")
     key = sample_key(bag)
     assert [r.status for r in replicate_bundle(targets, key, bag)] == [ReplicaStatus.VERIFIED] * 2

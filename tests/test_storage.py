@@ -24,7 +24,7 @@ from storage.catalog import (
     record_replica,
     replicas_of,
 )
-from storage.filesystem import TEMP_PREFIX, FilesystemTarget
+from storage.filesystem import IDENTITY_FILE, TEMP_PREFIX, FilesystemTarget
 from storage.layout import (
     LayoutError,
     bundle_id,
@@ -46,7 +46,7 @@ from storage.target import (
     verify_stored_bundle,
 )
 from storage.targets import targets_from_config
-from tests.bundles import YEAR_END, sample_key, write_sample_bag
+from tests.bundles import YEAR_END, folder_target, sample_key, write_sample_bag
 
 # --- names and guards ------------------------------------------------------------
 
@@ -139,7 +139,7 @@ def modes(directory: Path) -> dict[str, int]:
 
 def test_put_bundle_stores_read_only_and_verifies(tmp_path: Path) -> None:
     bag = write_sample_bag(tmp_path / "work")
-    target = FilesystemTarget("primary", tmp_path / "primary")
+    target = folder_target("primary", tmp_path / "primary")
     assert isinstance(target, Target)
     key = sample_key(bag)
     stored = target.put_bundle(key, bag)
@@ -161,7 +161,7 @@ def test_put_bundle_stores_read_only_and_verifies(tmp_path: Path) -> None:
 
 def test_putting_the_same_bundle_again_is_a_no_op_and_a_different_one_is_refused(tmp_path: Path) -> None:
     bag = write_sample_bag(tmp_path / "work")
-    target = FilesystemTarget("primary", tmp_path / "primary")
+    target = folder_target("primary", tmp_path / "primary")
     key = sample_key(bag)
     target.put_bundle(key, bag)
     before = (tmp_path / "primary" / key / "bag-info.txt").stat()
@@ -177,7 +177,7 @@ def test_putting_the_same_bundle_again_is_a_no_op_and_a_different_one_is_refused
 
 def test_put_refuses_bad_keys(tmp_path: Path) -> None:
     bag = write_sample_bag(tmp_path / "work")
-    target = FilesystemTarget("primary", tmp_path / "primary")
+    target = folder_target("primary", tmp_path / "primary")
     for key in ["../etc/x/y", "/tmp/a/b/c", "school/2024-2025/5a/../x"]:
         with pytest.raises(StorageError):
             target.put_bundle(key, bag)
@@ -188,7 +188,7 @@ def test_a_failing_write_leaves_no_visible_and_no_half_written_bundle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bag = write_sample_bag(tmp_path / "work")
-    target = FilesystemTarget("primary", tmp_path / "primary")
+    target = folder_target("primary", tmp_path / "primary")
     key = sample_key(bag)
     real_fsync, calls = os.fsync, []
 
@@ -204,7 +204,7 @@ def test_a_failing_write_leaves_no_visible_and_no_half_written_bundle(
     monkeypatch.undo()
     assert target.list_bundles() == []
     assert not target.has_bundle(key)
-    assert [p.name for p in (tmp_path / "primary").iterdir()] == []  # temp folder cleaned
+    assert [p.name for p in (tmp_path / "primary").iterdir()] == [IDENTITY_FILE]  # temp folder cleaned
     assert target.put_bundle(key, bag).created
     assert verify_stored_bundle(target, key) == []
 
@@ -219,7 +219,7 @@ def test_a_crash_leaves_only_a_hidden_temp_folder_that_the_next_write_removes(tm
     (crashed / "data" / "journal.pdf").write_bytes(b"%PDF half")
     running = root / f"{TEMP_PREFIX}{os.getpid()}-xyz"  # a writer of this very process, still at work
     running.mkdir()
-    target = FilesystemTarget("primary", root)
+    target = folder_target("primary", root)
     assert target.list_bundles() == []
     bag = write_sample_bag(tmp_path / "work")
     target.put_bundle(sample_key(bag), bag)
@@ -230,7 +230,7 @@ def test_a_crash_leaves_only_a_hidden_temp_folder_that_the_next_write_removes(tm
 
 def test_verify_stored_bundle_names_target_and_file(tmp_path: Path) -> None:
     bag = write_sample_bag(tmp_path / "work")
-    target = FilesystemTarget("secondary", tmp_path / "secondary")
+    target = folder_target("secondary", tmp_path / "secondary")
     key = sample_key(bag)
     target.put_bundle(key, bag)
     pdf = tmp_path / "secondary" / key / "data" / "journal.pdf"
@@ -246,7 +246,7 @@ def test_verify_stored_bundle_names_target_and_file(tmp_path: Path) -> None:
 
 def test_delete_refuses_before_retain_until(tmp_path: Path) -> None:
     bag = write_sample_bag(tmp_path / "work")
-    target = FilesystemTarget("primary", tmp_path / "primary")
+    target = folder_target("primary", tmp_path / "primary")
     key = sample_key(bag)
     target.put_bundle(key, bag)
     with pytest.raises(RetentionError, match="2030-12-31"):
@@ -258,12 +258,12 @@ def test_delete_refuses_before_retain_until(tmp_path: Path) -> None:
     assert target.delete_bundle_if_expired(key, dt.date(2031, 1, 1), dt.date(2030, 12, 31))
     assert target.list_bundles() == []
     assert not target.delete_bundle_if_expired(key, dt.date(2031, 1, 1), dt.date(2030, 12, 31))
-    assert [p.name for p in (tmp_path / "primary").iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in (tmp_path / "primary").iterdir() if p.name.startswith(TEMP_PREFIX)] == []
 
 
 def test_replicate_bundle_to_two_targets(tmp_path: Path) -> None:
     bag = write_sample_bag(tmp_path / "work")
-    targets = [FilesystemTarget("primary", tmp_path / "a"), FilesystemTarget("secondary", tmp_path / "b")]
+    targets = [folder_target("primary", tmp_path / "a"), folder_target("secondary", tmp_path / "b")]
     replicas = replicate_bundle(targets, sample_key(bag), bag)
     assert [(r.target, r.status, r.created, r.problems) for r in replicas] == [
         ("primary", ReplicaStatus.VERIFIED, True, ()),
@@ -304,7 +304,7 @@ def catalog_content(path: Path) -> dict[str, list[tuple]]:
 
 def archive_two_versions(tmp_path: Path) -> tuple[list[FilesystemTarget], Path]:
     """v1 of 5А Q1 on both targets, then v2 superseding it, all recorded in a catalog."""
-    targets = [FilesystemTarget("primary", tmp_path / "a"), FilesystemTarget("secondary", tmp_path / "b")]
+    targets = [folder_target("primary", tmp_path / "a"), folder_target("secondary", tmp_path / "b")]
     catalog = tmp_path / "catalog.sqlite"
     db = open_catalog(catalog)
     v1 = write_sample_bag(tmp_path / "work")

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.settings import Settings, load_settings
-from storage.filesystem import FilesystemTarget
 from storage.s3 import S3Target
 from storage.target import RetentionError, StorageError, StoredBundle, Target, verify_stored_bundle
-from tests.bundles import sample_key, write_sample_bag
+from tests.bundles import folder_target, sample_key, write_sample_bag
 from tests.s3server import S3Server, free_ports
 from validators.bundle_checks import RULE_REPLICA, check_stored_bundle
 
@@ -79,7 +78,7 @@ def exercise(target: Target, bag: Path) -> None:
 
 
 def test_the_filesystem_target_satisfies_the_protocol(tmp_path: Path) -> None:
-    target = FilesystemTarget("primary", tmp_path / "primary")
+    target = folder_target("primary", tmp_path / "primary")
     exercise(target, write_sample_bag(tmp_path / "work"))
     assert target.keeps_damaged_versions is False  # a repair swaps the folder: the damaged copy is gone
 
@@ -115,7 +114,7 @@ def test_a_missing_replica_is_the_named_check_a_damaged_one_is_not(tmp_path: Pat
     """The audit tells MISSING from CORRUPT by RULE_REPLICA (BundleReport.missing), not by a string."""
     bag = write_sample_bag(tmp_path / "work")
     key = sample_key(bag)
-    target = FilesystemTarget("primary", tmp_path / "primary")
+    target = folder_target("primary", tmp_path / "primary")
     absent = check_stored_bundle(target, key)
     assert absent.missing and not absent.valid
     assert [problem.rule for problem in absent.problems] == [RULE_REPLICA]

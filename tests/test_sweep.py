@@ -8,11 +8,11 @@ from pathlib import Path
 from storage.catalog import fixity_history, open_catalog, read_bundle_record, record_bundle
 from storage.filesystem import FilesystemTarget
 from storage.sweep import DELETED_ACTION, expired_bundles, sweep_expired
-from tests.bundles import sample_key, write_sample_bag
+from tests.bundles import folder_target, sample_key, write_sample_bag
 
 
 def stored_sample(tmp_path: Path) -> tuple[list[FilesystemTarget], str, Path]:
-    targets = [FilesystemTarget("primary", tmp_path / "a"), FilesystemTarget("secondary", tmp_path / "b")]
+    targets = [folder_target("primary", tmp_path / "a"), folder_target("secondary", tmp_path / "b")]
     bag = write_sample_bag(tmp_path / "work")
     key = sample_key(bag)
     for target in targets:
