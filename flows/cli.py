@@ -230,20 +230,51 @@ def catalog() -> None:
 @catalog.command("list")
 @click.option("--year", help="Academic year, e.g. 2024/2025.")
 @click.option("--class", "class_name", help="Class name, e.g. 5А.")
-@click.option("--all", "show_all", is_flag=True, help="Include superseded versions.")
+@click.option("--all", "show_all", is_flag=True, help="Include superseded versions and destroyed bundles.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="A table to read, or CSV / JSON for other programs.",
+)
 @click.pass_context
 @user_errors
-def catalog_list(ctx: click.Context, year: str | None, class_name: str | None, show_all: bool) -> None:
+def catalog_list(
+    ctx: click.Context, year: str | None, class_name: str | None, show_all: bool, output_format: str
+) -> None:
     """What is archived: kind, version, date, retain-until and where each copy is."""
-    from pipeline.inventory import catalog_rows
+    from pipeline.inventory import CATALOG_HEADERS, catalog_csv, catalog_json, catalog_rows
 
     rows = catalog_rows(settings_of(ctx), year, class_name, show_all=show_all)
+    if output_format == "csv":
+        click.echo(catalog_csv(rows), nl=False)
+        return
+    if output_format == "json":
+        click.echo(catalog_json(rows), nl=False)
+        return
     if not rows:
         click.echo("В каталоге нет пакетов.")
         return
+    print_table(CATALOG_HEADERS, [dataclasses.astuple(row) for row in rows])
+
+
+@catalog.command("history")
+@click.argument("bundle_id", metavar="BUNDLE")
+@click.pass_context
+@user_errors
+def catalog_history(ctx: click.Context, bundle_id: str) -> None:
+    """Every recorded check of a bundle's copies (the fixity history, R7), oldest first."""
+    from pipeline.inventory import bundle_history
+
+    rows = bundle_history(settings_of(ctx), bundle_id)
+    if not rows:
+        click.echo(f"Проверок пакета {bundle_id} ещё не было.")
+        return
     print_table(
-        ("Год", "Класс", "Вид", "Период", "Версия", "Пакет", "Дата", "Хранить до", "Копии", "Замена"),
-        [dataclasses.astuple(row) for row in rows],
+        ("Проверено (UTC)", "Хранилище", "Копия", "Что сделано", "Найдено"),
+        [(r.checked_at, r.target, r.status, r.action, r.detail.replace("\n", "; ")) for r in rows],
     )
 
 

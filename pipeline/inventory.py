@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from dataclasses import dataclass
@@ -11,7 +12,16 @@ from journal.model import class_name_sort_key
 from journal.names import class_key, year_name
 from journal.russian import format_date
 from pipeline.settings import Settings
-from storage.catalog import destruction_of, list_bundles, open_catalog, rebuild_catalog, replicas_of
+from storage.catalog import (
+    CatalogError,
+    destruction_of,
+    find_bundle,
+    fixity_history,
+    list_bundles,
+    open_catalog,
+    rebuild_catalog,
+    replicas_of,
+)
 from storage.replication import ReplicaRepair, complete_replicas
 
 
@@ -75,6 +85,65 @@ def replicas_text(db: sqlite3.Connection, bundle_id: str) -> str:
     gone = {target for target, _ in destroyed.targets}
     left = [p.target for p in replicas if p.target not in gone]
     return text + (f"; ещё хранится на: {', '.join(left)}" if left else "")
+
+
+CATALOG_HEADERS = (
+    "Год",
+    "Класс",
+    "Вид",
+    "Период",
+    "Версия",
+    "Пакет",
+    "Дата",
+    "Хранить до",
+    "Копии",
+    "Замена",
+)
+"""`catalog list` column titles, in CatalogRow's field order (the table, CSV and JSON alike)."""
+
+
+def catalog_csv(rows: list[CatalogRow]) -> str:
+    """`catalog list --format csv`: RFC 4180, the table's Russian column titles."""
+    import csv
+    import io
+
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CATALOG_HEADERS)
+    writer.writerows(dataclasses.astuple(row) for row in rows)
+    return buffer.getvalue()
+
+
+def catalog_json(rows: list[CatalogRow]) -> str:
+    """`catalog list --format json`: one object per bundle, field names in English."""
+    import json
+
+    return json.dumps([dataclasses.asdict(row) for row in rows], ensure_ascii=False, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    checked_at: str  # UTC
+    target: str
+    status: str  # in staff's words
+    detail: str
+    action: str
+
+
+def bundle_history(settings: Settings, bundle_id: str) -> list[HistoryRow]:
+    """`catalog history BUNDLE`: every recorded check of every replica of a bundle (R7), oldest first."""
+    if not settings.catalog_path.is_file():
+        raise CatalogError("Каталога ещё нет: в архиве нет пакетов")
+    db = open_catalog(settings.catalog_path)
+    try:
+        if find_bundle(db, bundle_id) is None:
+            raise CatalogError(f"Пакета {bundle_id} нет в каталоге")
+        return [
+            HistoryRow(c.checked_at, c.target, c.status.title, c.detail, c.action)
+            for c in fixity_history(db, bundle_id)
+        ]
+    finally:
+        db.close()
 
 
 @dataclass(frozen=True)

@@ -226,3 +226,29 @@ def test_a_refused_deletion_makes_the_command_fail(
     assert "2024-2025-5a-year-v1 на primary: уничтожен" in result.output
     shown = {r.bundle_id: r.replicas for r in catalog_rows(settings, show_all=True)}
     assert shown["2024-2025-5a-year-v1"].endswith("ещё хранится на: secondary")
+
+
+def test_catalog_list_as_csv_and_json_and_the_fixity_history(settings: Settings) -> None:
+    """`catalog list --format csv|json` = the table; `catalog history` shows the audits (R7)."""
+    import json
+
+    home = str(settings.home)
+    run_audit(settings)
+    as_json = CliRunner().invoke(main, ["--home", home, "catalog", "list", "--all", "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    rows = json.loads(as_json.output)
+    assert {row["bundle_id"] for row in rows} == set(kept(settings))
+    year = next(row for row in rows if row["bundle_id"] == "2024-2025-5a-year-v1")
+    assert year["retain_until"] == "2030-12-31"
+    assert year["replicas"] == "primary: проверена, secondary: проверена"
+    as_csv = CliRunner().invoke(main, ["--home", home, "catalog", "list", "--all", "--format", "csv"])
+    table = list(csv.DictReader(io.StringIO(as_csv.output)))
+    assert [(r["Пакет"], r["Хранить до"], r["Копии"]) for r in table] == [
+        (r["bundle_id"], r["retain_until"], r["replicas"]) for r in rows
+    ]
+    history = CliRunner().invoke(main, ["--home", home, "catalog", "history", "2024-2025-5a-year-v1"])
+    assert history.exit_code == 0, history.output
+    lines = [line for line in history.output.splitlines() if "проверена" in line]
+    assert sorted(line.split()[1] for line in lines) == ["primary", "secondary"]
+    unknown = CliRunner().invoke(main, ["--home", home, "catalog", "history", "2024-2025-5a-q9-v1"])
+    assert unknown.exit_code == 2 and "нет в каталоге" in unknown.output
