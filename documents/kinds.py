@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from documents.act import ACT_FILE_DESCRIPTIONS, ACT_PDF_NAME, ACT_TITLE, act_data_files
 from documents.csv_export import CSV_METADATA_NAME, csv_metadata, journal_csv_files
 from documents.xml_format import JOURNAL_XML_NAME, JOURNAL_XSD_NAME, JOURNAL_XSD_PATH, validate_journal_xml
 from journal.model import ClassJournal
@@ -62,6 +63,7 @@ class BundleKindSpec:
     file_descriptions: Mapping[str, str]  # README.txt's line per payload file; CSV_DESCRIPTION otherwise
     sealed: bool = False  # sealed with the school's key; never changed again (R2, R3, R7)
     closes_year: bool = False  # written by `archive year`
+    case_title: Callable[[str, str, str], str] | None = None  # (class, year, span) → a file's title in acts
 
     def describe_files(self, names: list[str]) -> dict[str, str]:
         return {name: self.file_descriptions.get(name, CSV_DESCRIPTION) for name in names}
@@ -165,6 +167,9 @@ PERIOD = BundleKindSpec(
     render_pdf=render_journal,
     data_files=journal_data_files,
     file_descriptions=JOURNAL_FILE_DESCRIPTIONS,
+    case_title=lambda class_name, year, span: (
+        f"Классный журнал {class_name} класса, {span} {year} учебного года"
+    ),
 )
 YEAR = BundleKindSpec(
     kind=BundleKind.YEAR,
@@ -179,6 +184,7 @@ YEAR = BundleKindSpec(
     file_descriptions=JOURNAL_FILE_DESCRIPTIONS,
     sealed=True,
     closes_year=True,
+    case_title=lambda class_name, year, span: f"Классный журнал {class_name} класса, {year} учебный год",
 )
 SUMMARY = BundleKindSpec(
     kind=BundleKind.SUMMARY,
@@ -197,6 +203,33 @@ SUMMARY = BundleKindSpec(
     file_descriptions=SUMMARY_FILE_DESCRIPTIONS,
     sealed=True,
     closes_year=True,
+    case_title=lambda class_name, year, span: (
+        f"Сводные ведомости итоговых оценок и посещаемости {class_name} класса, {year} учебный год"
+    ),
+)
+
+
+# --- The destruction act (kept permanently) ----------------------------------------------
+# Its callables take a documents.act.DestructionAct where the journal kinds take a ClassJournal.
+
+
+def _render_act(act: Any, target: Path, *, attachments: Mapping[str, bytes], duplex: bool) -> Rendered:
+    from documents.act import render_act_pdf
+
+    return render_act_pdf(act, target, attachments=attachments, duplex=duplex)
+
+
+DESTRUCTION_ACT = BundleKindSpec(
+    kind=BundleKind.DESTRUCTION_ACT,
+    title="акт о выделении к уничтожению",
+    option="act",
+    retention_class=RetentionClass.PERMANENT,
+    span_code=lambda act: f"act-{act.number}",
+    describe=lambda act: f"{ACT_TITLE}: {act.heading}",
+    pdf_name=ACT_PDF_NAME,
+    render_pdf=_render_act,
+    data_files=act_data_files,
+    file_descriptions=ACT_FILE_DESCRIPTIONS,
 )
 
 KINDS: dict[str, BundleKindSpec] = {}
@@ -210,7 +243,7 @@ def register_kind(spec: BundleKindSpec) -> BundleKindSpec:
     return spec
 
 
-for _spec in (PERIOD, YEAR, SUMMARY):
+for _spec in (PERIOD, YEAR, SUMMARY, DESTRUCTION_ACT):
     register_kind(_spec)
 
 
@@ -231,6 +264,14 @@ def kind_title(kind: str) -> str:
 def year_end_kinds() -> tuple[BundleKindSpec, ...]:
     """The kinds `archive year` writes for each class, in the registry's order."""
     return tuple(spec for spec in KINDS.values() if spec.closes_year)
+
+
+def case_title(kind: str, class_name: str, year: str, span_name: str) -> str:
+    """A bundle's title as an act lists it: «Классный журнал 5А класса, 2024/2025 учебный год»."""
+    spec = KINDS.get(str(kind))
+    if spec is not None and spec.case_title is not None:
+        return spec.case_title(class_name, year, span_name)
+    return f"{kind_title(kind).capitalize()} {class_name} класса, {span_name} {year}"
 
 
 def retrievable_kinds() -> dict[str, BundleKindSpec]:

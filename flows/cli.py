@@ -233,20 +233,51 @@ def catalog() -> None:
 @catalog.command("list")
 @click.option("--year", help="Academic year, e.g. 2024/2025.")
 @click.option("--class", "class_name", help="Class name, e.g. 5А.")
-@click.option("--all", "show_all", is_flag=True, help="Include superseded versions.")
+@click.option("--all", "show_all", is_flag=True, help="Include superseded versions and destroyed bundles.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="A table to read, or CSV / JSON for other programs.",
+)
 @click.pass_context
 @user_errors
-def catalog_list(ctx: click.Context, year: str | None, class_name: str | None, show_all: bool) -> None:
+def catalog_list(
+    ctx: click.Context, year: str | None, class_name: str | None, show_all: bool, output_format: str
+) -> None:
     """What is archived: kind, version, date, retain-until and where each copy is."""
-    from pipeline.inventory import catalog_rows
+    from pipeline.inventory import CATALOG_HEADERS, catalog_csv, catalog_json, catalog_rows
 
     rows = catalog_rows(settings_of(ctx), year, class_name, show_all=show_all)
+    if output_format == "csv":
+        click.echo(catalog_csv(rows), nl=False)
+        return
+    if output_format == "json":
+        click.echo(catalog_json(rows), nl=False)
+        return
     if not rows:
         click.echo("В каталоге нет пакетов.")
         return
+    print_table(CATALOG_HEADERS, [dataclasses.astuple(row) for row in rows])
+
+
+@catalog.command("history")
+@click.argument("bundle_id", metavar="BUNDLE")
+@click.pass_context
+@user_errors
+def catalog_history(ctx: click.Context, bundle_id: str) -> None:
+    """Every recorded check of a bundle's copies (the fixity history, R7), oldest first."""
+    from pipeline.inventory import bundle_history
+
+    rows = bundle_history(settings_of(ctx), bundle_id)
+    if not rows:
+        click.echo(f"Проверок пакета {bundle_id} ещё не было.")
+        return
     print_table(
-        ("Год", "Класс", "Вид", "Период", "Версия", "Пакет", "Дата", "Хранить до", "Копии", "Замена"),
-        [dataclasses.astuple(row) for row in rows],
+        ("Проверено (UTC)", "Хранилище", "Копия", "Что сделано", "Найдено"),
+        [(r.checked_at, r.target, r.status, r.action, r.detail.replace("\n", "; ")) for r in rows],
     )
 
 
@@ -346,35 +377,106 @@ def serve(ctx: click.Context) -> None:
     )
 
 
-@main.command()
+def _iso_date(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"нужна дата ГГГГ-ММ-ДД, а задано «{value}»") from None
+
+
+@main.group(invoke_without_command=True)
 @click.option(
-    "--apply", "apply_", is_flag=True, help="Delete the expired bundles (only where the target allows)."
+    "--apply",
+    "apply_",
+    is_flag=True,
+    help="With --act: destroy exactly the bundles of that approved act (only where the target allows).",
+)
+@click.option("--act", "act_ref", metavar="ACT", help="The approved act to apply: its number or folder.")
+@click.pass_context
+@user_errors
+def retention(ctx: click.Context, apply_: bool, act_ref: str | None) -> None:
+    """List bundles past their retention date; `retention act` drafts the act to destroy them,
+    `retention approve` records its approval, `--apply --act N` destroys exactly its bundles."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from pipeline.archive import local_today
+    from pipeline.retention import apply_act, expired
+
+    settings = settings_of(ctx)
+    today = local_today()  # the real clock: nothing is destroyed before its Retain-Until
+    if act_ref and not apply_:
+        raise click.UsageError("--act задаётся вместе с --apply")
+    if not apply_:
+        records = expired(settings, today)
+        if not records:
+            click.echo(f"На {today.isoformat()} нет пакетов с истёкшим сроком хранения.")
+            return
+        print_table(
+            ("Пакет", "Класс", "Год", "Вид", "Хранить до"),
+            [(r.bundle_id, r.class_name, r.year, r.kind, r.retain_until) for r in records],
+        )
+        click.echo("Уничтожаются только по утверждённому акту: journal-archive retention act.")
+        return
+    if not act_ref:
+        raise click.UsageError("удаляется только по утверждённому акту: --apply --act N")
+    applied = apply_act(settings, act_ref, today)
+    click.echo(f"Акт сохранён в архиве как пакет {applied.act_bundle}.")
+    words = {"deleted": "уничтожен", "absent": "уже отсутствовал", "earlier": "уничтожен ранее"}
+    for deletion in applied.deletions:
+        state = words.get(deletion.state) or f"НЕ уничтожен: {deletion.detail}"
+        click.echo(f"{deletion.bundle_id} на {deletion.target}: {state}")
+    if applied.refused:
+        click.echo(f"Отказано: {len(applied.refused)}; повторите --apply, когда хранилище позволит.")
+        sys.exit(1)
+
+
+@retention.command("act")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="YYYY-MM-DD",
+    callback=_iso_date,
+    help="Draft for a later day (a look ahead: such an act can be approved and applied only from that day).",
 )
 @click.pass_context
 @user_errors
-def retention(ctx: click.Context, apply_: bool) -> None:
-    """List bundles past their retention date; with --apply delete exactly those, never anything earlier."""
-    import datetime as dt
-
-    from pipeline.retention import delete_expired, expired
+def retention_act(ctx: click.Context, as_of: Any) -> None:
+    """Draft the destruction act (PDF/A + CSV) for every bundle past its Retain-Until."""
+    from pipeline.archive import local_today
+    from pipeline.retention import draft_act
 
     settings = settings_of(ctx)
-    today = dt.date.today()
-    records = expired(settings, today)
-    if not records:
-        click.echo(f"На {today.isoformat()} нет пакетов с истёкшим сроком хранения.")
+    today = local_today()
+    drafted = draft_act(settings, today, as_of)
+    if drafted is None:
+        click.echo(f"На {(as_of or today).isoformat()} нет пакетов с истёкшим сроком хранения: акт не нужен.")
         return
-    print_table(
-        ("Пакет", "Класс", "Год", "Вид", "Хранить до"),
-        [(r.bundle_id, r.class_name, r.year, r.kind, r.retain_until) for r in records],
+    click.echo(f"{drafted.act.heading}: {drafted.act.total_line}")
+    click.echo(f"Файлы акта: {drafted.path}")
+    click.echo(f"Утвердить: journal-archive retention approve {drafted.act.number} --by «ФИО, должность»")
+
+
+@retention.command("approve")
+@click.argument("act_ref", metavar="ACT")
+@click.option("--by", "by", required=True, help="Who approved it: «ФИО, должность».")
+@click.option(
+    "--date", "on", metavar="YYYY-MM-DD", callback=_iso_date, help="Date of approval (default: today)."
+)
+@click.pass_context
+@user_errors
+def retention_approve(ctx: click.Context, act_ref: str, by: str, on: Any) -> None:
+    """Record the approval of a drafted act (its files as they are now)."""
+    from pipeline.archive import local_today
+    from pipeline.retention import approve_act
+
+    folder = approve_act(settings_of(ctx), act_ref, by, local_today(), on)
+    click.echo(
+        f"{folder.act.heading} утверждён {folder.approval['approved_on']}: {folder.approval['approved_by']}."
     )
-    if not apply_:
-        click.echo("Чтобы удалить эти пакеты, запустите с --apply.")
-        return
-    outcomes = delete_expired(settings, today)
-    for outcome in outcomes:
-        state = "удалён" if outcome.deleted else f"не удалён: {outcome.detail}"
-        click.echo(f"{outcome.bundle_id} на {outcome.target}: {state}")
 
 
 # --- verify and audit (R7, R8) --------------------------------------------------------

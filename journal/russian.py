@@ -84,6 +84,11 @@ def number_in_words(n: int, *, feminine: bool = False) -> str:
     return num2words(n, lang="ru", gender="f" if feminine else "m")
 
 
+def count_in_figures_and_words(n: int, one: str, few: str, many: str, *, gender: str = "m") -> str:
+    """«2 (два) дела», «1 (одно) дело», «5 (пять) дел» — a count as acts state it; gender m, f or n."""
+    return f"{n} ({num2words(n, lang='ru', gender=gender)}) {plural(n, one, few, many)}"
+
+
 def sheets_in_words(n: int) -> str:
     """«сорок два листа», «один лист», «пять листов» — for the certification sheet (R2)."""
     return f"{number_in_words(n)} {plural(n, 'лист', 'листа', 'листов')}"

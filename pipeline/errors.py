@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from documents.act import ActError
 from documents.xml_format import JournalXmlError
 from journal.source import SourceError
 from pipeline.settings import ConfigError
@@ -26,6 +27,10 @@ class RetrievalError(Exception):
     """Nothing was handed out; the message says what is missing or which file failed where."""
 
 
+class RetentionActError(Exception):
+    """A destruction act that cannot be drafted, approved or applied; nothing was deleted."""
+
+
 USER_ERRORS: tuple[type[Exception], ...] = (
     SourceError,
     ConfigError,
@@ -37,4 +42,6 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     EvidenceError,
     UserError,
     ClassNameClash,
+    ActError,
+    RetentionActError,
 )

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import sqlite3
 from dataclasses import dataclass
 
 from documents.kinds import kind_title
 from journal.model import class_name_sort_key
 from journal.names import class_key, year_name
+from journal.russian import format_date
 from pipeline.settings import Settings
-from storage.catalog import list_bundles, open_catalog, rebuild_catalog, replicas_of
+from storage.catalog import (
+    CatalogError,
+    destruction_of,
+    find_bundle,
+    fixity_history,
+    list_bundles,
+    open_catalog,
+    rebuild_catalog,
+    replicas_of,
+)
 from storage.replication import ReplicaRepair, complete_replicas
 
 
@@ -36,7 +49,9 @@ def catalog_rows(
         return []
     db = open_catalog(settings.catalog_path)
     try:
-        records = list_bundles(db, year=year_name(year) if year else None, current_only=not show_all)
+        records = list_bundles(
+            db, year=year_name(year) if year else None, current_only=not show_all, include_destroyed=show_all
+        )
         if class_name:
             records = [r for r in records if class_key(r.class_name) == class_key(class_name)]
         records.sort(key=lambda r: (r.year, class_name_sort_key(r.class_name), r.kind, r.span, r.version))
@@ -50,10 +65,82 @@ def catalog_rows(
                 r.bundle_id,
                 r.created,
                 r.retain_until,
-                ", ".join(f"{p.target}: {p.status.title}" for p in replicas_of(db, r.bundle_id)),
+                replicas_text(db, r.bundle_id),
                 f"заменён {r.superseded_by}" if r.superseded_by else "",
             )
             for r in records
+        ]
+    finally:
+        db.close()
+
+
+def replicas_text(db: sqlite3.Connection, bundle_id: str) -> str:
+    """Where the copies are, or «уничтожен по акту № 1 от 2 января 2031 г.» (and what is left, if any)."""
+    replicas = replicas_of(db, bundle_id)
+    destroyed = destruction_of(db, bundle_id)
+    if destroyed is None:
+        return ", ".join(f"{p.target}: {p.status.title}" for p in replicas)
+    act_date = format_date(dt.date.fromisoformat(destroyed.act_date))
+    text = f"уничтожен по акту № {destroyed.act_number} от {act_date}"
+    gone = {target for target, _ in destroyed.targets}
+    left = [p.target for p in replicas if p.target not in gone]
+    return text + (f"; ещё хранится на: {', '.join(left)}" if left else "")
+
+
+CATALOG_HEADERS = (
+    "Год",
+    "Класс",
+    "Вид",
+    "Период",
+    "Версия",
+    "Пакет",
+    "Дата",
+    "Хранить до",
+    "Копии",
+    "Замена",
+)
+"""`catalog list` column titles, in CatalogRow's field order (the table, CSV and JSON alike)."""
+
+
+def catalog_csv(rows: list[CatalogRow]) -> str:
+    """`catalog list --format csv`: RFC 4180, the table's Russian column titles."""
+    import csv
+    import io
+
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CATALOG_HEADERS)
+    writer.writerows(dataclasses.astuple(row) for row in rows)
+    return buffer.getvalue()
+
+
+def catalog_json(rows: list[CatalogRow]) -> str:
+    """`catalog list --format json`: one object per bundle, field names in English."""
+    import json
+
+    return json.dumps([dataclasses.asdict(row) for row in rows], ensure_ascii=False, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    checked_at: str  # UTC
+    target: str
+    status: str  # in staff's words
+    detail: str
+    action: str
+
+
+def bundle_history(settings: Settings, bundle_id: str) -> list[HistoryRow]:
+    """`catalog history BUNDLE`: every recorded check of every replica of a bundle (R7), oldest first."""
+    if not settings.catalog_path.is_file():
+        raise CatalogError("Каталога ещё нет: в архиве нет пакетов")
+    db = open_catalog(settings.catalog_path)
+    try:
+        if find_bundle(db, bundle_id) is None:
+            raise CatalogError(f"Пакета {bundle_id} нет в каталоге")
+        return [
+            HistoryRow(c.checked_at, c.target, c.status.title, c.detail, c.action)
+            for c in fixity_history(db, bundle_id)
         ]
     finally:
         db.close()
@@ -67,7 +154,10 @@ class Rebuilt:
 
 def rebuild(settings: Settings) -> Rebuilt:
     """Recreate the catalog from what the storage targets hold, verifying every replica."""
+    from pipeline.retention import restore_tombstones
+
     problems = rebuild_catalog(settings.catalog_path, settings.targets(), verify=True)
+    problems += restore_tombstones(settings)
     db = open_catalog(settings.catalog_path)
     try:
         return Rebuilt(len(list_bundles(db)), problems)

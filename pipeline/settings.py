@@ -55,6 +55,12 @@ tsa_certificate = "{KEYS_DIR}/{TSA_CERT_FILE}"
 # (renew them with `journal-archive evidence renew`).
 renew_within_days = 180
 
+[school]
+# Who approves acts on destroying documents whose retention has ended (the «УТВЕРЖДАЮ» block);
+# left empty, the act leaves a line to write the name in by hand.
+director = ""
+director_post = "Директор"
+
 [audit]
 # When the fixity audit (`journal-archive serve`) checks every bundle on every target (R7), as cron:
 # minute hour day-of-month month day-of-week. Default: Sundays at 03:00. A target may set its own
@@ -106,6 +112,8 @@ class Settings:
     audit_schedule: str = DEFAULT_AUDIT_SCHEDULE  # cron
     target_audit_schedules: tuple[tuple[str, str], ...] = ()  # (target name, cron) where set per target
     deep_audit_schedule: str = DEFAULT_DEEP_AUDIT_SCHEDULE  # cron of the full structural audit
+    director: str = ""  # [school] director: who approves destruction acts
+    director_post: str = "Директор"
 
     @property
     def config_path(self) -> Path:
@@ -119,6 +127,11 @@ class Settings:
     def work_dir(self) -> Path:
         """Where bundles are built before they are stored; nothing in it is ever the only copy."""
         return self.home / "work"
+
+    @property
+    def acts_dir(self) -> Path:
+        """Destruction acts as drafted and approved (`retention act`, `retention approve`)."""
+        return self.home / "acts"
 
     @property
     def locks_dir(self) -> Path:
@@ -226,8 +239,19 @@ def load_settings(home: Path | None = None) -> Settings:
         if AUDIT_SCHEDULE_KEY in entry
         for name in [str(entry.get("name"))]
     )
+    school = config.get("school", {})
+    if not isinstance(school, dict):
+        raise ConfigError(f"В файле настроек {config_path}: [school] должно быть разделом")
+    people = {
+        name: school.get(name, Settings.__dataclass_fields__[name].default)
+        for name in ("director", "director_post")
+    }
+    for name, value in people.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"В файле настроек {config_path}: [school] {name} должно быть строкой")
     return Settings(
         home=home,
+        **people,
         source_url=resolve_sqlite_url(url, home),
         target_entries=tuple(targets),
         **flags,

@@ -86,6 +86,20 @@ CREATE TABLE IF NOT EXISTS fixity_checks ( -- every check of every replica, kept
     action     TEXT NOT NULL DEFAULT ''    -- what was done about it, e.g. the repair
 );
 CREATE INDEX IF NOT EXISTS fixity_checks_bundle ON fixity_checks (bundle_id, checked_at);
+CREATE TABLE IF NOT EXISTS destructions ( -- tombstones: bundles destroyed by an approved act
+    bundle_id   TEXT PRIMARY KEY REFERENCES bundles (bundle_id),
+    act_id      TEXT NOT NULL,             -- the act's bundle id, e.g. act-1-v1
+    act_number  TEXT NOT NULL,             -- № of the act
+    act_date    TEXT NOT NULL,             -- YYYY-MM-DD, the act's date
+    approved_by TEXT NOT NULL,             -- «ФИО, должность» of who approved it
+    approved_on TEXT NOT NULL              -- YYYY-MM-DD
+);
+CREATE TABLE IF NOT EXISTS destroyed_replicas (
+    bundle_id    TEXT NOT NULL REFERENCES destructions (bundle_id),
+    target       TEXT NOT NULL,
+    destroyed_at TEXT,                     -- UTC, ISO 8601; NULL when restored from the act by a rebuild
+    PRIMARY KEY (bundle_id, target)
+);
 CREATE TABLE IF NOT EXISTS anchors (       -- what the bag alone cannot forge (R7): see record_anchor
     bundle_id   TEXT PRIMARY KEY REFERENCES bundles (bundle_id),
     file        TEXT NOT NULL,             -- the tag file digested: tagmanifest-sha256.txt
@@ -265,7 +279,9 @@ def latest_version(
     db: sqlite3.Connection, year: str, class_name: str, span: str, kind: str, school: str | None = None
 ) -> BundleRecord | None:
     """The newest version of a class's bundle for a span, or None if it was never archived."""
-    found = list_bundles(db, school=school, year=year, class_name=class_name, span=span, kind=kind)
+    found = list_bundles(
+        db, school=school, year=year, class_name=class_name, span=span, kind=kind, include_destroyed=True
+    )  # a destroyed version's number is never given again
     return max(found, key=lambda record: record.version, default=None)
 
 
@@ -278,12 +294,18 @@ def list_bundles(
     span: str | None = None,
     kind: str | None = None,
     current_only: bool = False,
+    include_destroyed: bool = False,
 ) -> list[BundleRecord]:
-    """Bundles matching every given filter, by key; `current_only` leaves out superseded ones."""
+    """Bundles matching every given filter, by key; `current_only` leaves out superseded ones.
+
+    A bundle destroyed by an act (a tombstone, `record_destruction`) is left out unless
+    `include_destroyed`: nothing is kept of it any more, so nothing may report it missing."""
     filters = {"school": school, "year": year, "class_name": class_name, "span": span, "kind": kind}
     where = [f"b.{column} = ?" for column, value in filters.items() if value is not None]
     if current_only:
         where.append("b.superseded_by IS NULL")
+    if not include_destroyed:
+        where.append("b.bundle_id NOT IN (SELECT bundle_id FROM destructions)")
     return _select(db, where, [value for value in filters.values() if value is not None])
 
 
@@ -344,6 +366,69 @@ def fixity_history(db: sqlite3.Connection, bundle_id: str) -> list[FixityCheck]:
         (bundle_id,),
     )
     return [FixityCheck(b, t, c, ReplicaStatus(s), d, a) for b, t, c, s, d, a in rows]
+
+
+# --- tombstones: what an approved act destroyed -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Destruction:
+    """A bundle destroyed by an approved act: which act, and on which targets when."""
+
+    bundle_id: str
+    act_id: str
+    act_number: str
+    act_date: str
+    approved_by: str
+    approved_on: str
+    targets: tuple[tuple[str, str | None], ...]  # (target, UTC time or None if restored by a rebuild)
+
+
+def record_destruction(
+    db: sqlite3.Connection,
+    bundle_id: str,
+    act: Mapping[str, str],
+    target: str,
+    destroyed_at: dt.datetime | None,
+) -> None:
+    """Record that `target` no longer holds `bundle_id`, destroyed by `act` (act_id, act_number,
+    act_date, approved_by, approved_on); the first such record makes the bundle a tombstone."""
+    when = destroyed_at.astimezone(dt.UTC).isoformat(timespec="seconds") if destroyed_at else None
+    with db:
+        if find_bundle(db, bundle_id) is None:
+            raise CatalogError(f"Пакета {bundle_id} нет в каталоге")
+        db.execute(
+            "INSERT OR IGNORE INTO destructions (bundle_id, act_id, act_number, act_date, approved_by,"
+            " approved_on) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                bundle_id,
+                act["act_id"],
+                act["act_number"],
+                act["act_date"],
+                act["approved_by"],
+                act["approved_on"],
+            ),
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO destroyed_replicas (bundle_id, target, destroyed_at) VALUES (?, ?, ?)",
+            (bundle_id, target, when),
+        )
+
+
+def destruction_of(db: sqlite3.Connection, bundle_id: str) -> Destruction | None:
+    """The tombstone of a bundle, or None while it is kept."""
+    row = db.execute(
+        "SELECT bundle_id, act_id, act_number, act_date, approved_by, approved_on FROM destructions"
+        " WHERE bundle_id = ?",
+        (bundle_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    targets = db.execute(
+        "SELECT target, destroyed_at FROM destroyed_replicas WHERE bundle_id = ? ORDER BY target",
+        (bundle_id,),
+    ).fetchall()
+    return Destruction(*row, targets=tuple((t, w) for t, w in targets))
 
 
 # --- anchors: the catalog's own memory of each bundle (R7) ----------------------------

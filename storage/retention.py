@@ -21,6 +21,7 @@ class RetentionClass(StrEnum):
     QUARTER = "quarter"
     JOURNAL_5Y = "journal-5y"
     SUMMARY_25Y = "summary-25y"
+    PERMANENT = "permanent"  # kept for ever: the acts that record what was destroyed
 
 
 class BundleKind(StrEnum):
@@ -32,14 +33,16 @@ class BundleKind(StrEnum):
     PERIOD = "period"  # one class, one reporting period (quarter, trimester or half-year), R1
     YEAR = "year"  # one class, the whole year: all journal sheets, R2
     SUMMARY = "summary"  # one class, the year's summary sheets of final marks, R3
+    DESTRUCTION_ACT = "destruction-act"  # an approved act on destroying bundles whose retention ended
 
 
 @dataclass(frozen=True, slots=True)
 class RetentionRule:
     retention_class: RetentionClass
-    years: int
+    years: int | None  # None: kept permanently
     requirement: str
     description: str  # Russian, for README.txt and reports
+    source: str = ""  # Russian: where the rule comes from, for the destruction act's basis
 
 
 RETENTION_RULES: dict[RetentionClass, RetentionRule] = {
@@ -55,14 +58,34 @@ RETENTION_RULES: dict[RetentionClass, RetentionRule] = {
         "R1",
         "архив за учебный период; хранится до замены годовым архивом класса, "
         "удаляется не раньше срока хранения журнала (5 лет)",
+        "положение об электронном классном журнале, п. 5.1, 5.2",
     ),
     RetentionClass.JOURNAL_5Y: RetentionRule(
-        RetentionClass.JOURNAL_5Y, 5, "R2", "классный журнал за учебный год; хранится 5 лет"
+        RetentionClass.JOURNAL_5Y,
+        5,
+        "R2",
+        "классный журнал за учебный год; хранится 5 лет",
+        "положение об электронном классном журнале, п. 5.2",
     ),
     RetentionClass.SUMMARY_25Y: RetentionRule(
-        RetentionClass.SUMMARY_25Y, 25, "R3", "сводная ведомость итоговых оценок; хранится 25 лет"
+        RetentionClass.SUMMARY_25Y,
+        25,
+        "R3",
+        "сводная ведомость итоговых оценок; хранится 25 лет",
+        "положение об электронном классном журнале, п. 5.3",
+    ),
+    RetentionClass.PERMANENT: RetentionRule(
+        RetentionClass.PERMANENT,
+        None,
+        "R7",
+        "акт о выделении к уничтожению документов; хранится постоянно",
+        "правила организации хранения документов (приказ Росархива от 31.07.2023 № 77)",
     ),
 }
+
+
+PERMANENTLY = dt.date.max
+"""The Retain-Until of a bundle kept permanently (9999-12-31): it never expires."""
 
 
 def retain_until(academic_year_end: dt.date, retention_class: RetentionClass | str) -> dt.date:
@@ -72,6 +95,8 @@ def retain_until(academic_year_end: dt.date, retention_class: RetentionClass | s
     retain_until(date(2025, 5, 31), "summary-25y") → 2050-12-31.
     """
     rule = RETENTION_RULES[RetentionClass(retention_class)]
+    if rule.years is None:
+        return PERMANENTLY
     return dt.date(academic_year_end.year + rule.years, 12, 31)
 
 

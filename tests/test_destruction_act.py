@@ -1,0 +1,254 @@
+"""End of retention by the book: the destruction act, its approval, applying it, tombstones (R2, R3, R7).
+
+Time is a test input: the pipeline takes `today`, set here past 2030-12-31 (never a sleep); the
+CLI takes the real clock, and the tests show that nothing typed there destroys anything early.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import pikepdf
+import pytest
+from click.testing import CliRunner
+
+import pipeline.archive
+from flows.cli import main
+from pipeline.archive import archive_period_class, archive_year_class, class_names_for
+from pipeline.audit import run_audit
+from pipeline.errors import RetentionActError
+from pipeline.inventory import catalog_rows, rebuild, replicate
+from pipeline.retention import apply_act, approve_act, draft_act, expired
+from pipeline.settings import Settings, load_settings
+from pipeline.verify import verify_catalog
+from storage.catalog import destruction_of, open_catalog
+from tests.homes import make_demo_home
+
+YEAR = "2024/2025"
+LAST_DAY = dt.date(2030, 12, 31)  # Retain-Until of the 2024/2025 journal (R2) and its quarter bundles
+AFTER = dt.date(2031, 1, 2)  # the injected clock: the journal's retention has ended, the summary's has not
+
+
+@pytest.fixture(scope="module")
+def archived_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One class: its Q1 bundle, then its sealed year journal and summary (the Q1 bundle superseded)."""
+    home = tmp_path_factory.mktemp("retention") / "home"
+    settings = make_demo_home(home, size="class")
+    config = settings.config_path.read_text(encoding="utf-8")
+    settings.config_path.write_text(
+        config.replace('director = ""', 'director = "Ёлкина Татьяна Васильевна"'), encoding="utf-8"
+    )
+    settings = load_settings(home)
+    (class_name,) = class_names_for(settings, YEAR, None)
+    assert archive_period_class(settings, YEAR, class_name, "Q1").ok
+    assert all(r.ok for r in archive_year_class(settings, YEAR, class_name, allow_errors=True))
+    return home
+
+
+@pytest.fixture
+def settings(archived_home: Path, tmp_path: Path) -> Settings:
+    copy = tmp_path / "home"
+    shutil.copytree(archived_home, copy, symlinks=True)
+    return load_settings(copy)
+
+
+def kept(settings: Settings) -> dict[str, str]:
+    """{bundle id: kind} of every bundle some target holds."""
+    found = {}
+    for target in settings.targets():
+        for key in target.list_bundles():
+            found[key.rsplit("/", 1)[1]] = target.read_file(key, "bag-info.txt").decode()
+    return {
+        bundle: next(x for x in info.splitlines() if x.startswith("Bundle-Kind"))[13:]
+        for bundle, info in found.items()
+    }
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_act_lists_exactly_the_expired_bundles(settings: Settings) -> None:
+    assert draft_act(settings, LAST_DAY) is None  # kept through the last day
+    drafted = draft_act(settings, AFTER)
+    assert drafted is not None
+    expected = {r.bundle_id for r in expired(settings, AFTER)}
+    assert (
+        {e.bundle_id for e in drafted.act.entries}
+        == expected
+        == {"2024-2025-5a-q1-v1", "2024-2025-5a-year-v1"}
+    )
+
+    rows = list(csv.DictReader(io.StringIO((drafted.path / "act.csv").read_text(encoding="utf-8"))))
+    assert [row["Индекс дела"] for row in rows] == sorted(expected)
+    year_row = next(row for row in rows if row["Индекс дела"] == "2024-2025-5a-year-v1")
+    assert year_row["Заголовок дела"] == "Классный журнал 5А класса, 2024/2025 учебный год"
+    assert year_row["Крайние даты"] == "02.09.2024–26.05.2025"
+    assert year_row["Срок хранения"].startswith("5 лет (положение об электронном классном журнале, п. 5.2")
+    assert year_row["Количество дел"] == "1"
+    q1_row = next(row for row in rows if row["Индекс дела"] == "2024-2025-5a-q1-v1")
+    assert "заменён версией 2024-2025-5a-year-v1" in q1_row["Примечание"]
+
+    with pikepdf.open(drafted.path / "act.pdf") as pdf:
+        assert pdf.open_metadata()["pdfaid:part"] == "3"
+        assert sorted(pdf.attachments) == ["act.csv", "act.json"]
+        assert not pikepdf.pdfa.validate_written(drafted.path / "act.pdf", "3b").violations
+    text = " ".join(pdf_text(drafted.path / "act.pdf").split())
+    for phrase in (
+        "УТВЕРЖДАЮ",
+        "Директор",
+        "Т. В. Ёлкина",
+        "АКТ № 1",
+        "о выделении к уничтожению документов, не подлежащих хранению",
+        "2 января 2031 г.",
+        "приказ Росархива от 31.07.2023 № 77",
+        "Итого 2 (два) дела за 2024–2025 годы.",
+        "Председатель экспертной комиссии",
+        "Члены экспертной комиссии",
+    ):
+        assert phrase in text, phrase
+    assert "summary" not in (drafted.path / "act.csv").read_text(encoding="utf-8")
+
+
+def test_approval_then_apply_destroys_exactly_the_act_and_everything_stays_clean(settings: Settings) -> None:
+    before = kept(settings)
+    drafted = draft_act(settings, AFTER)
+    approve_act(settings, "1", "Ёлкина Т. В., директор", AFTER)
+    applied = apply_act(settings, "1", AFTER)
+
+    assert not applied.refused
+    assert {(d.bundle_id, d.target, d.state) for d in applied.deletions} == {
+        (e.bundle_id, t, "deleted") for e in drafted.act.entries for t in ("primary", "secondary")
+    }
+    after = kept(settings)
+    destroyed = {e.bundle_id for e in drafted.act.entries}
+    assert set(after) == (set(before) - destroyed) | {"act-1-v1"}
+    assert after["act-1-v1"] == "destruction-act"
+    assert (settings.home / "archive/primary").rglob("act-1-v1")
+
+    # Nothing reports the destroyed bundles missing, ever again.
+    def clean() -> None:
+        assert expired(settings, AFTER) == []
+        assert replicate(settings) == []
+        audit = run_audit(settings)
+        assert not audit.failed
+        assert {o.bundle_id for o in audit.outcomes} == set(after)
+        reports = verify_catalog(settings)
+        assert reports and all(r.valid for r in reports)
+        assert {r.bundle_id for r in catalog_rows(settings)} == set(after) - {"2024-2025-5a-q1-v1"}
+        shown = {r.bundle_id: r.replicas for r in catalog_rows(settings, show_all=True)}
+        for bundle in destroyed:
+            assert shown[bundle] == "уничтожен по акту № 1 от 2 января 2031 г."
+
+    clean()
+    db = open_catalog(settings.catalog_path)
+    destruction = destruction_of(db, "2024-2025-5a-year-v1")
+    db.close()
+    assert destruction.approved_by == "Ёлкина Т. В., директор"
+    assert [t for t, when in destruction.targets] == ["primary", "secondary"]
+    assert all(when for _, when in destruction.targets)
+
+    # From the targets alone: the archived act brings the tombstones back.
+    settings.catalog_path.unlink()
+    rebuilt = rebuild(settings)
+    assert rebuilt.problems == []
+    clean()
+    db = open_catalog(settings.catalog_path)
+    assert destruction_of(db, "2024-2025-5a-q1-v1").act_number == "1"
+    db.close()
+
+    # Applying again deletes nothing more and refuses nothing.
+    again = apply_act(settings, "1", AFTER)
+    assert {d.state for d in again.deletions} == {"earlier"}
+    assert kept(settings) == after
+
+
+def test_an_unapproved_or_changed_act_deletes_nothing(settings: Settings) -> None:
+    before = kept(settings)
+    drafted = draft_act(settings, AFTER)
+    with pytest.raises(RetentionActError, match="не утверждён"):
+        apply_act(settings, "1", AFTER)
+    approve_act(settings, "1", "Ёлкина Т. В., директор", AFTER)
+    with (drafted.path / "act.csv").open("a", encoding="utf-8") as handle:
+        handle.write("3,Сводные ведомости,,2024-2025-5a-summary-v1,1,25 лет,\r\n")
+    with pytest.raises(RetentionActError, match="изменён после утверждения"):
+        apply_act(settings, "1", AFTER)
+    assert kept(settings) == before
+
+
+def test_the_real_clock_destroys_nothing_before_retain_until(settings: Settings) -> None:
+    """`--as-of` only drafts: on the real clock the act cannot be approved or applied (exit 2)."""
+    before = kept(settings)
+    home = str(settings.home)
+    drafted = CliRunner().invoke(main, ["--home", home, "retention", "act", "--as-of", "2031-01-02"])
+    assert drafted.exit_code == 0, drafted.output
+    assert "Акт № 1" in drafted.output and "Итого 2 (два) дела" in drafted.output
+    assert "ПРОЕКТ" in pdf_text(settings.home / "acts/act-1/act.pdf")
+    approved = CliRunner().invoke(main, ["--home", home, "retention", "approve", "1", "--by", "Ёлкина Т. В."])
+    assert approved.exit_code == 2 and "не раньше этого дня" in approved.output
+    # Even an approval recorded for that day does not let the real clock delete early.
+    approve_act(settings, "1", "Ёлкина Т. В., директор", AFTER)
+    applied = CliRunner().invoke(main, ["--home", home, "retention", "--apply", "--act", "1"])
+    assert applied.exit_code == 2 and "ничего не удалено" in applied.output
+    old_style = CliRunner().invoke(main, ["--home", home, "retention", "--apply"])
+    assert old_style.exit_code == 2 and "по утверждённому акту" in old_style.output
+    assert kept(settings) == before
+
+
+def test_a_refused_deletion_makes_the_command_fail(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A target that refuses (here: a copy whose own bag-info says it is kept longer) → exit code 1."""
+    monkeypatch.setattr(pipeline.archive, "local_today", lambda: AFTER)  # the injected clock
+    home = str(settings.home)
+    assert CliRunner().invoke(main, ["--home", home, "retention", "act"]).exit_code == 0
+    assert (
+        CliRunner()
+        .invoke(main, ["--home", home, "retention", "approve", "1", "--by", "Ёлкина Т. В., директор"])
+        .exit_code
+        == 0
+    )
+    secondary = settings.targets()[1]
+    key = next(k for k in secondary.list_bundles() if k.endswith("2024-2025-5a-year-v1"))
+    info = secondary.root / key / "bag-info.txt"
+    info.chmod(0o644)
+    info.write_text(info.read_text().replace("Retain-Until: 2030-12-31", "Retain-Until: 2035-12-31"))
+    result = CliRunner().invoke(main, ["--home", home, "retention", "--apply", "--act", "1"])
+    assert result.exit_code == 1, result.output
+    assert "2024-2025-5a-year-v1 на secondary: НЕ уничтожен" in result.output
+    assert "2024-2025-5a-year-v1 на primary: уничтожен" in result.output
+    shown = {r.bundle_id: r.replicas for r in catalog_rows(settings, show_all=True)}
+    assert shown["2024-2025-5a-year-v1"].endswith("ещё хранится на: secondary")
+
+
+def test_catalog_list_as_csv_and_json_and_the_fixity_history(settings: Settings) -> None:
+    """`catalog list --format csv|json` = the table; `catalog history` shows the audits (R7)."""
+    import json
+
+    home = str(settings.home)
+    run_audit(settings)
+    as_json = CliRunner().invoke(main, ["--home", home, "catalog", "list", "--all", "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    rows = json.loads(as_json.output)
+    assert {row["bundle_id"] for row in rows} == set(kept(settings))
+    year = next(row for row in rows if row["bundle_id"] == "2024-2025-5a-year-v1")
+    assert year["retain_until"] == "2030-12-31"
+    assert year["replicas"] == "primary: проверена, secondary: проверена"
+    as_csv = CliRunner().invoke(main, ["--home", home, "catalog", "list", "--all", "--format", "csv"])
+    table = list(csv.DictReader(io.StringIO(as_csv.output)))
+    assert [(r["Пакет"], r["Хранить до"], r["Копии"]) for r in table] == [
+        (r["bundle_id"], r["retain_until"], r["replicas"]) for r in rows
+    ]
+    history = CliRunner().invoke(main, ["--home", home, "catalog", "history", "2024-2025-5a-year-v1"])
+    assert history.exit_code == 0, history.output
+    lines = [line for line in history.output.splitlines() if "проверена" in line]
+    assert sorted(line.split()[1] for line in lines) == ["primary", "secondary"]
+    unknown = CliRunner().invoke(main, ["--home", home, "catalog", "history", "2024-2025-5a-q9-v1"])
+    assert unknown.exit_code == 2 and "нет в каталоге" in unknown.output
