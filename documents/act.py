@@ -227,7 +227,7 @@ class RenderedAct:
 
 
 def act_html(act: DestructionAct) -> str:
-    from documents.pdf import template_env
+    from documents.render import template_env
 
     return (
         template_env()
@@ -251,17 +251,14 @@ def render_act_pdf(
     from weasyprint import HTML
 
     from documents.layout import sheet_count
-    from documents.pdf import ATTACHMENT_TYPES, TEMPLATES_URL, TemplateFetcher, _source_date_epoch
-    from documents.pdfa import PDF_VARIANT, Attachment, PdfMeta, finish_pdfa
+    from documents.pdfa import PDF_VARIANT, PdfMeta, finish_pdfa
+    from documents.render import TEMPLATES_URL, TemplateFetcher, _source_date_epoch, data_attachments
 
     created = dt.datetime.combine(act.day, dt.time(), tzinfo=dt.UTC)
     meta = PdfMeta(
         title=f"{ACT_TITLE}. {act.heading}", author=act.school_name, subject=act.total_line, created=created
     )
-    files = []
-    for name, data in sorted(attachments.items()):
-        mime, relationship = ATTACHMENT_TYPES[Path(name).suffix]
-        files.append(Attachment(name, data, mime, _ATTACHMENT_DESCRIPTIONS.get(name, name), relationship))
+    files = data_attachments(attachments, _ATTACHMENT_DESCRIPTIONS, fallback="Данные акта", document="act")
     html = HTML(string=act_html(act), base_url=TEMPLATES_URL, url_fetcher=TemplateFetcher())
     with tempfile.TemporaryDirectory(prefix="act-") as tmp, _source_date_epoch(created):
         part = Path(tmp) / "act.pdf"

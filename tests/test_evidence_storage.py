@@ -16,10 +16,9 @@ from documents._exec.tsa_server import TsaServer
 from documents.evidence import new_record, tag_paths
 from documents.seal import check_seal, create_demo_signing_pair, seal_bag
 from pipeline.evidence import read_tag_files
-from storage.filesystem import FilesystemTarget
 from storage.s3 import S3Target
 from storage.target import StorageError, Target
-from tests.bundles import SCHOOL_NAME, sample_key, write_sample_bag
+from tests.bundles import SCHOOL_NAME, folder_target, sample_key, write_sample_bag
 from tests.s3server import S3Server
 
 LOCKED_UNTIL = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)  # the sample bag's Retain-Until 2030-12-31, to its end
@@ -50,7 +49,7 @@ def test_a_read_only_folder_target_gets_new_files_only(
 ) -> None:
     bag = write_sample_bag(tmp_path / "work")
     seal_bag(bag, *signing_pair, tsa_url=tsa.url)
-    target = FilesystemTarget("primary", tmp_path / "archive")
+    target = folder_target("primary", tmp_path / "archive")
     key = sample_key(bag)
     target.put_bundle(key, bag)
     stored = target.root / key

@@ -33,7 +33,7 @@ from storage.catalog import list_bundles, open_catalog
 from storage.filesystem import FilesystemTarget
 from storage.s3 import LocalFile, S3Target
 from storage.target import ReplicaStatus, StoredBundle, Target, replicate_bundle
-from tests.bundles import sample_key, write_sample_bag
+from tests.bundles import folder_target, sample_key, write_sample_bag
 from tests.homes import make_demo_home
 from tests.s3server import S3Server
 
@@ -72,7 +72,8 @@ def test_a_file_damaged_after_writing_to_a_folder_is_refused_by_the_read_back(tm
     """R7, R8: a copy counts only once every file was read back and matched its manifests."""
     bag = write_sample_bag(tmp_path / "work")
     key = sample_key(bag)
-    targets = [FilesystemTarget("primary", tmp_path / "a"), DamagingFolderTarget("secondary", tmp_path / "b")]
+    targets = [folder_target("primary", tmp_path / "a"), DamagingFolderTarget("secondary", tmp_path / "b")]
+    targets[1].init_root()
     replicas = replicate_bundle(targets, key, bag)
     assert [(r.target, r.status, r.problems) for r in replicas] == [
         ("primary", ReplicaStatus.VERIFIED, ()),
@@ -170,7 +171,7 @@ def test_an_object_changed_on_the_server_before_the_head_check_is_refused(
         secret_access_key=s3_server.secret_access_key,
         overwrite=overwrite,
     )
-    replicas = replicate_bundle([FilesystemTarget("primary", tmp_path / "primary"), cloud], key, bag)
+    replicas = replicate_bundle([folder_target("primary", tmp_path / "primary"), cloud], key, bag)
     assert [(r.target, r.status, r.created) for r in replicas] == [
         ("primary", ReplicaStatus.VERIFIED, True),
         ("cloud", ReplicaStatus.MISSING, False),
