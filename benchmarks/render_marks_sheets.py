@@ -41,6 +41,7 @@ from jinja2 import Environment
 
 from documents.layout import (
     FIGURE_SPACE,
+    MARKS,
     NUMBER_GAP,
     MarksSheet,
     cell_text,
@@ -57,23 +58,25 @@ from journal.model import ClassJournal, Course
 
 TABLE_TEMPLATE = """<!DOCTYPE html>
 <html lang="ru"><head><meta charset="utf-8"><style>
-@page { size: A4 landscape; margin: 8mm 8mm 8mm 14mm; }
-body { font-family: "DejaVu Sans Condensed"; font-size: 7.5pt; }
+@page { size: A4 landscape; margin: {{ g.page.margin_edge }}mm {{ g.page.margin_right }}mm
+        {{ g.page.margin_edge }}mm {{ g.page.margin_left }}mm; }
+body { font-family: "DejaVu Sans Condensed"; font-size: {{ g.name_pt }}pt; }
 h1 { font-size: 11pt; margin: 0 0 1mm; } p { margin: 0 0 2mm; font-size: 8pt; }
-table { border-collapse: collapse; width: 275mm; break-after: page; }
-td, th { border: 0.12mm solid #7a7a7a; height: 5.2mm; padding: 0; text-align: center; overflow: hidden;
-         white-space: nowrap; font-family: "DejaVu Sans Mono"; }
-th { background: #e9edf2; font-size: 6.5pt; font-family: "DejaVu Sans Condensed"; }
-td.num { width: 6mm; text-align: right; } td.name { width: 48.6mm; text-align: left;
-         font-family: "DejaVu Sans Condensed"; text-overflow: ellipsis; }
-td.final { width: 17.4mm; } tr:nth-child(even) td { background: #f2f4f7; }
+table { border-collapse: collapse; width: {{ g.width }}mm; break-after: page; }
+td, th { border: 0.12mm solid #7a7a7a; height: {{ g.row_height }}mm; padding: 0; text-align: center;
+         overflow: hidden; white-space: nowrap; font-family: "DejaVu Sans Mono"; }
+th { background: #e9edf2; font-size: {{ g.head_pt }}pt; font-family: "DejaVu Sans Condensed"; }
+td.num { width: {{ g.number_width }}mm; text-align: right; } td.name { width: {{ g.name_width }}mm;
+         text-align: left; font-family: "DejaVu Sans Condensed"; text-overflow: ellipsis; }
+td.final { width: {{ g.final_width }}mm; } tr:nth-child(even) td { background: #f2f4f7; }
 </style></head><body>
 {% for s in sheets %}
 <h1>{{ s.header.title }}</h1><p>{{ s.header.subtitle }}</p>
-<table><tr><th rowspan="2" style="width:6mm">№</th>
-<th rowspan="2" style="width:48.6mm">Ф. И. О. обучающегося</th>
-{% for m in s.months %}<th colspan="{{ (m.box.width / 5.8)|round|int }}">{{ m.text }}</th>{% endfor %}
-<th rowspan="2" style="width:17.4mm">{{ s.final_title.lines|join(" ") }}</th></tr>
+<table><tr><th rowspan="2" style="width:{{ g.number_width }}mm">№</th>
+<th rowspan="2" style="width:{{ g.name_width }}mm">Ф. И. О. обучающегося</th>
+{% for m in s.months %}<th colspan="{{ (m.box.width / g.cell_width)|round|int }}">{{ m.text }}</th>
+{%- endfor %}
+<th rowspan="2" style="width:{{ g.final_width }}mm">{{ s.final_title.lines|join(" ") }}</th></tr>
 <tr>{% for d in days[loop.index0] %}<th>{{ d }}</th>{% endfor %}</tr>
 {% for row in rows[loop.index0] %}
 <tr><td class="num">{{ row.number }}</td><td class="name">{{ row.name }}</td>
@@ -168,7 +171,7 @@ def run_table(journal: ClassJournal, out: Path, *, best: bool = False) -> dict:
 
     def render(chunk) -> None:
         sheets, days, rows = zip(*chunk, strict=True)
-        html = template.render(sheets=sheets, days=days, rows=rows)
+        html = template.render(sheets=sheets, days=days, rows=rows, g=MARKS)
         HTML(string=html).write_pdf(out, pdf_variant="pdf/a-3b", stylesheets=fixed)
 
     render(data[:1])  # warm-up

@@ -63,6 +63,10 @@ from journal.russian import format_date_short, month_name
 
 # --- Geometry (millimetres, A4 landscape) --------------------------------------
 
+SMALLEST_PT = 7.0
+"""Nothing printed is set smaller (issue 15): what does not fit at 7 pt is abbreviated with a
+legend, moved to a note or split over sheets, never shrunk."""
+
 
 @dataclass(frozen=True, slots=True)
 class Box:
@@ -84,23 +88,62 @@ class Box:
 
 @dataclass(frozen=True, slots=True)
 class PageGeometry:
-    """What every journal sheet shares: page, margins, heading lines and footer."""
+    """What every journal sheet shares: page, margins, heading lines and footer.
+
+    Sheets are filed and bound on the left (R2, R3): the bound edge keeps `margin_left` clear
+    (ГОСТ Р 7.0.97-2016 asks 20 mm for documents that are filed), every other edge
+    `margin_edge`, more than most office printers cannot print. Everything is laid out for
+    the front of a sheet; printed on both sides, the back of a sheet (an even page) has its
+    bound edge on the right, so the renderer shifts the whole page by `back_shift` (mirrored
+    margins). Nothing — text, rules, frames, the footer — is placed outside `printable`.
+    """
 
     width: float = 297.0
     height: float = 210.0
-    margin_left: float = 14.0  # the binding edge
-    margin_right: float = 8.0
-    title_top: float = 8.0
+    margin_left: float = 20.0  # the bound edge (on the back of a duplex sheet: the right edge)
+    margin_edge: float = 10.0  # every other edge
+    title_top: float = 10.0
     title_pt: float = 11.0
-    subtitle_top: float = 14.5
+    subtitle_top: float = 16.0
     subtitle_pt: float = 8.0
-    grid_top: float = 21.0
-    footer_top: float = 201.0
+    grid_top: float = 22.0
+    footer_top: float = 195.0
     footer_pt: float = 7.5
+    footer_gap: float = 1.0  # between the body of a sheet and the footer
+    rule_allowance: float = 0.2  # half the widest rule (0.4 mm): a frame on `ruled`'s edge stays inside
+
+    @property
+    def margin_right(self) -> float:
+        return self.margin_edge
 
     @property
     def content_width(self) -> float:
         return self.width - self.margin_left - self.margin_right
+
+    @property
+    def printable(self) -> Box:
+        """The part of the front page anything may be drawn on."""
+        return Box(self.margin_left, self.margin_edge, self.content_width, self.height - 2 * self.margin_edge)
+
+    @property
+    def ruled(self) -> Box:
+        """The printable area less half a rule each side: where a table's outer frame may be drawn."""
+        area, a = self.printable, self.rule_allowance
+        return Box(area.left + a, area.top + a, area.width - 2 * a, area.height - 2 * a)
+
+    @property
+    def body_bottom(self) -> float:
+        """Where a sheet's grid, table or notes must end: the footer comes below."""
+        return self.footer_top - self.footer_gap
+
+    @property
+    def back_shift(self) -> float:
+        """How far a back page (duplex, even) moves right: negative, its content moves left."""
+        return self.margin_right - self.margin_left
+
+    def shift(self, page: int, duplex: bool) -> float:
+        """The horizontal shift of page `page` (1-based): mirrored margins on the back of a duplex sheet."""
+        return self.back_shift if duplex and page % 2 == 0 else 0.0
 
     @property
     def title_box(self) -> Box:
@@ -120,6 +163,24 @@ class PageGeometry:
     @property
     def footer_box(self) -> Box:
         return Box(self.margin_left, self.footer_top, self.content_width, 4.0)
+
+    def check_inside(self, box: Box, what: str) -> None:
+        """Refuse a layout that would print `what` outside the printable area (a geometry bug)."""
+        area = self.printable
+        if (
+            box.left < area.left - 0.01
+            or box.right > area.right + 0.01
+            or box.top < area.top - 0.01
+            or box.bottom > area.bottom + 0.01
+        ):
+            raise ValueError(
+                f"{what} ({box.left:.1f}–{box.right:.1f} × {box.top:.1f}–{box.bottom:.1f} mm) lies outside "
+                f"the printable area ({area.left:.1f}–{area.right:.1f} × {area.top:.1f}–{area.bottom:.1f} mm)"
+            )
+
+    def __post_init__(self) -> None:
+        for name in ("title_box", "class_box", "subtitle_box", "footer_box"):
+            self.check_inside(getattr(self, name), name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,25 +209,27 @@ class MarksGeometry:
 
     page: PageGeometry = PageGeometry()
     number_width: float = 6.0
-    cell_width: float = 5.8
-    columns: int = 35
+    cell_width: float = 5.6
+    columns: int = 35  # a subject taught once a week: its year on one sheet
     final_cells: int = 3
     month_height: float = 4.5
     day_height: float = 5.0
-    row_height: float = 5.2
+    row_height: float = 5.0
     rows: int = 30
     name_pt: float = 7.5
-    head_pt: float = 6.5
+    head_pt: float = 7.0
     number_digits: int = 3  # room for «120» before the name, on the name's line
-    note_pt: float = 6.0
+    note_pt: float = 7.0
     note_lines: int = 3
-    note_line_height: float = 2.9
+    note_line_height: float = 3.0
     # A cell's text takes the first font with enough slots: «5», «н», «4/5», «н/а», «зач» in three
-    # (one line per student for nearly every sheet), «незач» or «5/4/3» smaller in five; longer
-    # text goes to a note. Tried and measured: «5» in a 1-slot 8 pt layer with «4/5» in a 4-slot
-    # 6.8 pt layer looks a touch finer but costs 10 % more (a second line per student).
-    mark_fonts: tuple[CellFont, ...] = (CellFont(3, 7.5), CellFont(5, 5.2))
-    day: CellFont = CellFont(4, 6.8)  # four narrow slots keep the two digits of «23» together
+    # (one line per student for nearly every sheet); longer text («незач», «н/4/5») goes to a
+    # numbered note under the grid. The period mark's column has nine slots. Nothing is set
+    # smaller than 7 pt (issue 15: a second, 5.2 pt layer for five characters was not legible in
+    # print). Tried and measured: «5» in a 1-slot 8 pt layer with «4/5» in a 4-slot layer looks a
+    # touch finer but costs 10 % more (a second line per student).
+    mark_fonts: tuple[CellFont, ...] = (CellFont(3, 7.5),)
+    day: CellFont = CellFont(3, 8.0)  # three slots: 8 pt keeps the digits of «23» close together
 
     @property
     def left(self) -> float:
@@ -260,6 +323,14 @@ class MarksGeometry:
             )
         for font in (*self.mark_fonts, self.day):
             font.spacing_mm(self.cell_width)
+        sizes = (self.name_pt, self.head_pt, self.note_pt, *(f.size_pt for f in (*self.mark_fonts, self.day)))
+        if min(sizes) < SMALLEST_PT:
+            raise ValueError(f"the marks sheet sets type at {min(sizes)} pt, below {SMALLEST_PT} pt")
+        self.page.check_inside(self.grid_box, "the marks grid")
+        if self.notes_box.bottom > self.page.body_bottom + 0.01:
+            raise ValueError(
+                f"the marks sheet's notes end at {self.notes_box.bottom:.1f} mm, over the footer"
+            )
         if self.name_width < 40 or self.names_box.left < self.left + 0.3:
             raise ValueError(f"the Ф. И. О. column is {self.name_width:.1f} mm wide, too narrow for names")
 
@@ -270,7 +341,7 @@ class LessonsGeometry:
 
     page: PageGeometry = PageGeometry()
     date_width: float = 14.0
-    topic_width: float = 132.0
+    topic_width: float = 124.0
     homework_width: float = 84.0
     teacher_width: float = 45.0
     head_height: float = 7.0
@@ -336,6 +407,9 @@ class LessonsGeometry:
             raise ValueError(
                 f"lessons grid is {self.width} mm wide, the page holds {self.page.content_width} mm"
             )
+        self.page.check_inside(self.grid_box, "the lessons grid")
+        if self.grid_box.bottom > self.page.body_bottom + 0.01:
+            raise ValueError(f"the lessons grid ends at {self.grid_box.bottom:.1f} mm, over the footer")
 
 
 PAGE = PageGeometry()
@@ -541,6 +615,41 @@ def split_evenly(items: Sequence[T], most: int) -> tuple[tuple[T, ...], ...]:
         runs.append(tuple(items[start:end]))
         start = end
     return tuple(runs)
+
+
+def pack_runs(sizes: Sequence[float], capacity: float) -> list[range]:
+    """Consecutive items packed greedily into runs whose sizes add up to ≤ `capacity` (an item
+    larger than the capacity gets a run of its own)."""
+    runs: list[range] = []
+    used = 0.0
+    for i, size in enumerate(sizes):
+        if runs and used + size <= capacity + 1e-9:
+            runs[-1] = range(runs[-1].start, i + 1)
+            used += size
+        else:
+            runs.append(range(i, i + 1))
+            used = size
+    return runs
+
+
+def balanced_runs(sizes: Sequence[float], capacity: float) -> list[range]:
+    """The fewest runs of ≤ `capacity` (as `pack_runs`), made as even as possible: the smallest
+    capacity that still needs no more runs, so 44 lines over two sheets print as 22 + 22, never
+    42 + 2 (issue 15: no near-empty sheets). Greedy packing needs no fewer runs for a smaller
+    capacity, so the smallest one is found by bisection."""
+    runs = pack_runs(sizes, capacity)
+    if len(runs) < 2:
+        return runs
+    low, high = max(max(sizes), sum(sizes) / len(runs)), capacity
+    if len(pack_runs(sizes, low)) == len(runs):
+        return pack_runs(sizes, low)
+    for _ in range(40):
+        middle = (low + high) / 2
+        if len(pack_runs(sizes, middle)) <= len(runs):
+            high = middle
+        else:
+            low = middle
+    return pack_runs(sizes, high)
 
 
 def grid_lessons(journal: ClassJournal, course: Course) -> tuple[Lesson, ...]:
@@ -897,7 +1006,8 @@ def lessons_sheets(
     journal: ClassJournal, course: Course, geometry: LessonsGeometry = LESSONS
 ) -> tuple[LessonsSheet, ...]:
     """The lessons pages of one course: every lesson (missed ones too, J5) on as many ruled lines
-    as its wrapped topic needs (≤ 4), lessons never split across sheets. No lessons, no sheet."""
+    as its wrapped topic needs (≤ 4), lessons never split across sheets and spread evenly over the
+    fewest sheets (`balanced_runs`: no sheet of two lessons after a full one). No lessons, no sheet."""
     g = geometry
     lessons = sorted(
         journal.course_lessons(course), key=lambda lesson: (lesson.date, lesson.number, lesson.id)
@@ -913,16 +1023,9 @@ def lessons_sheets(
         )
         entries.append((lesson, columns, max(len(c) for c in columns)))
 
-    pages: list[list[tuple[Lesson, tuple[tuple[str, ...], ...], int]]] = [[]]
-    used = 0
-    for entry in entries:
-        if used + entry[2] > g.lines and pages[-1]:
-            pages.append([])
-            used = 0
-        pages[-1].append(entry)
-        used += entry[2]
     if not entries:
         return ()
+    pages = [[entries[i] for i in run] for run in balanced_runs([e[2] for e in entries], g.lines)]
 
     sheets = []
     for page in pages:

@@ -14,6 +14,9 @@ How it is kept fast, bounded and safe:
 - Chunks. A document of N sheets is rendered `chunk_size` sheets at a time, each chunk
   written to a temporary PDF and released before the next, then the chunks are merged
   with pikepdf. WeasyPrint's memory therefore depends on the chunk, not the class size.
+- Margins. Sheets are laid out for the front of a sheet, the bound edge on the left
+  (PageGeometry); printed duplex, each back page is shifted as a whole so that its bound
+  edge, now the right one, keeps the binding margin (mirrored margins).
 - Numbering. «Лист N из M» is printed by the template from the sheet model, not by a
   CSS page counter: every sheet model is exactly one page (checked after each chunk), so
   N and M are known before anything is rendered. Counters would restart in every chunk
@@ -120,6 +123,12 @@ def _place_line(box: Box) -> str:
     return f"{_place(box)};line-height:{_mm(box.height)}"
 
 
+def _sheet_style(page: int, duplex: bool) -> str:
+    """The style of a sheet's page: the back of a duplex sheet is shifted (mirrored margins)."""
+    shift = PAGE.shift(page, duplex)
+    return f"left:{_mm(shift)}" if shift else ""
+
+
 def _block_style(block: TextBlock) -> str:
     style = f"{_place(block.box)};font-size:{_num(block.size_pt)}pt;line-height:{_mm(block.leading)}"
     if block.spacing_mm:
@@ -142,7 +151,14 @@ def template_env() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(num=_num, mm=_mm, place=_place, place_line=_place_line, block_style=_block_style)
+    env.filters.update(
+        num=_num,
+        mm=_mm,
+        place=_place,
+        place_line=_place_line,
+        block_style=_block_style,
+        sheet_style=_sheet_style,
+    )
     return env
 
 
@@ -216,9 +232,13 @@ def _source_date_epoch(when: dt.datetime) -> Iterator[None]:
             os.environ["SOURCE_DATE_EPOCH"] = previous
 
 
-def sheets_html(sheets: Sequence[Sheet], meta: PdfMeta) -> str:
-    """The HTML of one chunk of sheets."""
-    return template_env().get_template(DOCUMENT_TEMPLATE).render(sheets=sheets, meta=meta, geo=GEOMETRY)
+def sheets_html(sheets: Sequence[Sheet], meta: PdfMeta, *, duplex: bool = False) -> str:
+    """The HTML of one chunk of sheets; `duplex` mirrors the margins of every back (even) page."""
+    return (
+        template_env()
+        .get_template(DOCUMENT_TEMPLATE)
+        .render(sheets=sheets, meta=meta, geo=GEOMETRY, duplex=duplex)
+    )
 
 
 def render_sheets_pdf(
@@ -230,11 +250,14 @@ def render_sheets_pdf(
     url_fetcher: TemplateFetcher | None = None,
     bookmarks: Sequence[Bookmark] = (),
     attachments: Sequence[Attachment] = (),
+    duplex: bool = False,
 ) -> int:
     """Render numbered sheets to one PDF/A-3b file at `target`; returns the page count.
 
     Sheets must be numbered 1…M (layout.number_sheets). They are rendered `chunk_size`
-    at a time so memory stays flat however many there are.
+    at a time so memory stays flat however many there are. `duplex`: every even page is the
+    back of a sheet and is shifted so that its bound edge, the right one, keeps the binding
+    margin (PageGeometry.shift).
     """
     if not sheets:
         raise ValueError(f"no sheets to render for «{meta.title}»")
@@ -250,15 +273,20 @@ def render_sheets_pdf(
         for start in range(0, len(sheets), chunk_size):
             chunk = sheets[start : start + chunk_size]
             part = Path(tmp) / f"part-{start:06d}.pdf"
-            _render_chunk(chunk, part, meta, fetcher, image_cache)
+            _render_chunk(chunk, part, meta, fetcher, image_cache, duplex)
             parts.append(part)
         return _merge(parts, target, meta, bookmarks, attachments)
 
 
 def _render_chunk(
-    chunk: Sequence[Sheet], part: Path, meta: PdfMeta, fetcher: TemplateFetcher, image_cache: dict
+    chunk: Sequence[Sheet],
+    part: Path,
+    meta: PdfMeta,
+    fetcher: TemplateFetcher,
+    image_cache: dict,
+    duplex: bool,
 ) -> None:
-    html = HTML(string=sheets_html(chunk, meta), base_url=TEMPLATES_URL, url_fetcher=fetcher)
+    html = HTML(string=sheets_html(chunk, meta, duplex=duplex), base_url=TEMPLATES_URL, url_fetcher=fetcher)
     document = html.render(font_config=FontConfiguration(), cache=image_cache)
     if len(document.pages) != len(chunk):
         raise LayoutError(
@@ -346,6 +374,7 @@ def render_document(
         url_fetcher=url_fetcher,
         bookmarks=bookmarks,
         attachments=attachments,
+        duplex=document.duplex,
     )
     return RenderedDocument(pages, document.sheet_count, document.sections, document.duplex)
 

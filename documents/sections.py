@@ -109,14 +109,21 @@ class TextSheet:
 @dataclass(frozen=True, slots=True)
 class TextGeometry:
     page: PageGeometry = PAGE
-    body_top: float = 22.0
-    body_bottom: float = 199.0
     title_split: float = 150.0  # the title sheet: left panel up to here, contents right of it
 
     @property
+    def body_top(self) -> float:
+        return self.page.grid_top
+
+    @property
+    def body_bottom(self) -> float:
+        return self.page.body_bottom
+
+    @property
     def body(self) -> Box:
-        p = self.page
-        return Box(p.margin_left, self.body_top, p.content_width, self.body_bottom - self.body_top)
+        """Where tables go: the printable width less half a rule each side (their frames stay inside)."""
+        ruled = self.page.ruled
+        return Box(ruled.left, self.body_top, ruled.width, self.body_bottom - self.body_top)
 
     @property
     def contents_box(self) -> Box:
@@ -586,10 +593,11 @@ def title_sheets(
     )
     contents_title = centred_text("СОДЕРЖАНИЕ", box.left, g.body_top + 3, box.width, 12, bold=True)
     inner = p.content_width - 2.4
+    top, height = p.printable.top + 0.2, g.body_bottom - p.printable.top - 0.4  # the 0.3 mm line's ink inside
     frame = (  # a double frame round the page, and a rule between the title and the contents
-        f"M{p.margin_left} 5h{p.content_width}v{g.body_bottom - 3}h{-p.content_width}z"
-        f"M{p.margin_left + 1.2} 6.2h{inner}v{g.body_bottom - 5.4}h{-inner}z"
-        f"M{g.title_split} 16V{g.body_bottom - 4}"
+        f"M{p.margin_left + 0.2} {top}h{p.content_width - 0.4}v{height}h{-(p.content_width - 0.4)}z"
+        f"M{p.margin_left + 1.4} {top + 1.2}h{inner - 0.4}v{height - 2.4}h{-(inner - 0.4)}z"
+        f"M{g.title_split} {top + 6}V{g.body_bottom - 4}"
     )
     title = TextSheet(
         header=_header(journal, TITLE_SECTION),

@@ -15,9 +15,12 @@ measured with the real font metrics) as a few absolutely positioned, pre-formatt
 blocks over one inline SVG of tints and rules (templates/summary/sheet.html), so each sheet
 model is exactly one page and the sheet count is known before rendering. The marks grid is
 sized from the data: each sub-column is as wide as its widest mark (min. ≈3 mm, so that
-30 students × 15 subjects of a quarter class fit one A4 landscape sheet at 7–7.5 pt); when
-the subjects do not fit even at the smallest size, they are split over several sheets, never
-shrunk further. A sheet holds up to 30 students; more are split evenly over sheets.
+30 students × 15 subjects of a quarter class fit one A4 landscape sheet at 7–7.5 pt). Nothing is
+set below 7 pt (layout.SMALLEST_PT): when the subjects do not fit, the year, exam and final
+columns and the marks «зач», «незач», «осв» are abbreviated («г», «э», «и»; «з», «нз», «о»)
+with the abbreviations in the sheet's legend; when even that does not fit, the subjects are
+split evenly over several sheets. A sheet holds up to 30 students; more are split evenly over
+sheets. The attendance columns are as wide as their widest figure.
 """
 
 from __future__ import annotations
@@ -41,12 +44,14 @@ from documents.fonts import (
 )
 from documents.layout import (
     PAGE,
+    SMALLEST_PT,
     Box,
     PageGeometry,
     Section,
     SheetDocument,
     SheetHeader,
     TextBlock,
+    balanced_runs,
     centred_lines,
     centred_text,
     class_teacher_line,
@@ -90,6 +95,11 @@ MARKS_CSV = "final_marks_summary.csv"
 ATTENDANCE_CSV = "attendance_summary.csv"
 
 YEAR_LABEL, EXAM_LABEL, FINAL_LABEL = "год", "экз", "итог"
+SHORT_LABELS = {YEAR_LABEL: "г", EXAM_LABEL: "э", FINAL_LABEL: "и"}
+"""Column labels when the marks grid has to be abbreviated to fit one sheet (explained in the legend)."""
+SHORT_MARKS = {"зач": "з", "незач": "нз", "осв": "о"}
+"""Marks abbreviated in an abbreviated marks grid (explained in the legend); the CSV keeps them whole."""
+VALID_BAND, INVALID_BAND = "уваж.", "неуваж."
 LEFT_MARK = " (выб.)"  # after the name of a student no longer in the class at the end of the year
 SHEETS_NOTE = {
     False: "Каждая страница — отдельный лист.",
@@ -107,10 +117,12 @@ class SummaryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class MarkTier:
-    """A size the marks grid may be set at: marks in `cell_pt`, cells at least `min_cell` mm wide."""
+    """A size the marks grid may be set at: marks in `cell_pt`, cells at least `min_cell` mm wide;
+    `short`: year/exam/final labels and «зач», «незач», «осв» abbreviated (SHORT_LABELS, SHORT_MARKS)."""
 
     cell_pt: float
     min_cell: float
+    short: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,26 +134,32 @@ class SummaryGeometry:
     name_min: float = 34.0  # «Константинопольская А. В.» at 7 pt
     name_max: float = 62.0
     rows: int = 30
-    marks_row: float = 5.0
-    attendance_row: float = 4.7
+    marks_row: float = 4.8
+    attendance_row: float = 4.5
     name_pt: float = 7.0
-    group_pt: float = 6.5  # subject short names, months
-    label_pt: float = 5.5  # I, II, год…; дн., ур.
+    group_pt: float = 7.0  # subject short names, months
+    label_pt: float = 7.0  # I, II, год…; дн., ур.
     pad: float = 0.35  # text to rule, each side
     cell_max: float = 9.0  # a longer mark is ellipsized
-    tiers: tuple[MarkTier, ...] = (MarkTier(7.5, 3.0), MarkTier(7.0, 2.8), MarkTier(6.5, 2.6))
+    tiers: tuple[MarkTier, ...] = (MarkTier(7.5, 3.0), MarkTier(7.0, 2.8), MarkTier(7.0, 2.8, short=True))
     attendance_pt: float = 7.0
-    legend_pt: float = 6.0
-    legend_lines: int = 5
+    attendance_cell: float = 3.0  # the narrowest attendance column
+    legend_pt: float = 7.0
 
     @property
     def cells_room(self) -> float:
         """Width the cells may take when the Ф. И. О. column is as narrow as allowed."""
-        return self.page.content_width - self.number_width - self.name_min
+        return self.page.ruled.width - self.number_width - self.name_min
 
     @property
     def legend_leading(self) -> float:
         return leading_mm(self.legend_pt)
+
+    def __post_init__(self) -> None:
+        sizes = (self.name_pt, self.group_pt, self.label_pt, self.attendance_pt, self.legend_pt)
+        smallest = min((*sizes, *(t.cell_pt for t in self.tiers)))
+        if smallest < SMALLEST_PT:
+            raise ValueError(f"the summary sets type at {smallest} pt, below {SMALLEST_PT} pt")
 
 
 GEOMETRY = SummaryGeometry()
@@ -242,7 +260,7 @@ def _grid_sheet(
     band_h = label_leading + 0.9 if any(gr.bands for gr in groups) else 0.0
     label_h = label_leading + 0.9
     head_h = group_h + band_h + label_h
-    left, top = g.page.margin_left, g.page.grid_top  # where the journal's grids start
+    left, top = g.page.ruled.left, g.page.grid_top  # where the journal's grids start, frame inside
     names_left = left + g.number_width
     cells_left = names_left + name_width
     width = cells_left - left + sum(gr.width for gr in groups)
@@ -332,7 +350,9 @@ def _grid_sheet(
             cx += column.width
         x += group.width
 
-    legend_lines = wrap(clean_text(legend, 4000), width, SANS, g.legend_pt, g.legend_lines)
+    room = int((g.page.body_bottom - bottom - 1.2) / g.legend_leading + 0.01)
+    legend_lines = wrap(clean_text(legend, 4000), width, SANS, g.legend_pt, max(room, 1))
+    g.page.check_inside(Box(left, top, width, height + 1.2 + len(legend_lines) * g.legend_leading), section)
     if legend:
         blocks.append(
             TextBlock(
@@ -439,8 +459,11 @@ def _marks_groups(
         columns = []
         for code, label in mark_columns(journal, subject):
             cells = tuple(clean_text(journal.final_mark(s.id, subject.id, code) or "", 20) for s in students)
+            if tier.short:
+                label = SHORT_LABELS.get(label, label)
+                cells = tuple(SHORT_MARKS.get(c, c) for c in cells)
             widest = max((text_width_mm(c, SANS, tier.cell_pt) for c in cells), default=0.0)
-            width = max(tier.min_cell, widest + 2 * g.pad, text_width_mm(label, SANS, g.label_pt) + 0.4)
+            width = max(tier.min_cell, widest + 2 * g.pad, text_width_mm(label, SANS, g.label_pt) + 2 * g.pad)
             width = min(width, g.cell_max)
             cells = tuple(ellipsize(c, width - 2 * g.pad, SANS, tier.cell_pt) for c in cells)
             accent = code in (FINAL_YEAR, FINAL_RESULT)
@@ -453,7 +476,8 @@ def plan_marks(
     journal: ClassJournal, g: SummaryGeometry = GEOMETRY
 ) -> tuple[MarkTier, tuple[tuple[Subject, ...], ...]]:
     """The size the marks grid is set at and the subjects of each sheet: the largest tier at which all
-    subjects fit one sheet; else the largest tier, with subjects split over the fewest sheets."""
+    subjects fit one sheet (the last tier abbreviates); else the largest tier, with the subjects split
+    evenly over the fewest sheets."""
     subjects = summary_subjects(journal)
     students = journal.students
     for tier in g.tiers:
@@ -462,15 +486,8 @@ def plan_marks(
             return tier, (subjects,)
     tier = g.tiers[0]
     widths = [gr.width for gr in _marks_groups(journal, subjects, students, tier, g)]
-    runs: list[list[Subject]] = [[]]
-    used = 0.0
-    for subject, width in zip(subjects, widths, strict=True):
-        if runs[-1] and used + width > g.cells_room:
-            runs.append([])
-            used = 0.0
-        runs[-1].append(subject)
-        used += width
-    return tier, tuple(tuple(run) for run in runs)
+    runs = balanced_runs(widths, g.cells_room)  # as many subjects on each sheet as on the others
+    return tier, tuple(tuple(subjects[i] for i in run) for run in runs)
 
 
 def _scheme_words(journal: ClassJournal) -> str:
@@ -482,7 +499,7 @@ def _scheme_words(journal: ClassJournal) -> str:
 def _fit_widths(groups: list[GridGroup], g: SummaryGeometry) -> tuple[float, list[GridGroup]]:
     """The Ф. И. О. column gets what the cells leave, up to `name_max`; any more widens the cells evenly."""
     cells = sum(gr.width for gr in groups)
-    name = g.page.content_width - g.number_width - cells
+    name = g.page.ruled.width - g.number_width - cells
     if name <= g.name_max:
         return name, groups
     extra = (name - g.name_max) / max(1, sum(len(gr.columns) for gr in groups))
@@ -522,7 +539,7 @@ def marks_sheets(journal: ClassJournal, g: SummaryGeometry = GEOMETRY) -> tuple[
                     name_width=name_width,
                     row_height=g.marks_row,
                     cell_pt=tier.cell_pt,
-                    legend=_marks_legend(journal, subjects),
+                    legend=_marks_legend(journal, subjects, short=tier.short),
                     section=MARKS_TITLE,
                     subjects=tuple(s.id for s in subjects),
                     g=g,
@@ -531,18 +548,26 @@ def marks_sheets(journal: ClassJournal, g: SummaryGeometry = GEOMETRY) -> tuple[
     return tuple(sheets)
 
 
-def _marks_legend(journal: ClassJournal, subjects: Sequence[Subject]) -> str:
+def _marks_legend(journal: ClassJournal, subjects: Sequence[Subject], *, short: bool = False) -> str:
     periods = class_periods(journal)
     labels = "–".join(dict.fromkeys((period_label(periods[0]), period_label(periods[-1])))) if periods else ""
     kinds = f"{labels} — отметки за {_scheme_words(journal)}; " if periods else ""
     codes = {f.period for f in journal.final_marks}
-    parts = [f"{kinds}{YEAR_LABEL} — годовая отметка"]
+
+    def label(text: str) -> str:
+        return SHORT_LABELS[text] if short else text
+
+    parts = [f"{kinds}{label(YEAR_LABEL)} — годовая отметка"]
     if FINAL_EXAM in codes:
-        parts.append(f"{EXAM_LABEL} — экзаменационная")
+        parts.append(f"{label(EXAM_LABEL)} — экзаменационная")
     if FINAL_RESULT in codes:
-        parts.append(f"{FINAL_LABEL} — итоговая")
+        parts.append(f"{label(FINAL_LABEL)} — итоговая")
     values = {f.value for f in journal.final_marks}
-    special = [f"{mark} — {meaning}" for mark, meaning in SPECIAL_MARKS.items() if mark in values]
+    special = [
+        f"{SHORT_MARKS.get(mark, mark) if short else mark} — {meaning}"
+        for mark, meaning in SPECIAL_MARKS.items()
+        if mark in values
+    ]
     abbreviations = [
         f"{_subject_title(s)} — {clean_text(s.name, 200)}" for s in subjects if _subject_title(s) != s.name
     ]
@@ -622,15 +647,51 @@ def _year_total(months: Sequence[MonthAbsences]) -> MonthAbsences:
     return total
 
 
+def _attendance_widths(
+    cells: Sequence[tuple[str, ...]],
+    labels: Sequence[str],
+    bands: Sequence[tuple[str, int]],
+    g: SummaryGeometry,
+) -> list[float]:
+    """The widths of one month's columns: each as wide as its widest figure or label at 7 pt (a
+    yearly «1009» never runs over a rule), each band's columns widened to hold the band's label."""
+    widths = [
+        max(
+            g.attendance_cell,
+            max((text_width_mm(row[k], SANS, g.attendance_pt) for row in cells), default=0.0) + 2 * g.pad,
+            text_width_mm(label, SANS, g.label_pt) + 0.4,
+        )
+        for k, label in enumerate(labels)
+    ]
+    first = 0
+    for band, count in bands:
+        need = text_width_mm(band, SANS, g.label_pt) + 0.4 - sum(widths[first : first + count])
+        for k in range(first, first + count):
+            widths[k] += max(0.0, need) / count
+        first += count
+    return widths
+
+
 def attendance_sheets(journal: ClassJournal, g: SummaryGeometry = GEOMETRY) -> tuple[SummarySheet, ...]:
     """The сводная ведомость посещаемости: students × months (Sep–May) and the year, each as days and
     lessons missed by a valid reason and without one (R6, J3); the class's totals in the last row."""
     months = year_months(journal)
     counts = monthly_absences(journal)
     student_runs = split_evenly(journal.students, g.rows)
-    name_width = 40.0
-    cell = (g.page.content_width - g.number_width - name_width) / (4 * (len(months) + 1))
     class_total = [_year_total([counts[s.id][i] for s in journal.students]) for i in range(len(months))]
+    every_row = [[*counts[s.id], _year_total(counts[s.id])] for s in journal.students]
+    every_row.append([*class_total, _year_total(class_total)])
+    labels = ("дн.", "ур.", "дн.", "ур.")
+    bands = ((VALID_BAND, 2), (INVALID_BAND, 2))
+    widths = [
+        _attendance_widths([row[index].cells() for row in every_row], labels, bands, g)
+        for index in range(len(months) + 1)
+    ]
+    name_width = g.page.ruled.width - g.number_width - sum(map(sum, widths))
+    if name_width > g.name_max:  # room to spare: wider figures, not a wider name column
+        extra = (name_width - g.name_max) / (4 * len(widths))
+        widths = [[w + extra for w in group] for group in widths]
+        name_width = g.name_max
     sheets = []
     offset = 0
     for run_index, students in enumerate(student_runs):
@@ -648,10 +709,10 @@ def attendance_sheets(journal: ClassJournal, g: SummaryGeometry = GEOMETRY) -> t
         for index, title in enumerate(titles):
             cells = [row[index].cells() for row in table]
             columns = tuple(
-                GridColumn(label, cell, tuple(c[k] for c in cells), accent=index == len(months))
-                for k, label in enumerate(("дн.", "ур.", "дн.", "ур."))
+                GridColumn(label, widths[index][k], tuple(c[k] for c in cells), accent=index == len(months))
+                for k, label in enumerate(labels)
             )
-            groups.append(GridGroup(title, columns, (("уваж.", 2), ("без уваж.", 2))))
+            groups.append(GridGroup(title, columns, bands))
         bits = [class_teacher_line(journal), f"{journal.year.name} учебный год"]
         if len(student_runs) > 1:
             bits.append(f"обучающиеся № {offset + 1}–{offset + len(students)}")
@@ -665,10 +726,10 @@ def attendance_sheets(journal: ClassJournal, g: SummaryGeometry = GEOMETRY) -> t
                 cell_pt=g.attendance_pt,
                 legend=(
                     "дн. — пропущено дней целиком (обучающийся отсутствовал на всех своих уроках дня), "
-                    "ур. — пропущено уроков; «уваж.» — по уважительной причине (в том числе по болезни), "
-                    "«без уваж.» — без уважительной причины или причина не указана; день засчитан как "
-                    "пропущенный по уважительной причине, если все пропуски этого дня уважительные. "
-                    "Пустая клетка — пропусков нет."
+                    f"ур. — пропущено уроков; «{VALID_BAND}» — по уважительной причине (в том числе по "
+                    f"болезни), «{INVALID_BAND}» — без уважительной причины или причина не указана; "
+                    "день засчитан как пропущенный по уважительной причине, если все пропуски этого дня "
+                    "уважительные. Пустая клетка — пропусков нет."
                 ),
                 section=ATTENDANCE_TITLE,
                 g=g,
@@ -718,7 +779,8 @@ def title_sheet(
         ),
         text_line("Содержание", left + 40, 112, width - 80, 11, bold=True),
     ]
-    frame = [_rect(p.margin_left, 8, p.content_width, 188)]
+    area = p.printable  # the frame's 0.3 mm line inside it
+    frame = [_rect(area.left + 0.2, area.top + 0.2, area.width - 0.4, p.body_bottom - area.top - 0.4)]
     for i, section in enumerate(sections):
         top = 119 + i * 6.5
         blocks.append(text_line(f"{i + 1}. {section.title}", left + 40, top, width - 130, 11))

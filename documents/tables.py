@@ -112,7 +112,8 @@ def layout_table(
     """The table cut into parts: the first fits `first_box` (default `box`), every other `box`.
 
     Every part repeats the heading; a part that begins inside a group repeats the group's line
-    with «(продолжение)»; a group line is never left alone at the bottom of a part. An empty
+    with «(продолжение)»; a group line is never left alone at the bottom of a part. Parts are
+    balanced: as many as needed, each about as full as the others. An empty
     table still gives one part (its heading), so a section always has a sheet.
     """
     if first_box is not None and abs(first_box.width - box.width) > 0.01:
@@ -124,34 +125,43 @@ def layout_table(
 
     head_height, heads, head_rules = _head(columns, widths, lefts, style)
 
-    parts: list[list[int | tuple[str, int]]] = []  # row indexes, or (a continued group's text, lines)
-    boxes: list[Box] = []
-
     def capacity(part_index: int) -> int:
         b = first_box if part_index == 0 and first_box is not None else box
         return int((b.height - head_height + 0.01) // lh)
 
-    current: list[int | tuple[str, int]] = []
-    used = 0
-    group: int | None = None
-    for i, (row, lines) in enumerate(zip(rows, fitted, strict=True)):
-        height = max(len(cell) for cell in lines)
-        need = height
-        if row.kind is RowKind.GROUP and i + 1 < len(rows):
-            need += max(len(c) for c in fitted[i + 1])
-        if current and used + need > capacity(len(parts)):
-            parts.append(current)
-            current, used = [], 0
-            if group is not None and row.kind is not RowKind.GROUP:
-                text = f"{rows[group].cells[0]} (продолжение)"
-                cont = len(_fit_row(Row((text,), RowKind.GROUP), columns, widths, style)[0])
-                current.append((text, cont))
-                used += cont
-        if row.kind is RowKind.GROUP:
-            group = i
-        current.append(i)
-        used += height
-    parts.append(current)
+    def cut(most: int) -> list[list[int | tuple[str, int]]]:
+        """The rows cut into parts of at most `most` lines (and what each part's box holds)."""
+        parts: list[list[int | tuple[str, int]]] = []  # row indexes, or (a continued group's text, lines)
+        current: list[int | tuple[str, int]] = []
+        used = 0
+        group: int | None = None
+        for i, (row, lines) in enumerate(zip(rows, fitted, strict=True)):
+            height = max(len(cell) for cell in lines)
+            need = height
+            if row.kind is RowKind.GROUP and i + 1 < len(rows):
+                need += max(len(c) for c in fitted[i + 1])
+            if current and used + need > min(most, capacity(len(parts))):
+                parts.append(current)
+                current, used = [], 0
+                if group is not None and row.kind is not RowKind.GROUP:
+                    text = f"{rows[group].cells[0]} (продолжение)"
+                    cont = len(_fit_row(Row((text,), RowKind.GROUP), columns, widths, style)[0])
+                    current.append((text, cont))
+                    used += cont
+            if row.kind is RowKind.GROUP:
+                group = i
+            current.append(i)
+            used += height
+        parts.append(current)
+        return parts
+
+    # The fewest parts, then as even as they can be (issue 15: 28 students print as 14 + 14, not
+    # 23 + 5): the smallest line limit that still needs no more parts.
+    most = max(capacity(0), capacity(1))
+    parts = cut(most)
+    while len(parts) > 1 and most > 1 and len(candidate := cut(most - 1)) == len(parts):
+        parts, most = candidate, most - 1
+    boxes: list[Box] = []
     for index in range(len(parts)):
         boxes.append(first_box if index == 0 and first_box is not None else box)
     return tuple(

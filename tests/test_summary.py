@@ -28,10 +28,12 @@ from documents.summary import (
     ATTENDANCE_TITLE,
     MARKS_CSV,
     MARKS_TITLE,
+    SHORT_MARKS,
     SummaryError,
     class_periods,
     mark_columns,
     monthly_absences,
+    plan_marks,
     render_summary_pdf,
     summary_csv_files,
     summary_document,
@@ -165,15 +167,20 @@ def test_thirty_students_by_fifteen_subjects_fit_one_sheet(rendered: Path, big: 
 
 
 def test_printed_marks_are_the_final_marks_in_order(rendered: Path, big: ClassJournal) -> None:
-    """Every student's line of the ведомость reads exactly their marks, subject by subject (R10)."""
-    lines = pdftotext(rendered, 2).splitlines()
+    """Every student's line of the ведомость reads exactly their marks, subject by subject (R10); 30 × 15
+    fits one sheet at 7 pt only abbreviated («з» for «зач», issue 15), and the legend says so."""
+    page = pdftotext(rendered, 2)
+    lines = page.splitlines()
     subjects = summary_subjects(big)
+    tier, _ = plan_marks(big)
+    assert tier.short and tier.cell_pt >= 7
+    assert "г — годовая отметка" in " ".join(page.split()) and "з — зачтено" in " ".join(page.split())
     for number, student in enumerate(big.students, start=1):
         line = next(line for line in lines if re.match(rf"\s*{number}\s", line) and student.last_name in line)
         tail = line.split(student.last_name, 1)[1]
-        tokens = [t for t in tail.split() if re.fullmatch(r"[1-5]|зач|незач|н/а|осв", t)]
+        tokens = [t for t in tail.split() if re.fullmatch(r"[1-5]|з|нз|н/а|о", t)]
         expected = [
-            value
+            SHORT_MARKS.get(value, value)
             for subject in subjects
             for code, _ in mark_columns(big, subject)
             if (value := big.final_mark(student.id, subject.id, code))
