@@ -6,6 +6,8 @@ Each bundle's outcome is logged as it finishes, so the Prefect UI shows progress
 `journal-archive serve` registers one deployment per distinct schedule
 (`audit_deployments`): [audit] schedule for every target, unless a target sets its
 own `audit_schedule` — the copy in the other room may be checked less often (R8).
+Every cron runs in the school's timezone (`[school] timezone`), not in UTC. A run that
+finds a bad copy notifies `[alerts] urls` (pipeline.alerts, inside run_audit).
 With `[seal] tsa_url` each run then renews the evidence of sealed bundles that expires within
 `[seal] renew_within_days` (pipeline.evidence.renew_due), so the schedule keeps seals provable.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.schedules import Cron
 
 from pipeline.audit import BundleRecord, ReplicaOutcome, run_audit
 from pipeline.settings import Settings, load_settings
@@ -31,6 +34,8 @@ class AuditSummary:
     replicas: int
     repaired: int
     failed: int
+    damaged: int = 0  # copies found bad, repaired or not
+    alert: str = ""  # Russian: whether `[alerts] urls` were notified ("" when nothing was to be sent)
 
 
 @flow(name="audit_fixity")
@@ -60,6 +65,8 @@ def audit_fixity(
 
     run = run_audit(settings, targets, max_rate_mb_s=max_rate_mb_s, on_bundle=log_bundle, deep=deep)
     logger.info("Сводка аудита: %s", run.digest_path)
+    if run.alert is not None:
+        (logger.info if run.alert.ok else logger.warning)("%s", run.alert.line())
     if settings.tsa_url:  # the schedule also renews evidence that expires within [seal] renew_within_days
         from pipeline.evidence import renew_due
 
@@ -72,17 +79,20 @@ def audit_fixity(
         replicas=len(run.outcomes),
         repaired=sum(o.repaired for o in run.outcomes),
         failed=len(run.failed),
+        damaged=len(run.damaged),
+        alert=run.alert.line() if run.alert is not None else "",
     )
 
 
 def audit_deployments(settings: Settings) -> list[Any]:
-    """One scheduled deployment of audit_fixity per distinct cron schedule, each with its targets."""
+    """One scheduled deployment of audit_fixity per distinct cron schedule, each with its targets,
+    in the school's timezone (a Sunday 03:00 audit runs at 03:00 at the school, not at 03:00 UTC)."""
     deployments = []
     for cron, names in settings.audit_schedules():
         deployments.append(
             audit_fixity.to_deployment(
                 name=f"audit-fixity-{'-'.join(names)}",
-                cron=cron,
+                schedules=[Cron(cron, timezone=settings.timezone)],
                 parameters={"home": str(settings.home), "targets": names},
                 description=f"Аудит сохранности архива (R7): хранилища {', '.join(names)}, расписание {cron}",
             )
@@ -90,7 +100,7 @@ def audit_deployments(settings: Settings) -> list[Any]:
     deployments.append(
         audit_fixity.to_deployment(
             name="audit-fixity-deep",
-            cron=settings.deep_audit_schedule,
+            schedules=[Cron(settings.deep_audit_schedule, timezone=settings.timezone)],
             parameters={"home": str(settings.home), "deep": True},
             description="Полный аудит архива (R5, R7): контрольные суммы, PDF/A и XML по схеме, "
             f"все хранилища, расписание {settings.deep_audit_schedule}",

@@ -598,10 +598,24 @@ def verify(
 )
 @deep_option
 @max_rate_option
+@click.option(
+    "--ok-if-repaired",
+    is_flag=True,
+    help="Exit 0 when every damaged copy was repaired (default: exit 1 whenever damage was found).",
+)
 @click.pass_context
 @user_errors
-def audit(ctx: click.Context, target_names: tuple[str, ...], deep: bool, max_rate: float | None) -> None:
-    """Run the fixity audit now: check every copy, repair bad ones from good ones, print the digest (R7)."""
+def audit(
+    ctx: click.Context,
+    target_names: tuple[str, ...],
+    deep: bool,
+    max_rate: float | None,
+    ok_if_repaired: bool,
+) -> None:
+    """Run the fixity audit now: check every copy, repair bad ones from good ones, print the digest (R7).
+
+    Exit 0: every copy was good; 1: a copy was found bad (also when it was repaired, unless
+    --ok-if-repaired) or is still bad; 2: bad input. Cron mails what a failing job printed."""
     from pipeline.settings import select_targets
 
     settings = settings_of(ctx)
@@ -614,7 +628,7 @@ def audit(ctx: click.Context, target_names: tuple[str, ...], deep: bool, max_rat
     )
     click.echo(summary.digest, nl=False)
     click.echo(f"Сводка записана в {summary.digest_path}")
-    if summary.failed:
+    if summary.failed or (summary.damaged and not ok_if_repaired):
         sys.exit(1)
 
 

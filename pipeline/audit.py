@@ -21,7 +21,9 @@ from the other while the other is still good. For each bundle in the catalog:
    rebuilt one) gets it from the first replica that checks VALID, and the digest says so.
 
 One digest per run, in Russian, is written to `home/audits/<UTC time>.txt`
-(`format_digest`). Nothing here imports Prefect: flows.audit wraps `run_audit`.
+(`format_digest`). When a copy was found bad, every `[alerts] urls` is notified
+(pipeline.alerts) and the digest ends with whether that worked.
+Nothing here imports Prefect: flows.audit wraps `run_audit`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journal.russian import count_words, format_date
+from pipeline.alerts import AlertResult, ReplicaState, alert_message, send_alert
 from pipeline.settings import Settings, select_targets
 from pipeline.verify import Verifier, depth_line, seal_certificate, tsa_certificate
 from storage.catalog import (
@@ -88,6 +91,12 @@ class AuditRun:
     finished: dt.datetime
     digest: str  # the Russian digest
     digest_path: Path
+    alert: AlertResult | None = None  # the notification, when the audit found damage and [alerts] urls is set
+
+    @property
+    def damaged(self) -> tuple[ReplicaOutcome, ...]:
+        """Every copy found bad, repaired or not: what makes `audit` exit non-zero for cron."""
+        return tuple(o for o in self.outcomes if o.found != ReplicaStatus.VERIFIED)
 
     @property
     def failed(self) -> tuple[ReplicaOutcome, ...]:
@@ -124,7 +133,27 @@ def run_audit(
     digest = format_digest(outcomes, started, finished, targets=[t.name for t in targets])
     digest += format_renewals(outcomes, finished, settings.renew_within_days)
     digest += depth_line(deep) + "\n"
-    return AuditRun(tuple(outcomes), started, finished, digest, write_digest(settings, digest, started))
+    path = write_digest(settings, digest, started)
+    alert = alert_people(settings, outcomes, started, path)
+    if alert is not None:  # the digest says whether anyone was told
+        digest += alert.line() + "\n"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(alert.line() + "\n")
+    return AuditRun(tuple(outcomes), started, finished, digest, path, alert)
+
+
+def alert_people(
+    settings: Settings, outcomes: Sequence[ReplicaOutcome], started: dt.datetime, digest_path: Path
+) -> AlertResult | None:
+    """Notify `[alerts] urls` when a copy was found bad (pipeline.alerts); None when nothing was sent."""
+    if not settings.alert_urls:
+        return None
+    states = [ReplicaState(o.bundle_id, o.target, o.found, o.repaired) for o in outcomes]
+    bundles = len({o.bundle_id for o in outcomes})
+    message = alert_message(states, bundles, len(outcomes), started, settings.timezone, digest_path)
+    if message is None:
+        return None
+    return send_alert(settings.alert_urls, *message)
 
 
 def audit_bundle(

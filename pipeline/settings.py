@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from documents.seal import CERT_FILE, KEY_FILE, TSA_CERT_FILE
 from storage.layout import CATALOG_FILE, TARGET_IDS_FILE
@@ -60,6 +61,14 @@ renew_within_days = 180
 # left empty, the act leaves a line to write the name in by hand.
 director = ""
 director_post = "Директор"
+# The school's timezone (IANA name): the cron schedules of `serve` run in it, not in UTC.
+timezone = "Europe/Moscow"
+
+[alerts]
+# Who is told when an audit finds a damaged or missing copy (R7): Apprise URLs, e.g. e-mail through
+# the school's SMTP server. The message holds only bundle ids, class names and counts (A2).
+# urls = ["mailtos://user:password@mail.school.example?to=admin@school.example"]
+urls = []
 
 [audit]
 # When the fixity audit (`journal-archive serve`) checks every bundle on every target (R7), as cron:
@@ -85,6 +94,7 @@ path = "archive/secondary"
 DEFAULT_AUDIT_SCHEDULE = "0 3 * * 0"
 DEFAULT_DEEP_AUDIT_SCHEDULE = "0 5 1 * *"
 DEFAULT_RENEW_WITHIN_DAYS = 180
+DEFAULT_TIMEZONE = "Europe/Moscow"
 AUDIT_SCHEDULE_KEY = "audit_schedule"
 """The optional key of a [[targets]] entry giving that target its own audit schedule."""
 
@@ -114,6 +124,8 @@ class Settings:
     deep_audit_schedule: str = DEFAULT_DEEP_AUDIT_SCHEDULE  # cron of the full structural audit
     director: str = ""  # [school] director: who approves destruction acts
     director_post: str = "Директор"
+    timezone: str = DEFAULT_TIMEZONE  # [school] timezone: the schedules' cron runs in it
+    alert_urls: tuple[str, ...] = ()  # [alerts] urls: Apprise URLs told when an audit finds damage
 
     @property
     def config_path(self) -> Path:
@@ -249,9 +261,18 @@ def load_settings(home: Path | None = None) -> Settings:
     for name, value in people.items():
         if not isinstance(value, str):
             raise ConfigError(f"В файле настроек {config_path}: [school] {name} должно быть строкой")
+    timezone = check_timezone(school.get("timezone", DEFAULT_TIMEZONE), f"{config_path}: [school] timezone")
+    alerts = config.get("alerts", {})
+    urls = alerts.get("urls", []) if isinstance(alerts, dict) else None
+    if not isinstance(urls, list) or not all(isinstance(url, str) and url for url in urls):
+        raise ConfigError(
+            f'В файле настроек {config_path}: [alerts] urls должно быть списком адресов, например ["mailto://…"]'
+        )
     return Settings(
         home=home,
         **people,
+        timezone=timezone,
+        alert_urls=tuple(urls),
         source_url=resolve_sqlite_url(url, home),
         target_entries=tuple(targets),
         **flags,
@@ -275,6 +296,18 @@ def check_cron(value: object, where: str) -> str:
     except CronSimError as error:
         raise ConfigError(f"{where}: неверное расписание cron «{value}»: {error}") from error
     return value
+
+
+def check_timezone(value: object, where: str) -> str:
+    """An IANA timezone name (e.g. Europe/Moscow), or ConfigError naming `where`."""
+    if isinstance(value, str) and value:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+        else:
+            return value
+    raise ConfigError(f'{where}: неизвестный часовой пояс «{value}»; нужно имя вроде "Europe/Moscow"')
 
 
 def select_targets(settings: Settings, names: Sequence[str] | None) -> list[Target]:
