@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
+import logging
 import sqlite3
 import tempfile
 import traceback
@@ -25,7 +26,7 @@ from documents.changes import diff_marks, format_changes, summarize_changes
 from documents.kinds import PERIOD, BundleKindSpec, Payload, build_payload, kind_title, year_end_kinds
 from documents.pades import sign_payload_pdfs
 from documents.seal import SealError, seal_bag, seal_readme_text
-from documents.xml_format import JOURNAL_XML_NAME, journal_xml, read_journal_xml
+from documents.xml_format import JOURNAL_XML_NAME, JournalXmlError, journal_xml, read_journal_xml
 from journal.model import ClassJournal
 from journal.russian import count_words
 from journal.source import SourceError, extract_class_journal, list_classes, open_source, select_class_names
@@ -61,6 +62,7 @@ from storage.target import (
 from validators.journal_rules import (
     FINDINGS_FILE_DESCRIPTIONS,
     Finding,
+    JournalDataError,
     Severity,
     findings_files,
     has_errors,
@@ -155,16 +157,32 @@ def class_names_for(
         engine.dispose()
 
 
-OWN_ERRORS = (SourceError, SealError, StorageError, CatalogError, PreviousVersionUnreadable, ClassNameClash)
-"""Errors whose message is already worded for the administrator."""
+OWN_ERRORS = (
+    SourceError,
+    SealError,
+    StorageError,
+    CatalogError,
+    PreviousVersionUnreadable,
+    ClassNameClash,
+    JournalXmlError,
+    JournalDataError,
+)
+"""Errors whose message is already worded for the administrator (bad journal data among them)."""
+
+_log = logging.getLogger(__name__)
 
 
 def failed_result(class_name: str, kind: str, error: Exception) -> ClassArchiveResult:
-    """A class that could not be archived: our own errors speak for themselves, others show their type."""
+    """A class that could not be archived: our own errors speak for themselves; anything else is a
+    fault of the program, told in Russian without Python's names, its traceback going to the log."""
     if isinstance(error, OWN_ERRORS):
         detail = str(error)
     else:
-        detail = "".join(traceback.format_exception_only(error)).strip()
+        _log.error("class %s: %s", class_name, "".join(traceback.format_exception(error)).strip())
+        detail = (
+            "внутренняя ошибка программы (не ошибка в данных журнала); технические подробности "
+            "записаны в журнал работы программы — сообщите о ней разработчикам"
+        )
     return ClassArchiveResult(class_name, ArchiveStatus.FAILED, kind=kind, message=detail)
 
 

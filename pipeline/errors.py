@@ -9,6 +9,7 @@ from pipeline.settings import ConfigError
 from pipeline.users import UserError
 from storage.catalog import CatalogError
 from storage.target import StorageError
+from validators.journal_rules import JournalDataError
 
 
 class PreviousVersionUnreadable(Exception):
@@ -35,6 +36,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     SourceError,
     ConfigError,
     JournalXmlError,
+    JournalDataError,
     CatalogError,
     StorageError,
     RetrievalError,
