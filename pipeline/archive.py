@@ -13,10 +13,8 @@ import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
-import logging
 import sqlite3
 import tempfile
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +28,7 @@ from documents.xml_format import JOURNAL_XML_NAME, JournalXmlError, journal_xml,
 from journal.model import ClassJournal
 from journal.russian import count_words
 from journal.source import SourceError, extract_class_journal, list_classes, open_source, select_class_names
-from pipeline.errors import ClassNameClash, PreviousVersionUnreadable
+from pipeline.errors import ClassNameClash, PreviousVersionUnreadable, staff_message
 from pipeline.settings import Settings
 from pipeline.workspace import clean_stale_work
 from storage.bagformat import PAYLOAD_DIR, manifest_name
@@ -169,20 +167,12 @@ OWN_ERRORS = (
 )
 """Errors whose message is already worded for the administrator (bad journal data among them)."""
 
-_log = logging.getLogger(__name__)
 
 
 def failed_result(class_name: str, kind: str, error: Exception) -> ClassArchiveResult:
     """A class that could not be archived: our own errors speak for themselves; anything else is a
     fault of the program, told in Russian without Python's names, its traceback going to the log."""
-    if isinstance(error, OWN_ERRORS):
-        detail = str(error)
-    else:
-        _log.error("class %s: %s", class_name, "".join(traceback.format_exception(error)).strip())
-        detail = (
-            "внутренняя ошибка программы (не ошибка в данных журнала); технические подробности "
-            "записаны в журнал работы программы — сообщите о ней разработчикам"
-        )
+    detail = staff_message(error, OWN_ERRORS, context=f"class {class_name}")
     return ClassArchiveResult(class_name, ArchiveStatus.FAILED, kind=kind, message=detail)
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 import math
 import sqlite3
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,8 @@ from documents.xml_format import JOURNAL_XSD_PATH, JournalXmlError, journal_xml,
 from journal.model import ClassJournal, FinalMark, Student
 from journal.text import REPLACEMENT
 from pipeline.archive import ArchiveStatus, archive_period_class, failed_result
+from pipeline.errors import INTERNAL_ERROR
+from pipeline.runs import RunBoard
 from pipeline.school import check_journals
 from storage.retention import BundleKind
 from tests.homes import bundle_dirs, make_demo_home
@@ -36,6 +40,7 @@ from validators.journal_rules import (
     RULES,
     XML_CODE_FIELDS,
     XML_TEXT_FIELDS,
+    JournalDataError,
     Severity,
     validate_class_journal,
     xsd_limits,
@@ -279,3 +284,25 @@ def test_a_dangling_reference_is_worded_for_staff() -> None:
     row = failed_result("5А", BundleKind.PERIOD, caught.value)
     assert row.message.startswith("класс 5А: урок № ")
     assert "Error" not in row.message
+
+
+def test_a_crashed_web_run_is_told_without_python_names(tmp_path: Path) -> None:
+    """The web's run page shows «Сбой: …»: a fault of the program is worded, a worded error kept."""
+    settings = make_demo_home(tmp_path / "home")
+    board = RunBoard(settings, lambda: dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC))
+
+    def crash(run: object) -> str:
+        raise KeyError("lesson_id")
+
+    def refuse(run: object) -> str:
+        raise JournalDataError("класс 5А: урок № 1 ссылается на предмет в классе № 9")
+
+    outcomes = []
+    for work in (crash, refuse):
+        run = board._start("archive", "Архивирование", "admin", 1, [], work)
+        next(t for t in threading.enumerate() if t.name == f"run-{run.run_id}").join()
+        outcomes.append(board.get(run.run_id).outcome)
+    assert outcomes == [
+        f"Сбой: {INTERNAL_ERROR}",
+        "Сбой: класс 5А: урок № 1 ссылается на предмет в классе № 9",
+    ]
