@@ -56,6 +56,7 @@ from journal.model import (
     LessonStatus,
     PeriodScheme,
 )
+from journal.text import shown
 
 CSV_METADATA_NAME = "csv-metadata.json"
 CSVW_CONTEXT = "http://www.w3.org/ns/csvw"
@@ -629,8 +630,8 @@ def _csv_bytes(table: Table, journal: ClassJournal) -> bytes:
 def _cell(value: object, column: Column) -> str:
     if value is None:
         return ""
-    if column.datatype == "string":
-        return inert(str(value))
+    if column.datatype == "string":  # control characters shown as U+FFFD (journal/text.py); XML keeps them
+        return inert(shown(str(value)))
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float):

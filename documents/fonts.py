@@ -22,6 +22,8 @@ from pathlib import Path
 
 from fontTools.ttLib import TTFont
 
+from journal.text import shown
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 SYSTEM_FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_DIRS = (TEMPLATES_DIR / "fonts", SYSTEM_FONT_DIR)
@@ -88,8 +90,9 @@ _SPACES = re.compile(r"\s+")
 def clean_text(text: str, limit: int = 4000) -> str:
     """Printable one-paragraph text: no control or format characters (bidi overrides,
     zero-width joiners), whitespace collapsed, at most one combining mark per letter, and
-    at most `limit` characters — whatever a source holds, a cell gets sane text."""
-    text = unicodedata.normalize("NFC", text[: limit * 2])
+    at most `limit` characters — whatever a source holds, a cell gets sane text. Control
+    characters and lone surrogates are shown as U+FFFD, never dropped (journal/text.py)."""
+    text = unicodedata.normalize("NFC", shown(text[: limit * 2]))
     kept: list[str] = []
     previous_combining = False
     for ch in text:

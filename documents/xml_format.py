@@ -302,13 +302,19 @@ def _sub(parent: etree._Element, tag: str, **attributes: object) -> etree._Eleme
     return element
 
 
+def written_text(value: str) -> tuple[str, bool]:
+    """The text as journal.xml writes it, and whether it is Base64: the XSD's maxLength counts
+    these characters (Base64 of UTF-8 when the value has characters XML 1.0 cannot carry)."""
+    if _NOT_XML_CHAR.search(value):
+        return base64.b64encode(value.encode("utf-8", "surrogatepass")).decode("ascii"), True
+    return value, False
+
+
 def _text(parent: etree._Element, tag: str, value: str) -> None:
     element = etree.SubElement(parent, _q(tag))
-    if _NOT_XML_CHAR.search(value):
+    element.text, encoded = written_text(value)
+    if encoded:
         element.set("encoding", _BASE64)
-        element.text = base64.b64encode(value.encode("utf-8", "surrogatepass")).decode("ascii")
-    else:
-        element.text = value
 
 
 def _person(element: etree._Element, person: Teacher | Student | Guardian) -> None:

@@ -15,7 +15,6 @@ import fcntl
 import hashlib
 import sqlite3
 import tempfile
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +24,11 @@ from documents.changes import diff_marks, format_changes, summarize_changes
 from documents.kinds import PERIOD, BundleKindSpec, Payload, build_payload, kind_title, year_end_kinds
 from documents.pades import sign_payload_pdfs
 from documents.seal import SealError, seal_bag, seal_readme_text
-from documents.xml_format import JOURNAL_XML_NAME, journal_xml, read_journal_xml
+from documents.xml_format import JOURNAL_XML_NAME, JournalXmlError, journal_xml, read_journal_xml
 from journal.model import ClassJournal
 from journal.russian import count_words
 from journal.source import SourceError, extract_class_journal, list_classes, open_source, select_class_names
-from pipeline.errors import ClassNameClash, PreviousVersionUnreadable
+from pipeline.errors import ClassNameClash, PreviousVersionUnreadable, staff_message
 from pipeline.settings import Settings
 from pipeline.workspace import clean_stale_work
 from storage.bagformat import PAYLOAD_DIR, manifest_name
@@ -61,6 +60,7 @@ from storage.target import (
 from validators.journal_rules import (
     FINDINGS_FILE_DESCRIPTIONS,
     Finding,
+    JournalDataError,
     Severity,
     findings_files,
     has_errors,
@@ -155,16 +155,24 @@ def class_names_for(
         engine.dispose()
 
 
-OWN_ERRORS = (SourceError, SealError, StorageError, CatalogError, PreviousVersionUnreadable, ClassNameClash)
-"""Errors whose message is already worded for the administrator."""
+OWN_ERRORS = (
+    SourceError,
+    SealError,
+    StorageError,
+    CatalogError,
+    PreviousVersionUnreadable,
+    ClassNameClash,
+    JournalXmlError,
+    JournalDataError,
+)
+"""Errors whose message is already worded for the administrator (bad journal data among them)."""
+
 
 
 def failed_result(class_name: str, kind: str, error: Exception) -> ClassArchiveResult:
-    """A class that could not be archived: our own errors speak for themselves, others show their type."""
-    if isinstance(error, OWN_ERRORS):
-        detail = str(error)
-    else:
-        detail = "".join(traceback.format_exception_only(error)).strip()
+    """A class that could not be archived: our own errors speak for themselves; anything else is a
+    fault of the program, told in Russian without Python's names, its traceback going to the log."""
+    detail = staff_message(error, OWN_ERRORS, context=f"class {class_name}")
     return ClassArchiveResult(class_name, ArchiveStatus.FAILED, kind=kind, message=detail)
 
 

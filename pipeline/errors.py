@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
+
 from documents.act import ActError
 from documents.xml_format import JournalXmlError
 from journal.source import SourceError
@@ -9,6 +12,7 @@ from pipeline.settings import ConfigError
 from pipeline.users import UserError
 from storage.catalog import CatalogError
 from storage.target import StorageError
+from validators.journal_rules import JournalDataError
 
 
 class PreviousVersionUnreadable(Exception):
@@ -35,6 +39,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     SourceError,
     ConfigError,
     JournalXmlError,
+    JournalDataError,
     CatalogError,
     StorageError,
     RetrievalError,
@@ -45,3 +50,22 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ActError,
     RetentionActError,
 )
+
+INTERNAL_ERROR = (
+    "внутренняя ошибка программы (не ошибка в данных журнала); технические подробности "
+    "записаны в журнал работы программы — сообщите о ней разработчикам"
+)
+"""What staff read for a fault of the program itself: never a Python class name or traceback."""
+
+_log = logging.getLogger("journal_archive")
+
+
+def staff_message(
+    error: Exception, worded: tuple[type[Exception], ...] = USER_ERRORS, *, context: str = ""
+) -> str:
+    """The message of a `worded` error as it is; any other error logged with its traceback (for the
+    developers) and told to staff as INTERNAL_ERROR."""
+    if isinstance(error, worded):
+        return str(error)
+    _log.error("%s%s", f"{context}: " if context else "", "".join(traceback.format_exception(error)).strip())
+    return INTERNAL_ERROR

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import threading
-import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pipeline.archive import (
     outcome_line,
 )
 from pipeline.bundles import report_json, reports_dir, verify_bundles
+from pipeline.errors import staff_message
 from pipeline.executor import Executor, local_executor
 from pipeline.kinds import kind_title
 from pipeline.settings import Settings
@@ -159,7 +159,7 @@ class RunBoard:
         try:
             outcome, failed = work(run), False
         except Exception as error:  # the run's failure is its outcome, shown on its page
-            outcome, failed = "Сбой: " + "".join(traceback.format_exception_only(error)).strip(), True
+            outcome, failed = "Сбой: " + staff_message(error, context=f"run {run.run_id}"), True
         with run.lock:
             run.finished = self.clock()
             run.outcome = outcome

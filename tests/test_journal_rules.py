@@ -230,6 +230,8 @@ def test_rules_registry():
         "lesson_without_topic": Severity.WARNING,
         "lesson_without_homework": Severity.WARNING,
         "absence_without_reason": Severity.WARNING,
+        "outside_xml_format": Severity.ERROR,
+        "control_characters": Severity.WARNING,
     }
     assert RULES["too_few_marks"].requirements == ("J6",)
     assert all(rule.title and rule.requirements for rule in RULES.values())
@@ -635,7 +637,7 @@ def test_order_does_not_depend_on_input_order():
 
 def test_mark_on_an_unknown_lesson_is_a_clear_error():
     journal = change(BASE, marks=(*BASE.marks, Mark(999, 777, IVANOV, "5", "")))
-    with pytest.raises(ValueError, match=r"class 5А: mark 999 refers to lesson 777"):
+    with pytest.raises(ValueError, match=r"класс 5А: отметка № 999 ссылается на урок № 777"):
         validate_class_journal(journal)
 
 

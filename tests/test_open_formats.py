@@ -47,6 +47,7 @@ from journal.source import (
     select_class_names,
     write_school_year,
 )
+from journal.text import shown as visible
 from tests.factories import (
     LONG_TOPIC,
     STUDENT_LEFT,
@@ -135,7 +136,9 @@ def table_rows(files: dict[str, bytes], name: str) -> list[dict[str, str]]:
 
 
 def shown(text: str) -> str:
-    """What the CSV shows for a text cell: the text, with the injection guard applied."""
+    """What the CSV shows for a text cell: the text, control characters as U+FFFD (journal/text.py),
+    with the injection guard applied."""
+    text = visible(text)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 

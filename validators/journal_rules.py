@@ -37,15 +37,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from functools import cached_property
+from functools import cache, cached_property
 from types import MappingProxyType
 
+from lxml import etree
+
+from documents.xml_format import JOURNAL_XSD_PATH, written_text
 from journal.model import (
     FINAL_EXAM,
     FINAL_RESULT,
@@ -73,6 +77,7 @@ from journal.russian import (
     in_period,
     period_final_title,
 )
+from journal.text import REPLACEMENT, invisible_characters, shown
 
 MIN_PERIOD_MARKS = 3
 """Marks a student needs in a period to be attested (J6, 004 §5.3)."""
@@ -101,6 +106,10 @@ _SEVERITY_WORDS = {
 }
 _SEVERITY_HEADINGS = {Severity.ERROR: "Ошибки", Severity.WARNING: "Предупреждения"}
 _SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING)
+
+
+class JournalDataError(ValueError):
+    """A snapshot whose records point at records it does not hold; worded for the administrator."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,18 @@ RULES: Mapping[str, Rule] = MappingProxyType(
             Rule("lesson_without_topic", Severity.WARNING, "Не записана тема урока", ("J2", "J5")),
             Rule("lesson_without_homework", Severity.WARNING, "Не записано домашнее задание", ("J2",)),
             Rule("absence_without_reason", Severity.WARNING, "Не указана причина пропуска", ("J3",)),
+            Rule(
+                "outside_xml_format",
+                Severity.ERROR,
+                "Значение не помещается в формат архива (journal.xsd)",
+                ("R5", "R9"),
+            ),
+            Rule(
+                "control_characters",
+                Severity.WARNING,
+                "Управляющие символы в тексте (в PDF и CSV показаны как «\ufffd»)",
+                ("R5", "R10"),
+            ),
         )
     }
 )
@@ -171,6 +192,7 @@ def validate_class_journal(journal: ClassJournal) -> tuple[Finding, ...]:
         *_check_final_scale(facts),
         *_check_period_marks(facts),
         *_check_year_finals(facts),
+        *_check_xml_format(facts),
     ]
     return tuple(sorted(findings, key=facts.sort_key))
 
@@ -202,26 +224,40 @@ class _Facts:
     def course_of(self, lesson: Lesson) -> Course:
         course = self.journal.course_by_id.get(lesson.course_id)
         if course is None:
-            raise ValueError(
-                f"class {self.class_name}: lesson {lesson.id} refers to course {lesson.course_id}, "
-                "which is not in the snapshot"
+            raise JournalDataError(
+                f"класс {self.class_name}: урок № {lesson.id} ссылается на предмет в классе "
+                f"№ {lesson.course_id}, которого нет в выгрузке журнала"
             )
         return course
 
     def lesson_of(self, lesson_id: int, what: str) -> Lesson:
         lesson = self.journal.lesson_by_id.get(lesson_id)
         if lesson is None:
-            raise ValueError(
-                f"class {self.class_name}: {what} refers to lesson {lesson_id}, which is not in the snapshot"
+            raise JournalDataError(
+                f"класс {self.class_name}: {what} ссылается на урок № {lesson_id}, "
+                "которого нет в выгрузке журнала"
             )
         return lesson
+
+    def lesson_where(self, lesson: Lesson) -> dict:
+        """A finding's place for something on one lesson: subject (group), period, date, who."""
+        course = self.journal.course_by_id.get(lesson.course_id)
+        subject = self.journal.course_title(course) if course else f"предмет в классе № {lesson.course_id}"
+        return {
+            "subject": _readable(subject, "предмет"),
+            "period": self.period_code_on(lesson.date),
+            "subject_id": course.subject_id if course else None,
+            "lesson_id": lesson.id,
+            "date": lesson.date,
+            "who": f"урок {format_date(lesson.date)}",
+        }
 
     def period_code_on(self, day: dt.date) -> str | None:
         return next((p.code for p in self.periods if p.contains(day)), None)
 
     def student_name(self, student_id: int) -> str:
         student = self.journal.student_by_id.get(student_id)
-        return student.full_name if student else f"ученик № {student_id}"
+        return _readable(student.full_name, f"ученик № {student_id}") if student else f"ученик № {student_id}"
 
     @cached_property
     def subject_courses(self) -> dict[int, tuple[Course, ...]]:
@@ -240,7 +276,7 @@ class _Facts:
         reported as not_enrolled and does not also count towards J6."""
         found: dict[tuple[int, int], list[tuple[Lesson, Mark]]] = defaultdict(list)
         for mark in self.journal.marks:
-            lesson = self.lesson_of(mark.lesson_id, f"mark {mark.id}")
+            lesson = self.lesson_of(mark.lesson_id, f"отметка № {mark.id}")
             course = self.course_of(lesson)
             if self.belongs(mark.student_id, course) and self.journal.is_enrolled(
                 mark.student_id, lesson.date
@@ -403,7 +439,7 @@ def _check_marks(facts: _Facts) -> Iterable[Finding]:
     """J1 membership and J2 scale of lesson marks."""
     journal = facts.journal
     for mark in journal.marks:
-        lesson = facts.lesson_of(mark.lesson_id, f"mark {mark.id}")
+        lesson = facts.lesson_of(mark.lesson_id, f"отметка № {mark.id}")
         course = facts.course_of(lesson)
         where = {
             "subject": journal.course_title(course),
@@ -436,7 +472,7 @@ def _check_absences(facts: _Facts) -> Iterable[Finding]:
     """J1 membership and J3 reasons of absences."""
     journal = facts.journal
     for absence in journal.absences:
-        lesson = facts.lesson_of(absence.lesson_id, f"an absence of student {absence.student_id}")
+        lesson = facts.lesson_of(absence.lesson_id, f"пропуск ученика № {absence.student_id}")
         course = facts.course_of(lesson)
         where = {
             "subject": journal.course_title(course),
@@ -602,6 +638,237 @@ def _check_year_finals(facts: _Facts) -> Iterable[Finding]:
                     period=FINAL_RESULT,
                     **where,
                 )
+
+
+# --- Limits of the archive format (journal.xsd) ------------------------------------------------
+
+XML_TEXT_FIELDS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "school/name": ("LongText", "название школы"),
+        "school/shortName": ("ShortText", "краткое название школы"),
+        "school/address": ("LongText", "адрес школы"),
+        "school/director": ("ShortText", "директор"),
+        "academicYear/name": ("ShortText", "название учебного года"),
+        "class/name": ("ShortText", "название класса"),
+        "class/letter": ("ShortText", "буква класса"),
+        "periods/period/name": ("ShortText", "название периода"),
+        "holidays/holiday/name": ("ShortText", "название каникул"),
+        "teachers/teacher/lastName": ("ShortText", "фамилия"),
+        "teachers/teacher/firstName": ("ShortText", "имя"),
+        "teachers/teacher/patronymic": ("ShortText", "отчество"),
+        "students/student/lastName": ("ShortText", "фамилия"),
+        "students/student/firstName": ("ShortText", "имя"),
+        "students/student/patronymic": ("ShortText", "отчество"),
+        "enrolments/enrolment/joinedNote": ("LongText", "примечание о прибытии"),
+        "enrolments/enrolment/leftNote": ("LongText", "примечание о выбытии"),
+        "guardians/guardian/lastName": ("ShortText", "фамилия родителя"),
+        "guardians/guardian/firstName": ("ShortText", "имя родителя"),
+        "guardians/guardian/patronymic": ("ShortText", "отчество родителя"),
+        "guardians/guardian/relation": ("ShortText", "кем приходится родитель"),
+        "guardians/guardian/phone": ("ShortText", "телефон родителя"),
+        "subjects/subject/name": ("ShortText", "название предмета"),
+        "subjects/subject/shortName": ("ShortText", "краткое название предмета"),
+        "courses/course/subgroup": ("ShortText", "подгруппа"),
+        "lessons/lesson/topic": ("LongText", "тема урока"),
+        "lessons/lesson/homework": ("LongText", "домашнее задание"),
+        "marks/mark/value": ("MarkValue", "отметка"),
+        "marks/mark/workKind": ("ShortText", "вид работы"),
+        "finalMarks/finalMark/value": ("MarkValue", "итоговая отметка"),
+    }
+)
+"""Every text element of journal.xml → its XSD type and its Russian name. The limits themselves are
+read from the XSD (`xsd_limits`); tests/test_xml_limits.py checks this table against the XSD."""
+
+XML_CODE_FIELDS: Mapping[str, str] = MappingProxyType(
+    {"periods/period/@code": "код периода", "finalMarks/finalMark/@period": "код периода итоговой отметки"}
+)
+"""Attributes of XSD type Code (the journal's own @period is one of the periods' codes)."""
+
+_XS = "{http://www.w3.org/2001/XMLSchema}"
+_LONG = (-(2**63), 2**63 - 1)  # xs:long, the base of the XSD's Id type
+
+
+@cache
+def xsd_limits() -> Mapping[str, tuple[int, int | None]]:
+    """XSD type name → (minLength, maxLength) for every string type of journal.xsd, complex text
+    types (ShortText…) resolved to the simple type they extend: one place for each limit."""
+    schema = etree.parse(str(JOURNAL_XSD_PATH)).getroot()
+    simple: dict[str, tuple[int, int | None]] = {}
+    for st in schema.iter(f"{_XS}simpleType"):
+        restriction = st.find(f"{_XS}restriction")
+        if restriction is None or restriction.get("base") != "xs:string":
+            continue
+        low = restriction.find(f"{_XS}minLength")
+        high = restriction.find(f"{_XS}maxLength")
+        if low is None and high is None:
+            continue
+        simple[st.get("name")] = (
+            int(low.get("value")) if low is not None else 0,
+            int(high.get("value")) if high is not None else None,
+        )
+    limits = dict(simple)
+    for ct in schema.iter(f"{_XS}complexType"):
+        extension = ct.find(f"{_XS}simpleContent/{_XS}extension")
+        if ct.get("name") and extension is not None:
+            base = extension.get("base", "").removeprefix("j:")
+            if base in simple:
+                limits[ct.get("name")] = simple[base]
+    return MappingProxyType(limits)
+
+
+def _readable(text: str, fallback: str) -> str:
+    """A value as a message can quote it: control characters shown, a very long one cut."""
+    text = shown(text)
+    return f"{text[:60]}… ({fallback})" if len(text) > 80 else text
+
+
+def _subject_name(journal: ClassJournal, subject_id: int) -> str:
+    subject = journal.subject_by_id.get(subject_id)
+    fallback = f"предмет № {subject_id}"
+    return _readable(subject.name, fallback) if subject else fallback
+
+
+def _text_values(facts: _Facts) -> Iterable[tuple[str, str, dict]]:
+    """(XML path, value, where) for every text of the snapshot that journal.xml writes."""
+    j = facts.journal
+    school, year, c = j.school, j.year, j.school_class
+    yield from (
+        ("school/name", school.name, {}),
+        ("school/shortName", school.short_name, {}),
+        ("school/address", school.address, {}),
+        ("school/director", school.director, {}),
+        ("academicYear/name", year.name, {}),
+        ("class/name", c.name, {}),
+        ("class/letter", c.letter, {}),
+    )
+    for p in j.periods:
+        yield "periods/period/name", p.name, {"who": f"период {_readable(p.code, 'код')}"}
+    for h in j.holidays:
+        yield "holidays/holiday/name", h.name, {"who": f"каникулы {format_date_range(h.start, h.end)}"}
+    for t in j.teachers:
+        who = {"who": f"учитель № {t.id}"}
+        yield "teachers/teacher/lastName", t.last_name, who
+        yield "teachers/teacher/firstName", t.first_name, who
+        yield "teachers/teacher/patronymic", t.patronymic, who
+    for st in j.students:
+        who = {"student_id": st.id}
+        yield "students/student/lastName", st.last_name, who
+        yield "students/student/firstName", st.first_name, who
+        yield "students/student/patronymic", st.patronymic, who
+    for e in j.enrolments:
+        yield "enrolments/enrolment/joinedNote", e.joined_note, {"student_id": e.student_id}
+        yield "enrolments/enrolment/leftNote", e.left_note, {"student_id": e.student_id}
+    for g in j.guardians:
+        who = {"student_id": g.student_id}
+        for field, value in (
+            ("lastName", g.last_name),
+            ("firstName", g.first_name),
+            ("patronymic", g.patronymic),
+            ("relation", g.relation),
+            ("phone", g.phone),
+        ):
+            yield f"guardians/guardian/{field}", value, who
+    for s in j.subjects:
+        who = {"subject": _readable(s.name, f"предмет № {s.id}"), "subject_id": s.id}
+        yield "subjects/subject/name", s.name, who
+        yield "subjects/subject/shortName", s.short_name, who
+    for co in j.courses:
+        name = _subject_name(j, co.subject_id)
+        yield "courses/course/subgroup", co.subgroup, {"subject": name, "subject_id": co.subject_id}
+    for le in j.lessons:
+        where = facts.lesson_where(le)
+        yield "lessons/lesson/topic", le.topic, where
+        yield "lessons/lesson/homework", le.homework, where
+    for mk in j.marks:
+        lesson = j.lesson_by_id.get(mk.lesson_id)
+        where = {**(facts.lesson_where(lesson) if lesson else {}), "student_id": mk.student_id}
+        yield "marks/mark/value", mk.value, where
+        yield "marks/mark/workKind", mk.work_kind, where
+    for f in j.final_marks:
+        where = {
+            "subject": _subject_name(j, f.subject_id),
+            "subject_id": f.subject_id,
+            "student_id": f.student_id,
+            "period": f.period,
+            "who": facts.final_label(f.period),
+        }
+        yield "finalMarks/finalMark/value", f.value, where
+
+
+def _ids(journal: ClassJournal) -> Iterable[tuple[str, int]]:
+    """(what, id) for every id journal.xml writes as the XSD's Id (xs:long)."""
+    j = journal
+    yield "школа", j.school.id
+    yield "учебный год", j.year.id
+    yield "класс", j.school_class.id
+    yield from (("учитель", t.id) for t in j.teachers)
+    yield from (("ученик", s.id) for s in j.students)
+    yield from (("предмет", s.id) for s in j.subjects)
+    yield from (("предмет в классе", c.id) for c in j.courses)
+    yield from (("урок", le.id) for le in j.lessons)
+    yield from (("отметка", m.id) for m in j.marks)
+
+
+def _check_xml_format(facts: _Facts) -> Iterable[Finding]:
+    """Every limit journal.xsd sets, checked before archiving: a journal `check` passes is one
+    `archive` can write (R5). Control characters are a warning: the PDF and CSV show U+FFFD, the
+    XML keeps the exact value in Base64 (journal/text.py)."""
+    limits = xsd_limits()
+    for path, value, where in _text_values(facts):
+        where = dict(where)
+        who = where.pop("who", None)
+        xsd_type, title = XML_TEXT_FIELDS[path]
+        field = f"{who}, поле «{title}» ({path})" if who else f"поле «{title}» ({path})"
+        written, encoded = written_text(value)
+        low, high = limits[xsd_type]
+        if high is not None and len(written) > high:
+            size = count_words(len(written), "символ", "символа", "символов")
+            how = " в записи Base64 (в тексте есть управляющие символы)" if encoded else ""
+            yield facts.finding(
+                "outside_xml_format",
+                f"{field}: {size}{how}, а формат архива (journal.xsd, тип {xsd_type}) допускает "
+                f"не более {high}; сократите текст в журнале",
+                **where,
+            )
+        found = invisible_characters(value)
+        if found:
+            yield facts.finding(
+                "control_characters",
+                f"{field}: управляющие символы {', '.join(found)}; в PDF и CSV они показаны "
+                f"как «{REPLACEMENT}», в journal.xml текст сохранён точно "
+                "(в Base64: XML 1.0 не допускает таких символов)",
+                **where,
+            )
+    j = facts.journal
+    low, high = limits["Code"]
+    codes = [("periods/period/@code", p.code, {}) for p in j.periods]
+    codes += [
+        ("finalMarks/finalMark/@period", f.period, {"student_id": f.student_id, "subject_id": f.subject_id})
+        for f in j.final_marks
+    ]
+    for path, code, where in codes:
+        if not low <= len(code) <= (high if high is not None else len(code)):
+            yield facts.finding(
+                "outside_xml_format",
+                f"поле «{XML_CODE_FIELDS[path]}» ({path}): длина {len(code)}, а формат архива "
+                f"(journal.xsd, тип Code) допускает от {low} до {high} символов",
+                **where,
+            )
+    for what, number in _ids(j):
+        if not _LONG[0] <= number <= _LONG[1]:
+            yield facts.finding(
+                "outside_xml_format",
+                f"{what}: идентификатор {number} вне диапазона формата архива "
+                f"(journal.xsd, тип Id: от {_LONG[0]} до {_LONG[1]})",
+            )
+    for co in j.courses:
+        if not math.isfinite(co.hours_per_week):
+            yield facts.finding(
+                "outside_xml_format",
+                f"предмет в классе № {co.id}: число часов в неделю «{co.hours_per_week}» — не число "
+                "(journal.xsd, тип Hours)",
+                subject_id=co.subject_id,
+            )
 
 
 # --- Report ------------------------------------------------------------------
