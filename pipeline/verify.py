@@ -217,7 +217,7 @@ def checks_line(report: BundleReport, has_catalog: bool) -> str:
     if RULE_PDFA not in report.checks and report.files_checked:
         skipped.append("PDF/A и XML по схеме — обычная глубина: суммы совпали с якорем (полная: --deep)")
     if RULE_SEAL not in report.checks and report.files_checked:
-        skipped.append("печать — пакет не опечатан (печать ставится только на годовые пакеты)")
+        skipped.append("печать — пакет не опечатан (в нём нет файла печати)")
     if RULE_CATALOG not in report.checks and report.files_checked:
         skipped.append(
             "якорь каталога — пакета нет в каталоге этого архива"
