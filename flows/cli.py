@@ -1,7 +1,8 @@
 """The `journal-archive` command line.
 
 Commands are thin: they read settings, call plain functions and print what
-school staff need to see. Bad input ends with one clear line and exit code 2.
+school staff need to see. Exit codes (README, "Exit codes"): 0 done, 1 something
+checked or archived failed, 2 bad input — one clear line naming what is at fault.
 """
 
 from __future__ import annotations
@@ -13,18 +14,25 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from pipeline.errors import USER_ERRORS
+from pipeline.errors import FAILURES, USER_ERRORS
 from pipeline.kinds import RETRIEVABLE_KINDS
-from pipeline.settings import DEFAULT_YEAR, HOME_ENV, Settings, load_settings
+from pipeline.settings import HOME_ENV, Settings, academic_year, load_settings
+
+PACKAGE = "journal-archive"
+EXIT_FAILED = 1  # something checked, archived or repaired failed (README: Exit codes)
+EXIT_BAD_INPUT = 2  # bad input: the one line says what is at fault; click's usage errors are 2 too
+PREFECT_LOG_LEVEL_ENV = "PREFECT_LOGGING_LEVEL"
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn our own user-facing errors into one line on stderr and exit code 2, never a traceback."""
+    """Turn our own user-facing errors into one line on stderr and an exit code, never a traceback:
+    2 for bad input, 1 for a check that failed (pipeline.errors.FAILURES)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -32,26 +40,67 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except USER_ERRORS as error:
             click.echo(f"Ошибка: {error}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_FAILED if isinstance(error, FAILURES) else EXIT_BAD_INPUT)
 
     return wrapper
 
 
+@dataclass(frozen=True)
+class Options:
+    """The main group's options, for every command: the home and how much to print."""
+
+    home: Path | None
+    verbosity: int = 0  # -1: -q (no Prefect logs, no progress bar); 0: default; 1: -v (Prefect's logs)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name=PACKAGE, prog_name=PACKAGE, message="%(prog)s %(version)s")
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
     envvar=HOME_ENV,
     help=f"Folder holding configuration, journal, archives and catalog (env {HOME_ENV}).",
 )
+@click.option("-q", "--quiet", is_flag=True, help="Print only the results: no progress bar, no run logs.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print Prefect's own (English) run logs.")
 @click.pass_context
-def main(ctx: click.Context, home: Path | None) -> None:
-    """Archive Russian school electronic class journals (PDF/A, CSV, XML, BagIt)."""
-    ctx.obj = home
+def main(ctx: click.Context, home: Path | None, quiet: bool, verbose: bool) -> None:
+    """Archive Russian school electronic class journals (PDF/A, CSV, XML, BagIt).
+
+    Exit codes: 0 done; 1 something checked, archived or repaired failed; 2 bad input."""
+    if quiet and verbose:
+        raise click.UsageError("-q и -v задаются по отдельности")
+    ctx.obj = Options(home, -1 if quiet else 1 if verbose else 0)
 
 
-def settings_of(ctx: click.Context) -> Settings:
-    return load_settings(ctx.obj)
+def options_of(ctx: click.Context) -> Options:
+    return ctx.find_object(Options) or Options(None)
+
+
+def settings_of(ctx: click.Context, *, create: bool = True) -> Settings:
+    """The home's settings; `create=False` for read-only commands, which leave an empty home empty."""
+    return load_settings(options_of(ctx).home, create=create)
+
+
+clock: Callable[[], dt.date] = dt.date.today
+"""Today's date for the default `--year`; tests replace it."""
+
+
+def current_year() -> str:
+    """The default `--year`: the academic year of today's date (September–August)."""
+    return academic_year(clock())
+
+
+def _year_or_current(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    return value or current_year()
+
+
+year_option = click.option(
+    "--year",
+    callback=_year_or_current,
+    show_default="the current academic year",
+    help="Academic year, e.g. 2024/2025.",
+)
 
 
 source_option = click.option(
@@ -91,7 +140,7 @@ def demo(ctx: click.Context, size: str, seed: int, force: bool, source_url: str 
 
 
 @main.command()
-@click.option("--year", default=DEFAULT_YEAR, show_default=True, help="Academic year, e.g. 2024/2025.")
+@year_option
 @click.option(
     "--period",
     help="Reporting period: Q1…Q4 (quarters), T1…T3 (trimesters), H1, H2 (half-years); default: year.",
@@ -109,11 +158,21 @@ def check(
     result = check_journals(source_url or settings_of(ctx).source_url, year, period, class_names)
     click.echo(result.report)
     if result.has_errors:
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
-def prefect_environment(settings: Settings) -> None:
-    """Keep Prefect's state in the home and off the internet; must run before Prefect is imported."""
+def prefect_environment(settings: Settings, verbosity: int = 0) -> None:
+    """Keep Prefect's state in the home and off the internet; must run before Prefect is imported.
+
+    Prefect's log lines are English and say nothing staff act on: only its warnings and
+    errors are shown unless -v asks for everything (an explicit PREFECT_LOGGING_LEVEL wins
+    over the quiet default, never over -v)."""
+    if verbosity > 0:
+        os.environ[PREFECT_LOG_LEVEL_ENV] = "INFO"
+    elif verbosity < 0:
+        os.environ[PREFECT_LOG_LEVEL_ENV] = "ERROR"
+    else:
+        os.environ.setdefault(PREFECT_LOG_LEVEL_ENV, "WARNING")
     os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -133,7 +192,7 @@ def archive() -> None:
 
 
 @archive.command("period")
-@click.option("--year", default=DEFAULT_YEAR, show_default=True, help="Academic year, e.g. 2024/2025.")
+@year_option
 @click.option(
     "--period",
     required=True,
@@ -155,13 +214,14 @@ def archive_period_command(ctx: click.Context, year: str, period: str, class_nam
         if other:
             click.echo(f"Без периода {period.upper()} (другое деление учебного года): {', '.join(other)}")
     run_archive(
+        ctx,
         len(names),
         lambda on_result: archive_period(year, period, list(names), str(settings.home), on_result=on_result),
     )
 
 
 @archive.command("year")
-@click.option("--year", default=DEFAULT_YEAR, show_default=True, help="Academic year, e.g. 2024/2025.")
+@year_option
 @click.option("--class", "class_names", multiple=True, help="Class name, e.g. 5А (repeatable); default: all.")
 @click.option(
     "--allow-errors",
@@ -179,6 +239,7 @@ def archive_year_command(
 
     click.echo(f"Годовой архив {year}: {len(names)} кл. → {settings.home}")
     run_archive(
+        ctx,
         2 * len(names),
         lambda on_result: archive_year(
             year, list(names), str(settings.home), allow_errors, on_result=on_result
@@ -195,13 +256,19 @@ def classes_to_archive(
     settings = settings_of(ctx)
     settings.targets()  # a bad target configuration stops here, before any work
     names = class_names_for(settings, year, period, class_names)
-    prefect_environment(settings)
+    prefect_environment(settings, options_of(ctx).verbosity)
     return settings, names
 
 
-def run_archive(bundles: int, run: Callable[[Callable[[Any], None]], list[Any]]) -> None:
+def progress_bar(ctx: click.Context, length: int, label: str) -> Any:
+    """A progress bar on stderr, hidden by -q."""
+    hidden = options_of(ctx).verbosity < 0
+    return click.progressbar(length=length, label=label, show_pos=True, file=sys.stderr, hidden=hidden)
+
+
+def run_archive(ctx: click.Context, bundles: int, run: Callable[[Callable[[Any], None]], list[Any]]) -> None:
     """Run an archive flow with a progress bar, print the administrator's table, exit 1 on any failure."""
-    bar = click.progressbar(length=bundles, label="Пакеты", show_pos=True, file=sys.stderr)
+    bar = progress_bar(ctx, bundles, "Пакеты")
     with bar:
         results = run(lambda result: bar.update(1))
     print_table(
@@ -222,7 +289,7 @@ def run_archive(bundles: int, run: Callable[[Callable[[Any], None]], list[Any]])
 
     click.echo(outcome_line(results))
     if any(not r.ok for r in results):
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
 @main.group()
@@ -232,7 +299,7 @@ def catalog() -> None:
 
 @catalog.command("list")
 @click.option("--year", help="Academic year, e.g. 2024/2025.")
-@click.option("--class", "class_name", help="Class name, e.g. 5А.")
+@click.option("--class", "class_names", multiple=True, help="Class name, e.g. 5А (repeatable); default: all.")
 @click.option("--all", "show_all", is_flag=True, help="Include superseded versions and destroyed bundles.")
 @click.option(
     "--format",
@@ -245,12 +312,12 @@ def catalog() -> None:
 @click.pass_context
 @user_errors
 def catalog_list(
-    ctx: click.Context, year: str | None, class_name: str | None, show_all: bool, output_format: str
+    ctx: click.Context, year: str | None, class_names: tuple[str, ...], show_all: bool, output_format: str
 ) -> None:
     """What is archived: kind, version, date, retain-until and where each copy is."""
     from pipeline.inventory import CATALOG_HEADERS, catalog_csv, catalog_json, catalog_rows
 
-    rows = catalog_rows(settings_of(ctx), year, class_name, show_all=show_all)
+    rows = catalog_rows(settings_of(ctx, create=False), year, class_names, show_all=show_all)
     if output_format == "csv":
         click.echo(catalog_csv(rows), nl=False)
         return
@@ -271,7 +338,7 @@ def catalog_history(ctx: click.Context, bundle_id: str) -> None:
     """Every recorded check of a bundle's copies (the fixity history, R7), oldest first."""
     from pipeline.inventory import bundle_history
 
-    rows = bundle_history(settings_of(ctx), bundle_id)
+    rows = bundle_history(settings_of(ctx, create=False), bundle_id)
     if not rows:
         click.echo(f"Проверок пакета {bundle_id} ещё не было.")
         return
@@ -293,7 +360,7 @@ def catalog_rebuild(ctx: click.Context) -> None:
     for problem in rebuilt.problems:
         click.echo(f"  • {problem}")
     if rebuilt.problems:
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
 @main.group()
@@ -330,7 +397,7 @@ def replicate(ctx: click.Context, year: str | None) -> None:
         for problem in repair.problems:
             click.echo(f"  • {problem}")
     if any(repair.problems for repair in repairs):
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
 @main.command("import")
@@ -356,7 +423,7 @@ def serve(ctx: click.Context) -> None:
     """Serve the archive flows (runs started from the Prefect UI) and the scheduled fixity audits."""
     settings = settings_of(ctx)
     settings.audit_schedules()  # a bad target or schedule stops here, before Prefect starts
-    prefect_environment(settings)
+    prefect_environment(settings, options_of(ctx).verbosity)
     from prefect import serve as serve_deployments
 
     from flows.archive import archive_period, archive_year
@@ -365,12 +432,12 @@ def serve(ctx: click.Context) -> None:
     serve_deployments(
         archive_period.to_deployment(
             name="archive-period",
-            parameters={"year": DEFAULT_YEAR, "period": "Q1", "home": str(settings.home)},
+            parameters={"year": current_year(), "period": "Q1", "home": str(settings.home)},
             description="Квартальный архив классных журналов (R1)",
         ),
         archive_year.to_deployment(
             name="archive-year",
-            parameters={"year": DEFAULT_YEAR, "home": str(settings.home)},
+            parameters={"year": current_year(), "home": str(settings.home)},
             description="Годовой архив: опечатанные журналы (5 лет) и сводные ведомости (25 лет), R2, R3",
         ),
         *audit_deployments(settings),  # the fixity audit on its schedules (R7, R8)
@@ -406,7 +473,7 @@ def retention(ctx: click.Context, apply_: bool, act_ref: str | None) -> None:
     from pipeline.archive import local_today
     from pipeline.retention import apply_act, expired
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, create=apply_)  # the listing creates nothing
     today = local_today()  # the real clock: nothing is destroyed before its Retain-Until
     if act_ref and not apply_:
         raise click.UsageError("--act задаётся вместе с --apply")
@@ -431,7 +498,7 @@ def retention(ctx: click.Context, apply_: bool, act_ref: str | None) -> None:
         click.echo(f"{deletion.bundle_id} на {deletion.target}: {state}")
     if applied.refused:
         click.echo(f"Отказано: {len(applied.refused)}; повторите --apply, когда хранилище позволит.")
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
 @retention.command("act")
@@ -545,6 +612,7 @@ def verify(
     """
     from pipeline.settings import default_home
     from pipeline.verify import (
+        checks_line,
         depth_line,
         format_report,
         replica_count,
@@ -559,13 +627,9 @@ def verify(
         raise click.UsageError("--target задаётся вместе с --all")
     at = at_date.replace(tzinfo=dt.UTC) if at_date else None
     if check_all:
-        settings = settings_of(ctx)
-        bar = click.progressbar(
-            length=replica_count(settings, target_names),
-            label="Проверка копий",
-            show_pos=True,
-            file=sys.stderr,
-        )
+        settings = settings_of(ctx, create=False)
+        has_catalog = settings.catalog_path.is_file()
+        bar = progress_bar(ctx, replica_count(settings, target_names), "Проверка копий")
         with bar:
             reports = verify_catalog(
                 settings, target_names, max_rate, on_replica=lambda: bar.update(1), deep=deep, at=at
@@ -574,18 +638,21 @@ def verify(
         for path in paths:
             if not path.is_dir():
                 click.echo(f"Ошибка: {path}: папки пакета нет", err=True)
-                sys.exit(2)
-        reports = verify_folders(
-            paths, settings_if_home(ctx.obj or default_home()), max_rate, deep=deep, at=at
-        )
+                sys.exit(EXIT_BAD_INPUT)
+        home_settings = settings_if_home((options_of(ctx).home or default_home()).expanduser().resolve())
+        has_catalog = home_settings is not None and home_settings.catalog_path.is_file()
+        reports = verify_folders(paths, home_settings, max_rate, deep=deep, at=at)
     if check_all and not reports and not as_json:
         click.echo("В каталоге нет пакетов.")
         return
     click.echo(format_report(reports, json=as_json), nl=False)
     if not as_json:
+        click.echo("Выполненные проверки:")
+        for report in reports:
+            click.echo(f"  {checks_line(report, has_catalog)}")
         click.echo(depth_line(deep))
     if any(not report.valid for report in reports):
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -620,7 +687,7 @@ def audit(
 
     settings = settings_of(ctx)
     select_targets(settings, target_names)  # a bad name stops here, before Prefect starts
-    prefect_environment(settings)
+    prefect_environment(settings, options_of(ctx).verbosity)
     from flows.audit import audit_fixity
 
     summary = audit_fixity(
@@ -629,12 +696,14 @@ def audit(
     click.echo(summary.digest, nl=False)
     click.echo(f"Сводка записана в {summary.digest_path}")
     if summary.failed or (summary.damaged and not ok_if_repaired):
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
-@click.option("--year", default=DEFAULT_YEAR, show_default=True, help="Academic year, e.g. 2024/2025.")
-@click.option("--class", "class_name", required=True, help="Class name, e.g. 5А.")
+@year_option
+@click.option(
+    "--class", "class_names", required=True, multiple=True, help="Class name, e.g. 5А (repeatable)."
+)
 @click.option(
     "--kind",
     type=click.Choice(list(RETRIEVABLE_KINDS)),
@@ -649,18 +718,21 @@ def audit(
 )
 @click.pass_context
 @user_errors
-def retrieve(ctx: click.Context, year: str, class_name: str, kind: str | None, to_dir: Path) -> None:
+def retrieve(
+    ctx: click.Context, year: str, class_names: tuple[str, ...], kind: str | None, to_dir: Path
+) -> None:
     """Hand out a sealed year bundle for printing: every checksum and the seal verified first."""
     from pipeline.retrieval import retrieve_bundle
 
     settings = settings_of(ctx)
     kinds = [RETRIEVABLE_KINDS[kind]] if kind else list(RETRIEVABLE_KINDS.values())
-    for bundle_kind in kinds:
-        retrieved = retrieve_bundle(settings, year, class_name, bundle_kind, to_dir)
-        for reason in retrieved.passed_over:
-            click.echo(reason)
-        click.echo(f"Выдан {retrieved.bundle_id} из хранилища {retrieved.target}: {retrieved.folder}")
-        click.echo(f"Квитанция: {retrieved.receipt}")
+    for class_name in dict.fromkeys(class_names):
+        for bundle_kind in kinds:
+            retrieved = retrieve_bundle(settings, year, class_name, bundle_kind, to_dir)
+            for reason in retrieved.passed_over:
+                click.echo(reason)
+            click.echo(f"Выдан {retrieved.bundle_id} из хранилища {retrieved.target}: {retrieved.folder}")
+            click.echo(f"Квитанция: {retrieved.receipt}")
 
 
 # --- evidence renewal (R3, R7) ----------------------------------------------------------
@@ -690,7 +762,7 @@ def evidence_renew(ctx: click.Context, paths: tuple[Path, ...], force: bool) -> 
     for result in results:
         click.echo(f"{result.bundle_id}: {result.message}")
     if any(not result.ok for result in results):
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
 # --- the web page and its users ------------------------------------------------------
@@ -730,7 +802,7 @@ def users_list(ctx: click.Context) -> None:
     """The web page's users, their roles and whether they are disabled."""
     from pipeline.users import list_users
 
-    found = list_users(settings_of(ctx))
+    found = list_users(settings_of(ctx, create=False))
     if not found:
         click.echo("Пользователей нет: journal-archive users add ИМЯ --role secretary|auditor|admin")
         return

@@ -168,7 +168,6 @@ OWN_ERRORS = (
 """Errors whose message is already worded for the administrator (bad journal data among them)."""
 
 
-
 def failed_result(class_name: str, kind: str, error: Exception) -> ClassArchiveResult:
     """A class that could not be archived: our own errors speak for themselves; anything else is a
     fault of the program, told in Russian without Python's names, its traceback going to the log."""

@@ -31,6 +31,10 @@ class RetrievalError(Exception):
     """Nothing was handed out; the message says what is missing or which file failed where."""
 
 
+class NoReplicaPassed(RetrievalError):
+    """Every copy of the bundle failed its check: the archive is at fault, not the request (exit 1)."""
+
+
 class RetentionActError(Exception):
     """A destruction act that cannot be drafted, approved or applied; nothing was deleted."""
 
@@ -50,6 +54,10 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ActError,
     RetentionActError,
 )
+
+FAILURES: tuple[type[Exception], ...] = (NoReplicaPassed,)
+"""User errors that report a failed check rather than bad input: the CLI exits 1 for them, not 2."""
+
 
 INTERNAL_ERROR = (
     "внутренняя ошибка программы (не ошибка в данных журнала); технические подробности "

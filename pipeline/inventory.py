@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from documents.kinds import kind_title
@@ -42,9 +43,14 @@ class CatalogRow:
 
 
 def catalog_rows(
-    settings: Settings, year: str | None = None, class_name: str | None = None, *, show_all: bool = False
+    settings: Settings,
+    year: str | None = None,
+    class_name: str | Sequence[str] | None = None,
+    *,
+    show_all: bool = False,
 ) -> list[CatalogRow]:
-    """The catalog's bundles (current versions unless `show_all`), in school order; names match loosely."""
+    """The catalog's bundles (current versions unless `show_all`), in school order; names match loosely.
+    `class_name` is one class or several (`catalog list --class 5А --class 6Б`)."""
     if not settings.catalog_path.is_file():
         return []
     db = open_catalog(settings.catalog_path)
@@ -53,7 +59,9 @@ def catalog_rows(
             db, year=year_name(year) if year else None, current_only=not show_all, include_destroyed=show_all
         )
         if class_name:
-            records = [r for r in records if class_key(r.class_name) == class_key(class_name)]
+            names = [class_name] if isinstance(class_name, str) else class_name
+            wanted = {class_key(name) for name in names}
+            records = [r for r in records if class_key(r.class_name) in wanted]
         records.sort(key=lambda r: (r.year, class_name_sort_key(r.class_name), r.kind, r.span, r.version))
         return [
             CatalogRow(

@@ -18,7 +18,7 @@ from documents.kinds import BundleKindSpec, kind_title
 from documents.seal import CERT_FILE, TSA_CERT_FILE, SealCheck, seal_certificates, signer_name
 from journal.names import same_class, year_name
 from journal.russian import format_date
-from pipeline.errors import RetrievalError
+from pipeline.errors import NoReplicaPassed, RetrievalError
 from pipeline.settings import Settings
 from pipeline.verify import Verifier, verifier_for
 from storage.bagformat import SEAL_FILE, manifest_name, parse_manifest
@@ -116,7 +116,7 @@ def _hand_out(settings: Settings, verifier: Verifier, record: BundleRecord, to_d
             receipt_text(record, target, destination, passed_over, anchor, seal=local.seal), encoding="utf-8"
         )
         return Retrieved(record.bundle_id, destination, receipt, target.name, tuple(passed_over))
-    raise RetrievalError(
+    raise NoReplicaPassed(
         f"Пакет {record.bundle_id} не выдан: ни одна копия не прошла проверку. " + " ".join(passed_over)
     )
 

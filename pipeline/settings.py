@@ -26,6 +26,8 @@ HOME_ENV = "JOURNAL_ARCHIVE_HOME"
 KEYS_DIR = "keys"  # inside the home: the demo signing pair
 CONFIG_NAME = "journal-archive.toml"
 DEFAULT_YEAR = "2024/2025"
+"""The demo school's year (`journal-archive demo`); commands default to academic_year() instead."""
+ACADEMIC_YEAR_START_MONTH = 9  # a Russian school year runs 1 September – 31 August
 
 DEFAULT_CONFIG = f"""\
 # journal-archive configuration. Relative paths are relative to this file's folder.
@@ -187,6 +189,15 @@ def default_home() -> Path:
     return Path(data_home) / "journal-archive"
 
 
+def academic_year(today: dt.date | None = None) -> str:
+    """The academic year `today` falls in, e.g. "2026/2027" from 1 September 2026 to 31 August 2027.
+
+    The default `--year` of the commands: the clock is a parameter so tests pin the date."""
+    today = today or dt.date.today()
+    start = today.year if today.month >= ACADEMIC_YEAR_START_MONTH else today.year - 1
+    return f"{start}/{start + 1}"
+
+
 def resolve_sqlite_url(url: str, base: Path) -> str:
     """Make a relative `sqlite:///name` URL absolute against the home, so commands work from any folder."""
     prefix = "sqlite:///"
@@ -195,15 +206,20 @@ def resolve_sqlite_url(url: str, base: Path) -> str:
     return url
 
 
-def load_settings(home: Path | None = None) -> Settings:
-    """Read the home's configuration, writing the default one on first use."""
+def load_settings(home: Path | None = None, *, create: bool = True) -> Settings:
+    """Read the home's configuration, writing the default one on first use.
+
+    `create=False` (read-only commands) writes nothing: a home without a configuration
+    file reads as the default configuration, and no folder is made."""
     home = (home or default_home()).expanduser().resolve()
     config_path = home / CONFIG_NAME
     try:
-        home.mkdir(parents=True, exist_ok=True)
-        if not config_path.exists():
-            config_path.write_text(DEFAULT_CONFIG, encoding="utf-8")
-        config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        if create:
+            home.mkdir(parents=True, exist_ok=True)
+            if not config_path.exists():
+                config_path.write_text(DEFAULT_CONFIG, encoding="utf-8")
+        text = config_path.read_text(encoding="utf-8") if create or config_path.exists() else DEFAULT_CONFIG
+        config = tomllib.loads(text)
     except OSError as error:
         raise ConfigError(f"Не удалось открыть папку данных {home}: {error.strerror}") from error
     except tomllib.TOMLDecodeError as error:

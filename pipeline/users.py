@@ -102,6 +102,9 @@ def add_user(settings: Settings, name: str, role: str, password: str, now: dt.da
 
 
 def list_users(settings: Settings) -> list[User]:
+    """The accounts, none when the home has no catalog yet (a listing creates nothing)."""
+    if not settings.catalog_path.is_file():
+        return []
     db = accounts.open_accounts(settings.catalog_path)
     try:
         return [_user(record) for record in accounts.all_users(db)]

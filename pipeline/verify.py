@@ -24,7 +24,15 @@ from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_in
 from storage.catalog import BundleRecord, list_bundles, open_catalog, recorded_digests
 from storage.target import StorageError, Target
 from validators.bagit_rfc8493 import DirectorySource, Problem, format_report
-from validators.bundle_checks import RULE_CATALOG, BundleReport, check_bundle, check_stored_bundle
+from validators.bundle_checks import (
+    RULE_CATALOG,
+    RULE_PDFA,
+    RULE_SEAL,
+    RULE_XSD,
+    BundleReport,
+    check_bundle,
+    check_stored_bundle,
+)
 
 NOT_IN_CATALOG = "не в каталоге"
 """How `verify --all` marks a bundle found on a target that the catalog does not know."""
@@ -187,6 +195,39 @@ def depth_line(deep: bool) -> str:
         "по схеме проверены при архивировании, а совпадение сумм с якорем значит, что файлы не изменились "
         "(полная проверка: --deep). Пакет без якоря в каталоге проверяется полностью."
     )
+
+
+CHECK_TITLES = {
+    "RFC 8493": "BagIt (RFC 8493)",
+    RULE_PDFA: "PDF/A",
+    RULE_XSD: "XML по схеме",
+    RULE_SEAL: "печать",
+    RULE_CATALOG: "якорь каталога",
+}
+"""The checks of validators.bundle_checks as `verify` names them for staff."""
+
+
+def checks_line(report: BundleReport, has_catalog: bool) -> str:
+    """Which checks ran on one bundle and why any was left out, in Russian, for `verify`'s text output.
+
+    `has_catalog`: the home's catalog was open — without it (a folder checked outside a
+    home) no anchor can vouch for the bundle."""
+    ran = ", ".join(CHECK_TITLES.get(check, check) for check in report.checks if check in CHECK_TITLES)
+    skipped = []
+    if RULE_PDFA not in report.checks and report.files_checked:
+        skipped.append("PDF/A и XML по схеме — обычная глубина: суммы совпали с якорем (полная: --deep)")
+    if RULE_SEAL not in report.checks and report.files_checked:
+        skipped.append("печать — пакет не опечатан (в нём нет файла печати)")
+    if RULE_CATALOG not in report.checks and report.files_checked:
+        skipped.append(
+            "якорь каталога — пакета нет в каталоге этого архива"
+            if has_catalog
+            else "якорь каталога — папка проверяется вне архива (каталога нет)"
+        )
+    if not report.files_checked and report.checks == ("RFC 8493",):
+        skipped.append("остальные — файлы пакета не прочитаны")
+    line = f"{report.bag}: проверено — {ran}"
+    return line + (f"; не проверено: {'; '.join(skipped)}" if skipped else "")
 
 
 def _stored_keys(target: Target) -> list[str]:

@@ -203,7 +203,7 @@ def test_retrieve_hands_out_both_verified_bundles_with_receipts(sealed, tmp_path
     settings, results, _ = sealed
     out = tmp_path / "print"
     result = CliRunner().invoke(
-        main, ["--home", str(settings.home), "retrieve", "--class", CLASS, "--to", str(out)]
+        main, ["--home", str(settings.home), "retrieve", "--year", YEAR, "--class", CLASS, "--to", str(out)]
     )
     assert result.exit_code == 0, result.output
     for bundle in results.values():
@@ -225,7 +225,19 @@ def test_retrieve_falls_back_to_the_good_replica_and_says_so(tmp_path: Path) -> 
     out = tmp_path / "print"
     result = CliRunner().invoke(
         main,
-        ["--home", str(settings.home), "retrieve", "--class", CLASS, "--kind", "journal", "--to", str(out)],
+        [
+            "--home",
+            str(settings.home),
+            "retrieve",
+            "--year",
+            YEAR,
+            "--class",
+            CLASS,
+            "--kind",
+            "journal",
+            "--to",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "Копия на primary повреждена" in result.output
@@ -245,6 +257,8 @@ def test_retrieve_falls_back_to_the_good_replica_and_says_so(tmp_path: Path) -> 
             "--home",
             str(settings.home),
             "retrieve",
+            "--year",
+            YEAR,
             "--class",
             CLASS,
             "--kind",
@@ -253,7 +267,7 @@ def test_retrieve_falls_back_to_the_good_replica_and_says_so(tmp_path: Path) -> 
             str(refused),
         ],
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a failed check, not bad input (README: Exit codes)
     assert "не выдан" in result.output
     assert result.output.count("data/journal.pdf") >= 2  # named for each target
     assert not refused.exists() or not any(refused.iterdir())

@@ -108,7 +108,9 @@ def test_check_of_one_period_and_class(small_home: Path) -> None:
     other_periods = {v.rule for v in seeded if v.class_name == "5А" and v.period != "Q1"}
     other_classes = {v.class_name for v in seeded if v.class_name != "5А" and v.period == "Q1"}
     assert wanted and other_periods and other_classes  # the demo gives both filters something to drop
-    result = CliRunner().invoke(main, ["--home", str(small_home), "check", "--period", "Q1", "--class", "5А"])
+    result = CliRunner().invoke(
+        main, ["--home", str(small_home), "check", "--year", YEAR, "--period", "Q1", "--class", "5А"]
+    )
     assert result.exit_code == 0, result.output
     output = result.output
     assert output.startswith(f"Проверка журналов: {YEAR}, период Q1\n")
@@ -135,7 +137,9 @@ def test_check_exits_one_when_the_journal_has_errors(demo_home: Path, tmp_path: 
     journal = extract_class_journal(engine, YEAR, "5А", None)
     errors = [f for f in validate_class_journal(journal) if f.severity is Severity.ERROR]
     assert [(f.rule, "«7»" in f.message) for f in errors] == [("mark_outside_scale", True)]
-    result = CliRunner().invoke(main, ["--home", str(demo_home), "check", "--source", f"sqlite:///{copy}"])
+    result = CliRunner().invoke(
+        main, ["--home", str(demo_home), "check", "--year", YEAR, "--source", f"sqlite:///{copy}"]
+    )
     assert result.exit_code == 1
     assert f"{RULES['mark_outside_scale'].title} (J2): 1" in result.output
     assert f"• {errors[0].message}" in result.output
@@ -145,8 +149,8 @@ def test_check_exits_one_when_the_journal_has_errors(demo_home: Path, tmp_path: 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["check", "--class", "5Я"], "5Я"),
-        (["check", "--period", "Q7"], "Q7"),
+        (["check", "--year", YEAR, "--class", "5Я"], "5Я"),
+        (["check", "--year", YEAR, "--period", "Q7"], "Q7"),
         (["check", "--year", "1999/2000"], "1999/2000"),
         (["check", "--source", "postgresql://root@127.0.0.1:1/test"], "127.0.0.1"),
         (["check", "--source", "mysql+nonsense:://x"], "mysql+nonsense"),

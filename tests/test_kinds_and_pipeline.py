@@ -167,7 +167,9 @@ def test_loose_names_are_one_function() -> None:
 def test_retrieve_takes_a_latin_class_letter_and_a_dashed_year(home: Settings, tmp_path: Path) -> None:
     """`retrieve --class 5a --year 2024-2025` finds the sealed bundles of «5А» in «2024/2025»."""
     runner = CliRunner()
-    sealed = runner.invoke(main, ["--home", str(home.home), "archive", "year", "--class", CLASS])
+    sealed = runner.invoke(
+        main, ["--home", str(home.home), "archive", "year", "--year", "2024/2025", "--class", CLASS]
+    )
     assert sealed.exit_code == 0, sealed.output
     result = runner.invoke(
         main,
