@@ -171,3 +171,22 @@ def test_the_check_catches_a_sheet_printed_into_the_margin(
     assert len(faults) == 1 and faults[0].startswith("left 10.") and "page 2" in faults[0]
     assert margin_faults(pages, duplex=False, edge=25.0)  # nothing keeps 25 mm everywhere
     assert margin_faults(pages, duplex=True, smallest_pt=7.6)  # marks are set at 7.5 pt
+
+
+def test_the_receipt_keeps_the_print_margins(tmp_path: Path) -> None:
+    """The secretary's receipt (web page, PDF/A) is filed too: 20 mm on the bound edge, 10 mm elsewhere."""
+    import datetime as dt
+
+    from documents.receipt import render_receipt_pdf
+
+    lines = ["КВИТАНЦИЯ О ВЫДАЧЕ АРХИВНОГО ПАКЕТА", ""]
+    lines += [f"  {'0123456789abcdef' * 4}  data/file-{n:03d}-с-длинным-именем.csv" for n in range(90)]
+    pdf = render_receipt_pdf(
+        "\n".join(lines),
+        tmp_path / "receipt.pdf",
+        school="Школа № 1",
+        handed_out=dt.datetime(2026, 11, 30, tzinfo=dt.UTC),
+    )
+    pages = measure_pdf(pdf)
+    assert len(pages) >= 2  # the long list runs over a page, and every page keeps the margins
+    assert margin_faults(pages, duplex=False) == []
