@@ -380,17 +380,35 @@ def targets_init(ctx: click.Context, name: str) -> None:
     click.echo(f"Хранилище {made.name} готово: {made.root} (метка {made.identity})")
 
 
-@main.command()
-@click.option("--year", help="Only bundles of this academic year.")
+@targets.command("retire")
+@click.argument("name")
 @click.pass_context
 @user_errors
-def replicate(ctx: click.Context, year: str | None) -> None:
-    """Copy bundles to every target that lacks them, from a verified copy (R8)."""
+def targets_retire(ctx: click.Context, name: str) -> None:
+    """Stop using target NAME once every live bundle has two verified copies elsewhere (verified now).
+
+    Writes `retired = true` into NAME's [[targets]] section; its files are left in place."""
+    from pipeline.targets import retire_target
+
+    done = retire_target(settings_of(ctx), name)
+    click.echo(
+        f"Хранилище {done.name} выведено из работы: у всех {done.bundles} пакетов есть проверенные копии "
+        f"на {', '.join(done.remaining)}. Файлы остались в {done.root}: их судьбу решает администратор."
+    )
+
+
+@main.command()
+@click.option("--year", help="Only bundles of this academic year.")
+@click.option("--to", "to", metavar="NAME", help="Only to this target (a new medium, after targets init).")
+@click.pass_context
+@user_errors
+def replicate(ctx: click.Context, year: str | None, to: str | None) -> None:
+    """Copy bundles to every target that lacks them (or only to --to), from a verified copy (R8)."""
     from pipeline.inventory import replicate as complete_every_replica
 
-    repairs = complete_every_replica(settings_of(ctx), year)
+    repairs = complete_every_replica(settings_of(ctx), year, to)
     if not repairs:
-        click.echo("Все пакеты есть на всех хранилищах.")
+        click.echo(f"Все пакеты уже есть на {to}." if to else "Все пакеты есть на всех хранилищах.")
     for repair in repairs:
         source = f" (копия с {repair.source})" if repair.source else ""
         click.echo(f"{repair.bundle_id} → {repair.target}: {repair.status}{source}")

@@ -39,6 +39,10 @@ class RetentionActError(Exception):
     """A destruction act that cannot be drafted, approved or applied; nothing was deleted."""
 
 
+class RetirementRefused(Exception):
+    """`targets retire` refused: some live bundle lacks two verified replicas elsewhere (exit 1)."""
+
+
 USER_ERRORS: tuple[type[Exception], ...] = (
     SourceError,
     ConfigError,
@@ -53,9 +57,10 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ClassNameClash,
     ActError,
     RetentionActError,
+    RetirementRefused,
 )
 
-FAILURES: tuple[type[Exception], ...] = (NoReplicaPassed,)
+FAILURES: tuple[type[Exception], ...] = (NoReplicaPassed, RetirementRefused)
 """User errors that report a failed check rather than bad input: the CLI exits 1 for them, not 2."""
 
 

@@ -12,7 +12,7 @@ from documents.kinds import kind_title
 from journal.model import class_name_sort_key
 from journal.names import class_key, year_name
 from journal.russian import format_date
-from pipeline.settings import Settings
+from pipeline.settings import Settings, select_targets
 from storage.catalog import (
     CatalogError,
     destruction_of,
@@ -173,11 +173,15 @@ def rebuild(settings: Settings) -> Rebuilt:
         db.close()
 
 
-def replicate(settings: Settings, year: str | None = None) -> list[ReplicaRepair]:
-    """Copy bundles to every target that lacks them, from a verified copy (R8)."""
+def replicate(settings: Settings, year: str | None = None, to: str | None = None) -> list[ReplicaRepair]:
+    """Copy live bundles (not destroyed) to every target that lacks them, or only to target `to`
+    (`replicate --to NEW`: media migration), from a verified copy; each new copy is read back (R8)."""
+    targets = settings.targets()
+    if to is not None:
+        select_targets(settings, [to])  # an unknown or retired name stops here
     db = open_catalog(settings.catalog_path)
     try:
         records = list_bundles(db, year=year_name(year) if year else None)
-        return complete_replicas(db, settings.targets(), settings.work_dir, records)
+        return complete_replicas(db, targets, settings.work_dir, records, to=to)
     finally:
         db.close()

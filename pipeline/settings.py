@@ -99,6 +99,8 @@ DEFAULT_RENEW_WITHIN_DAYS = 180
 DEFAULT_TIMEZONE = "Europe/Moscow"
 AUDIT_SCHEDULE_KEY = "audit_schedule"
 """The optional key of a [[targets]] entry giving that target its own audit schedule."""
+RETIRED_KEY = "retired"
+"""`retired = true` in a [[targets]] entry (written by `targets retire`): no run, audit or verify uses it."""
 
 
 _BUILT_TARGETS: dict[tuple[Path, str, str], tuple[Target, ...]] = {}
@@ -161,8 +163,12 @@ class Settings:
         the timeouts again for every bundle. A changed configuration builds new targets.
         """
         entries = [
-            {k: v for k, v in entry.items() if k != AUDIT_SCHEDULE_KEY} for entry in self.target_entries
-        ]  # the schedule is ours, not the target's (an S3 target refuses keys it does not know)
+            {k: v for k, v in entry.items() if k not in (AUDIT_SCHEDULE_KEY, RETIRED_KEY)}
+            for entry in self.target_entries
+            if entry.get(RETIRED_KEY) is not True
+        ]  # schedule and retirement are ours, not the target's (an S3 target refuses keys it does not know)
+        if self.target_entries and not entries:  # never fall back to the embedded default's folders
+            raise ConfigError(f"{self.config_path}: все хранилища выведены из работы ({RETIRED_KEY} = true)")
         ids = self.home / TARGET_IDS_FILE  # `targets init` records a root's id: new ids, new targets
         key = (self.home, repr(entries), ids.read_text(encoding="utf-8") if ids.is_file() else "")
         if key not in _BUILT_TARGETS:
@@ -235,6 +241,11 @@ def load_settings(home: Path | None = None, *, create: bool = True) -> Settings:
     targets = config.get("targets", [])
     if not isinstance(targets, list) or not all(isinstance(entry, dict) for entry in targets):
         raise ConfigError(f"В файле настроек {config_path}: хранилища задаются разделами [[targets]]")
+    for entry in targets:
+        if not isinstance(entry.get(RETIRED_KEY, False), bool):
+            raise ConfigError(
+                f"В файле настроек {config_path}: {entry.get('name')}.{RETIRED_KEY} — true или false"
+            )
     seal = config.get("seal", {})
     seal_paths = {}
     for name, field_name in (

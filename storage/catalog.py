@@ -272,6 +272,12 @@ def record_replica(
         )
 
 
+def forget_target(db: sqlite3.Connection, target: str) -> int:
+    """Drop the replica states of a target no longer used (`targets retire`); its fixity history stays."""
+    with db:
+        return db.execute("DELETE FROM replicas WHERE target = ?", (target,)).rowcount
+
+
 # --- queries ---------------------------------------------------------------------
 
 

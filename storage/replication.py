@@ -52,12 +52,18 @@ def good_source(targets: Sequence[Target], key: str) -> Target | None:
 
 
 def complete_replicas(
-    db: sqlite3.Connection, targets: Sequence[Target], work_dir: Path, records: Sequence[BundleRecord]
+    db: sqlite3.Connection,
+    targets: Sequence[Target],
+    work_dir: Path,
+    records: Sequence[BundleRecord],
+    *,
+    to: str | None = None,
 ) -> list[ReplicaRepair]:
-    """Put each of `records` on every target that lacks it; record each outcome in the catalog."""
+    """Put each of `records` on every target that lacks it (only on target `to` when given: a new
+    medium being filled); record each outcome in the catalog."""
     repairs: list[ReplicaRepair] = []
     for record in records:
-        missing = [t for t in targets if not _has(t, record.key)]
+        missing = [t for t in targets if (to is None or t.name == to) and not _has(t, record.key)]
         if not missing:
             continue
         source = good_source([t for t in targets if t not in missing], record.key)

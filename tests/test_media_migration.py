@@ -1,0 +1,142 @@
+"""Media migration (R8, issue 11): fill a new target, then retire an old one without ever going below
+two verified replicas per live bundle.
+
+A home with the two default folder targets and one archived class gets a third folder target
+(added to the configuration, `targets init`-ed). `targets retire primary` refuses while only
+`secondary` holds verified copies; `replicate --to third` copies every bundle there and reads it
+back; then `targets retire primary` succeeds, writes `retired = true` into the configuration, and
+`verify --all` and the audit see only `secondary` and `third`, each copy verified. Primary's files
+are left in place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from flows.cli import main
+from pipeline.archive import ArchiveStatus, archive_period_class
+from pipeline.audit import run_audit
+from pipeline.settings import CONFIG_NAME, Settings, load_settings
+from storage.catalog import fixity_history, list_bundles, open_catalog, replicas_of
+from storage.target import ReplicaStatus
+
+YEAR = "2024/2025"
+CLASS = "5А"
+THIRD = '\n[[targets]]\nname = "third"\ntype = "filesystem"\npath = "archive/third"\n'
+
+
+def cli(home: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, ["--home", str(home), *args])
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two default folder targets, one archived class, and a third folder target just prepared."""
+    home = tmp_path_factory.mktemp("migration") / "home"
+    made = cli(home, "demo", "--size", "class")
+    assert made.exit_code == 0, made.output
+    archived = archive_period_class(load_settings(home), YEAR, CLASS, "Q1")
+    assert archived.status == ArchiveStatus.CREATED, archived
+    with (home / CONFIG_NAME).open("a", encoding="utf-8") as config:
+        config.write(THIRD)
+    init = cli(home, "targets", "init", "third")
+    assert init.exit_code == 0, init.output
+    return home
+
+
+@pytest.fixture(scope="module")
+def steps(home: Path) -> dict[str, object]:
+    """The migration as an operator runs it, each step's result kept for the tests below."""
+    settings = load_settings(home)
+    db = open_catalog(settings.catalog_path)
+    bundle_ids = [record.bundle_id for record in list_bundles(db)]
+    db.close()
+    config_before = (home / CONFIG_NAME).read_text(encoding="utf-8")
+    refused = cli(home, "targets", "retire", "primary")
+    config_after_refusal = (home / CONFIG_NAME).read_text(encoding="utf-8")
+    replicated = cli(home, "replicate", "--to", "third")
+    retired = cli(home, "targets", "retire", "primary")
+    return {
+        "bundle_ids": bundle_ids,
+        "config_before": config_before,
+        "refused": refused,
+        "config_after_refusal": config_after_refusal,
+        "replicated": replicated,
+        "retired": retired,
+    }
+
+
+def test_retire_refuses_while_a_bundle_lacks_two_verified_copies_elsewhere(steps: dict) -> None:
+    refused: Result = steps["refused"]
+    assert refused.exit_code == 1, refused.output
+    assert steps["bundle_ids"]
+    for bundle_id in steps["bundle_ids"]:  # every bundle named, with where its verified copies are
+        assert bundle_id in refused.output
+    assert "проверенные копии: secondary" in refused.output
+    assert "replicate --to" in refused.output
+    assert steps["config_after_refusal"] == steps["config_before"]  # nothing retired
+
+
+def test_replicate_to_the_new_target_copies_and_verifies_every_bundle(home: Path, steps: dict) -> None:
+    replicated: Result = steps["replicated"]
+    assert replicated.exit_code == 0, replicated.output
+    settings = load_settings(home)
+    db = open_catalog(settings.catalog_path)
+    try:
+        for bundle_id in steps["bundle_ids"]:
+            assert f"{bundle_id} → third: " in replicated.output
+            assert " → primary" not in replicated.output and " → secondary" not in replicated.output
+            copies = {replica.target: replica.status for replica in replicas_of(db, bundle_id)}
+            assert copies.get("third") == ReplicaStatus.VERIFIED  # the catalog records the new replica
+    finally:
+        db.close()
+    third = home / "archive" / "third"
+    stored = [key for key in (third.rglob("bag-info.txt"))]
+    assert len(stored) == len(steps["bundle_ids"])
+    again = cli(home, "replicate", "--to", "third")
+    assert again.exit_code == 0 and "Все пакеты уже есть на third." in again.output
+
+
+def test_retired_target_is_no_longer_used_and_every_bundle_keeps_two_verified_copies(
+    home: Path, steps: dict
+) -> None:
+    retired: Result = steps["retired"]
+    assert retired.exit_code == 0, retired.output
+    assert "Хранилище primary выведено из работы" in retired.output
+    config = (home / CONFIG_NAME).read_text(encoding="utf-8")
+    primary_section = config.split('name = "primary"')[0].rsplit("[[targets]]", 1)[1]
+    assert "retired = true" in primary_section  # the configuration says which targets are used
+    settings: Settings = load_settings(home)
+    assert [target.name for target in settings.targets()] == ["secondary", "third"]
+    assert any((home / "archive" / "primary").rglob("bag-info.txt"))  # files left for the operator
+
+    verified = cli(home, "verify", "--all")
+    assert verified.exit_code == 0, verified.output
+    assert "primary" not in verified.output.split("Выполненные проверки:")[0]
+
+    audit = run_audit(settings)
+    assert {outcome.target for outcome in audit.outcomes} == {"secondary", "third"}
+    assert all(outcome.found == ReplicaStatus.VERIFIED for outcome in audit.outcomes), audit.digest
+    db = open_catalog(settings.catalog_path)
+    try:
+        for bundle_id in steps["bundle_ids"]:
+            copies = {replica.target: replica.status for replica in replicas_of(db, bundle_id)}
+            assert copies == {"secondary": ReplicaStatus.VERIFIED, "third": ReplicaStatus.VERIFIED}
+            actions = [check.action for check in fixity_history(db, bundle_id)]
+            assert "проверка перед выводом primary" in actions  # verified at retirement, not taken on trust
+    finally:
+        db.close()
+
+
+def test_retire_refuses_to_leave_fewer_than_two_targets(home: Path, steps: dict) -> None:
+    assert steps["retired"].exit_code == 0
+    config = (home / CONFIG_NAME).read_text(encoding="utf-8")
+    refused = cli(home, "targets", "retire", "secondary")
+    assert refused.exit_code == 2, refused.output
+    assert "останется меньше двух хранилищ" in refused.output
+    assert (home / CONFIG_NAME).read_text(encoding="utf-8") == config
+    unknown = cli(home, "replicate", "--to", "primary")  # retired: no longer a target to write to
+    assert unknown.exit_code == 2 and "Хранилища primary нет в настройках" in unknown.output
