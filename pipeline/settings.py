@@ -344,6 +344,15 @@ def select_targets(settings: Settings, names: Sequence[str] | None) -> list[Targ
         return targets
     known = {target.name for target in targets}
     unknown = [name for name in names if name not in known]
+    retired = [
+        name
+        for name in unknown
+        if any(e.get("name") == name and e.get(RETIRED_KEY) is True for e in settings.target_entries)
+    ]
+    if retired:
+        raise ConfigError(
+            f"Хранилище {', '.join(retired)} выведено из работы ({RETIRED_KEY} = true в настройках)"
+        )
     if unknown:
         raise ConfigError(
             f"Хранилища {', '.join(unknown)} нет в настройках (есть: {', '.join(t.name for t in targets)})"

@@ -11,6 +11,7 @@ are left in place.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ from click.testing import CliRunner, Result
 from flows.cli import main
 from pipeline.archive import ArchiveStatus, archive_period_class
 from pipeline.audit import run_audit
-from pipeline.settings import CONFIG_NAME, Settings, load_settings
+from pipeline.settings import CONFIG_NAME, ConfigError, Settings, load_settings
+from pipeline.targets import mark_retired
 from storage.catalog import fixity_history, list_bundles, open_catalog, replicas_of
 from storage.target import ReplicaStatus
 
@@ -139,4 +141,35 @@ def test_retire_refuses_to_leave_fewer_than_two_targets(home: Path, steps: dict)
     assert "останется меньше двух хранилищ" in refused.output
     assert (home / CONFIG_NAME).read_text(encoding="utf-8") == config
     unknown = cli(home, "replicate", "--to", "primary")  # retired: no longer a target to write to
-    assert unknown.exit_code == 2 and "Хранилища primary нет в настройках" in unknown.output
+    assert unknown.exit_code == 2 and "Хранилище primary выведено из работы" in unknown.output
+
+
+def test_a_retired_entry_is_left_out_and_never_replaced_by_the_default_folders(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    settings = load_settings(home)  # writes the default configuration: primary and secondary
+    config = home / CONFIG_NAME
+    config.write_text(config.read_text(encoding="utf-8") + THIRD, encoding="utf-8")
+    mark_retired(config, "primary", dt.date(2031, 1, 2))
+    text = config.read_text(encoding="utf-8")
+    assert "# 2031-01-02: journal-archive targets retire" in text
+    assert text.count("retired = true") == 1
+    assert [t.name for t in load_settings(home).targets()] == ["secondary", "third"]
+    mark_retired(config, "secondary", dt.date(2031, 1, 2))  # by hand, past what `targets retire` allows
+    with pytest.raises(ConfigError, match="Нужно не меньше двух хранилищ"):
+        load_settings(home).targets()
+    mark_retired(config, "third", dt.date(2031, 1, 2))
+    with pytest.raises(ConfigError, match="все хранилища выведены из работы"):
+        load_settings(home).targets()  # not the embedded default's folders in their place
+    assert settings.home == home
+
+
+def test_mark_retired_refuses_a_layout_it_cannot_edit(tmp_path: Path) -> None:
+    config = tmp_path / CONFIG_NAME
+    original = (
+        'targets = [{name = "primary", type = "filesystem", path = "a"},'
+        ' {name = "secondary", type = "filesystem", path = "b"}]\n'
+    )
+    config.write_text(original, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"допишите .*retired = true вручную"):
+        mark_retired(config, "primary", dt.date(2031, 1, 2))
+    assert config.read_text(encoding="utf-8") == original
