@@ -12,6 +12,7 @@ are left in place.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,8 +61,10 @@ def steps(home: Path) -> dict[str, object]:
     refused = cli(home, "targets", "retire", "primary")
     config_after_refusal = (home / CONFIG_NAME).read_text(encoding="utf-8")
     replicated = cli(home, "replicate", "--to", "third")
+    damaged = _damaged_while(home / "archive" / "third", lambda: cli(home, "targets", "retire", "primary"))
     retired = cli(home, "targets", "retire", "primary")
     return {
+        "damaged": damaged,
         "bundle_ids": bundle_ids,
         "config_before": config_before,
         "refused": refused,
@@ -69,6 +72,28 @@ def steps(home: Path) -> dict[str, object]:
         "replicated": replicated,
         "retired": retired,
     }
+
+
+def _damaged_while(root: Path, run: Callable[[], Result]) -> Result:
+    """Run `run` while one stored file under `root` has a flipped byte; the bytes and mode come back after."""
+    victim = sorted(path for path in root.rglob("*") if path.is_file() and "/data/" in path.as_posix())[0]
+    mode, original = victim.stat().st_mode, victim.read_bytes()
+    victim.chmod(0o600)
+    victim.write_bytes(bytes([original[0] ^ 0xFF]) + original[1:])
+    try:
+        return run()
+    finally:
+        victim.write_bytes(original)
+        victim.chmod(mode)
+
+
+def test_retire_verifies_now_rather_than_trusting_the_catalog(steps: dict) -> None:
+    """`replicate --to third` recorded third's copies as verified; a byte flipped since then is found."""
+    refused: Result = steps["damaged"]
+    assert refused.exit_code == 1, refused.output
+    assert any(bundle_id in refused.output for bundle_id in steps["bundle_ids"])
+    assert "проверенные копии: secondary" in refused.output
+    assert steps["retired"].exit_code == 0  # with the byte back, retirement goes ahead
 
 
 def test_retire_refuses_while_a_bundle_lacks_two_verified_copies_elsewhere(steps: dict) -> None:
