@@ -256,6 +256,42 @@ def test_version_0_97_is_checked_by_the_1_0_rules_with_a_warning(tmp_path: Path)
     assert_warning(report, "bagit.txt", "2.1.1", "0.97")
 
 
+def test_a_0_97_bag_is_checked_by_the_0_97_rules(tmp_path: Path) -> None:
+    """Issue 14: 0.97 (draft-kunze-bagit-14) percent-encodes nothing and allows "./" before a path;
+    the 1.0-only rules (an unencoded % is an error, %25 is %, "." segments) must not refuse it."""
+    payload = {"data/100%.txt": b"a", "data/%41.txt": b"b", "data/plain.txt": b"c"}
+    bag = make_bag(tmp_path, payload, version="0.97")
+    for algorithm in ("sha256", "sha512"):  # as a 0.97 tool writes them: literal paths, some with ./
+        lines = [
+            f"{hashlib.new(algorithm, payload[p]).hexdigest()}  {'./' if p.endswith('1.txt') else ''}{p}"
+            for p in sorted(payload)
+        ]
+        edit_manifest(bag, f"manifest-{algorithm}.txt", lines)
+    assert "  ./data/%41.txt" in (bag / "manifest-sha256.txt").read_text()
+    report = check(bag)
+    assert_valid(report, warnings=1)
+    assert_warning(report, "bagit.txt", "2.1.1", "0.97")
+
+    one_0 = make_bag(tmp_path / "1.0", payload)  # the same manifests under 1.0 are refused
+    for name in ("manifest-sha256.txt", "manifest-sha512.txt"):
+        write(one_0, name, (bag / name).read_bytes())
+    write_tagmanifests(one_0)
+    report = check(one_0)
+    assert not report.valid
+    assert_problem(report, "manifest-sha256.txt", "2.1.3", "«%» не закодирован")
+    assert_problem(report, "manifest-sha256.txt", "2.1.3", "«.»")
+
+
+def test_a_0_97_manifest_means_what_it_writes(tmp_path: Path) -> None:
+    """In 0.97 %25 is three characters, not %: a 1.0-encoded path names a file the bag lacks."""
+    bag = make_bag(tmp_path, {"data/100%.txt": b"a"}, version="0.97")  # make_bag encodes as 1.0
+    assert "data/100%25.txt" in (bag / "manifest-sha256.txt").read_text()
+    report = check(bag)
+    assert not report.valid
+    assert_problem(report, "data/100%25.txt", "3", "файл отсутствует")
+    assert_problem(report, "data/100%.txt", "3", "нет в manifest-sha256.txt")
+
+
 def test_md5_only_manifests_are_valid_with_a_warning(tmp_path: Path) -> None:
     bag = make_bag(tmp_path, algorithms=("md5",), tag_algorithms=("md5",))
     report = check(bag)

@@ -10,8 +10,11 @@ S3 (`TargetSource`), streaming each file once — nothing is unpacked or copied.
 What is checked (RFC 8493 sections in brackets):
 
 * bagit.txt [§2.1.1]: present, UTF-8 without BOM, exactly the two lines
-  `BagIt-Version: M.N` and `Tag-File-Character-Encoding: ENCODING`; version 1.0
-  (0.97 is checked by the 1.0 rules, with a warning); an encoding Python knows
+  `BagIt-Version: M.N` and `Tag-File-Character-Encoding: ENCODING`; version 1.0,
+  or 0.97 (a warning) checked by its own rules where they differ: its manifest and
+  fetch.txt paths are taken as written — 0.97 percent-encodes nothing, so `%` is
+  no error and `%25` is three characters — and a `./` before a path is allowed;
+  bag-info.txt's label spacing is not held to 1.0's; an encoding Python knows
   (not UTF-8: a warning, the RFC says SHOULD).
 * data/ [§2.1.2] exists and is a folder.
 * Payload manifests `manifest-<algorithm>.txt` [§2.1.3]: at least one; lines
@@ -115,7 +118,7 @@ _RELATIVE_COST = {"md5": 2, "sha1": 1, "sha224": 1, "sha256": 1, "sha384": 3, "s
 """Per-byte cost with SHA extensions; the cheapest algorithm runs in the reading thread."""
 
 SUPPORTED_VERSIONS = {"1.0": False, "0.97": True}
-"""BagIt versions checked (by the 1.0 rules) and whether the version itself earns a warning."""
+"""BagIt versions checked (each by its own rules) and whether the version itself earns a warning."""
 SINGLE_LABELS = ("Bagging-Date", "Bag-Size", "Payload-Oxum", "Bag-Group-Identifier", "Bag-Count")
 """Reserved bag-info.txt labels that SHOULD NOT be repeated (RFC 8493 §2.2.2)."""
 
@@ -529,7 +532,8 @@ class _Validation:
                 self.warn(
                     BAGIT_FILE,
                     "2.1.1",
-                    f"{BAGIT_FILE}: версия BagIt {self.version}; пакет проверен по правилам версии 1.0",
+                    f"{BAGIT_FILE}: версия BagIt {self.version} (до RFC 8493); пакет проверен по её "
+                    "правилам: пути в манифестах без процентного кодирования",
                 )
         if encoding:
             name = encoding.group(1)
@@ -664,10 +668,13 @@ class _Validation:
 
     def filepath(self, name: str, number: int, raw: str, section: str) -> str | None:
         """A manifest's or fetch.txt's filepath decoded (§2.1.3), or None if it is unsafe (reported)."""
-        path, stray = decode_filepath(raw)
         where = f"{name}, строка {number}: «{raw}»"
-        if stray:
-            self.error(name, "2.1.3", f"{where}: знак «%» не закодирован как «%25»")
+        if self.version != "0.97":
+            path, stray = decode_filepath(raw)
+            if stray:
+                self.error(name, "2.1.3", f"{where}: знак «%» не закодирован как «%25»")
+        else:  # 0.97 (draft-kunze-bagit-14) encodes nothing: the path as written, "./" before it allowed
+            path = raw.removeprefix("./")
         reason = _unsafe_path(path)
         if reason:
             self.error(name, "5.1" if reason[1] else section, f"{where}: {reason[0]}")

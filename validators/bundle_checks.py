@@ -4,7 +4,8 @@
 layer, which a bag that is merely valid BagIt can still fail:
 
 * PDF/A-3b [rule «PDF/A-3b»]: every PDF in data/ passes pikepdf's PDF/A validator
-  (`pikepdf.pdfa.validate_written`), the structure our PDFs are written to (R5).
+  (`pikepdf.pdfa.validate_written`), the structure our PDFs are written to (R5), and the rules
+  that validator leaves out — header, trailer /ID, interactive forms (validators.pdfa_rules).
   A construct the validator does not check is a warning, not a failure.
 * XSD [«XSD»]: data/journal.xml against the bundle's *own* data/journal.xsd — the
   schema an auditor years later has in hand, not the one this program ships.
@@ -66,6 +67,7 @@ from validators.bagit_rfc8493 import (
     Throttle,
     validate_bag,
 )
+from validators.pdfa_rules import check_pdf
 
 PDFA_FLAVOUR = f"{PDFA_PART}{PDFA_CONFORMANCE.lower()}"
 RULE_PDFA = f"PDF/A-{PDFA_FLAVOUR}"
@@ -287,18 +289,21 @@ class _Layer:
             try:
                 with self.seekable(path) as document:
                     report = pikepdf.pdfa.validate_written(document, PDFA_FLAVOUR)
+                    broken = [f for f in report.findings if f.rule == "pikepdf:internal"]  # not a PDF
+                    breaches = [] if broken else check_pdf(document)  # what pikepdf's validator leaves out
             except Exception as error:  # an unreadable file is a finding, the others are still checked
                 self.error(path, RULE_PDFA, f"{path}: файл не читается: {error}")
                 continue
             self.throttle.read(self.files[path])
-            broken = [f for f in report.findings if f.rule == "pikepdf:internal"]  # not a readable PDF
+            reported = {f.rule for f in report.violations}  # pikepdf already names some /ID breaches
+            violations = [*(b for b in breaches if b.rule not in reported), *report.violations]
             if broken:
                 self.error(path, RULE_PDFA, f"{path}: PDF не читается: {broken[0].message}")
-            elif report.violations:
+            elif violations:
                 listed = "; ".join(
-                    f"{f.rule} ({f.where}): {f.message}" for f in report.violations[:MAX_PDFA_FINDINGS]
+                    f"{f.rule} ({f.where}): {f.message}" for f in violations[:MAX_PDFA_FINDINGS]
                 )
-                more = len(report.violations) - MAX_PDFA_FINDINGS
+                more = len(violations) - MAX_PDFA_FINDINGS
                 tail = (
                     f"; и ещё {count_words(more, 'нарушение', 'нарушения', 'нарушений')}" if more > 0 else ""
                 )
@@ -306,7 +311,7 @@ class _Layer:
                     path,
                     RULE_PDFA,
                     f"{path}: не соответствует {RULE_PDFA} — "
-                    f"{_violations(len(report.violations))}: "
+                    f"{_violations(len(violations))}: "
                     f"{listed}{tail}",
                 )
             elif report.unsupported:
