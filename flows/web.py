@@ -264,21 +264,28 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
             "kind": query.get("kind", "").strip(),
         }
 
-    @app.get("/catalog")
-    def catalog(request: Request) -> Response:
-        session = allowed(request, Role.SECRETARY)
+    def search_results(request: Request) -> dict[str, object]:
+        """The bundle search of the secretary's and the auditor's pages: the form's values and what
+        they find, with the choices the form offers."""
         args = search_args(request)
         found = bundles.find_bundles(
             settings, args["year"] or None, args["class_name"] or None, args["kind"] or None
         )
+        return {
+            "bundles": found,
+            "kinds": bundles.kind_choices(),
+            "years": bundles.years(settings) or [DEFAULT_YEAR],
+            **args,
+        }
+
+    @app.get("/catalog")
+    def catalog(request: Request) -> Response:
+        session = allowed(request, Role.SECRETARY)
         return page(
             request,
             "catalog.html",
             session,
-            bundles=found,
-            kinds=bundles.kind_choices(),
-            years=bundles.years(settings) or [DEFAULT_YEAR],
-            **args,
+            **search_results(request),
         )
 
     @app.post("/retrieve")
@@ -353,21 +360,14 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
     @app.get("/audit")
     def audit(request: Request) -> Response:
         session = allowed(request, Role.AUDITOR)
-        args = search_args(request)
-        found = bundles.find_bundles(
-            settings, args["year"] or None, args["class_name"] or None, args["kind"] or None
-        )
         return page(
             request,
             "audit.html",
             session,
-            bundles=found,
-            kinds=bundles.kind_choices(),
-            years=bundles.years(settings) or [DEFAULT_YEAR],
+            **search_results(request),
             runs=board.past("verify")[:10],
             digests=bundles.digests(settings)[:10],
             run_failed=run_failed,
-            **args,
         )
 
     @app.post("/verify")
