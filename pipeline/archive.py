@@ -457,16 +457,18 @@ def archive_bundle(
     findings: Sequence[Finding],
     *,
     today: Callable[[], dt.date] | None = None,
+    xml: bytes | None = None,
 ) -> ClassArchiveResult:
     """One bundle of a class, start to end, unless it is unchanged (R9): the steps above in order.
 
     The caller holds the class lock, so two runs never race for the same version. `today` is the
-    clock of the acts recorded in the bundle (default: local_today).
+    clock of the acts recorded in the bundle (default: local_today); `xml` is the journal's
+    journal.xml when the caller made it already (the year's kinds share one snapshot).
     """
     class_name = journal.school_class.name
     counts = finding_fields(findings)
     targets = settings.targets()
-    xml = journal_xml(journal)
+    xml = journal_xml(journal) if xml is None else xml
     source_fingerprint = fingerprint(xml)
     catalog = open_catalog(settings.catalog_path)
     try:
@@ -571,7 +573,10 @@ def archive_year_class(
         if has_errors(findings) and not allow_errors:
             return [blocked_result(class_name, findings, kind=BundleKind.YEAR)]
         with class_lock(settings, journal.year.name, journal.school_class.name):
-            results = [archive_bundle(settings, journal, spec, findings) for spec in year_end_kinds()]
+            xml = journal_xml(journal)  # one snapshot, one journal.xml for every kind of the year
+            results = [
+                archive_bundle(settings, journal, spec, findings, xml=xml) for spec in year_end_kinds()
+            ]
             if all(result.ok for result in results):
                 catalog = open_catalog(settings.catalog_path)
                 try:
