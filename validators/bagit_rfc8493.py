@@ -1,4 +1,4 @@
-"""Full BagIt 1.0 validation by RFC 8493, written here, not delegated to bagit-python (R5, R7).
+"""Full BagIt validation by RFC 8493 (and 0.93–0.97 by their drafts), written here, not delegated (R5, R7).
 
 An auditor years from now asks one question of each stored bundle: is it the bag
 that was sealed, whole and unchanged? `validate_bag` answers it for one bag and
@@ -11,11 +11,15 @@ What is checked (RFC 8493 sections in brackets):
 
 * bagit.txt [§2.1.1]: present, UTF-8 without BOM, exactly the two lines
   `BagIt-Version: M.N` and `Tag-File-Character-Encoding: ENCODING`; version 1.0,
-  or 0.97 (a warning) checked by its own rules where they differ: its manifest and
-  fetch.txt paths are taken as written — 0.97 percent-encodes nothing, so `%` is
-  no error and `%25` is three characters — and a `./` before a path is allowed;
-  bag-info.txt's label spacing is not held to 1.0's; an encoding Python knows
-  (not UTF-8: a warning, the RFC says SHOULD).
+  or a draft version 0.93–0.97 (a warning) checked by its own rules where they
+  differ (`BAGIT_VERSIONS`): manifest and fetch.txt paths are taken as written —
+  the drafts percent-encode nothing, so `%` is no error and `%25` is three
+  characters — md5sum's binary-mode `*` and a `./` before a path are allowed;
+  bag-info.txt is package-info.txt until 0.95 (Packing-Date, Package-Size); 0.93
+  and 0.94 have no tag manifests; label spacing is not held to 1.0's; MD5/SHA-1
+  alone earns no warning. bagit-python writes 0.97 with CR and LF as %0D and %0A:
+  such a path is decoded when only the decoded name is in the bag (a warning).
+  An encoding Python knows (not UTF-8: a warning, the RFC says SHOULD).
 * data/ [§2.1.2] exists and is a folder.
 * Payload manifests `manifest-<algorithm>.txt` [§2.1.3]: at least one; lines
   `checksum<whitespace>filepath` (one or more spaces or tabs), read by the grammar
@@ -42,6 +46,10 @@ What is checked (RFC 8493 sections in brackets):
 * Paths [§5.1]: `..`, absolute paths (`/…`, `C:…`, `\\…`) and `~` are refused
   wherever they appear (manifests, fetch.txt) and never opened; backslashes and
   empty or `.` segments are errors too (§2.1.3: `/` is the separator).
+* Size: tag files are streamed in CHUNK_SIZE pieces, never read whole; a manifest
+  or fetch.txt past MAX_MANIFEST_LINES lines or MAX_MANIFEST_BYTES bytes is refused
+  (an error naming it and the limit) and its entries are not used, so memory stays
+  bounded whatever a bag declares (benchmarks/manifest_memory.py).
 * A file that cannot be read, whatever the source raises (an S3 stream fails with
   botocore's own errors), is a problem naming it [§3]; the rest is still checked.
 * Symbolic links and special files in the bag are errors [§5.1]: a link can point
@@ -118,6 +126,9 @@ ALGORITHM_TITLES = {
 _RELATIVE_COST = {"md5": 2, "sha1": 1, "sha224": 1, "sha256": 1, "sha384": 3, "sha512": 3}
 """Per-byte cost with SHA extensions; the cheapest algorithm runs in the reading thread."""
 
+PACKAGE_INFO_FILE = "package-info.txt"
+"""bag-info.txt's name in BagIt 0.93–0.95."""
+
 
 @dataclass(frozen=True, slots=True)
 class BagItVersion:
@@ -153,8 +164,6 @@ def _draft(number: str, drafts: str, *, old_names: bool, tag_manifests: bool = T
     )
 
 
-PACKAGE_INFO_FILE = "package-info.txt"
-"""bag-info.txt's name in BagIt 0.93–0.95."""
 BAGIT_VERSIONS = {
     version.number: version
     for version in (
@@ -184,8 +193,9 @@ def single_labels(version: BagItVersion) -> tuple[str, ...]:
 
 
 MAX_MANIFEST_LINES = 250_000
-"""A manifest with more entries is refused unread past that line: its entries are kept in memory
-(about 0.5 KB each with two manifests), so this bounds a check at roughly 250 MB."""
+"""A manifest (or fetch.txt) with more non-blank lines is refused, unread past the limit: its entries
+are kept while compared, and at the limit, every entry naming a missing file, one check peaks at
+about 210 MB (benchmarks/manifest_memory.py; docs/verify-and-audit.md)."""
 MAX_MANIFEST_BYTES = 100_000_000
 """A manifest (or fetch.txt) larger than this (10^8 bytes, ~400 bytes a line) is refused without reading."""
 SMALL_TAG_FILE = 1 << 20
