@@ -1052,3 +1052,14 @@ def test_tag_files_are_streamed_in_chunks_and_lines_cut_by_a_chunk_are_joined(
         ("data/journal.pdf", "RFC 8493 §3", f"data/journal.pdf: контрольная сумма {a} не совпадает с {m}")
         for a, m in (("SHA-256", "manifest-sha256.txt"), ("SHA-512", "manifest-sha512.txt"))
     ]
+
+
+def test_a_huge_bagit_txt_is_refused_unread(tmp_path: Path) -> None:
+    bag = make_bag(tmp_path)
+    write(bag, "bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n" + " " * CHUNK_SIZE)
+    write_tagmanifests(bag)
+    assert (
+        "bagit.txt",
+        "RFC 8493 §2.1.1",
+        "bagit.txt: 1 048 630 байт, а должно быть две короткие строки",
+    ) in findings(check(bag).problems)

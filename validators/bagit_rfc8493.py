@@ -626,6 +626,13 @@ class _Validation:
         if BAGIT_FILE not in self.files:
             self.error(BAGIT_FILE, "2.1.1", f"{BAGIT_FILE}: файл отсутствует — без него папка не пакет BagIt")
             return
+        if self.files[BAGIT_FILE] > SMALL_TAG_FILE:  # two short lines: a bigger file is not read at all
+            self.error(
+                BAGIT_FILE,
+                "2.1.1",
+                f"{BAGIT_FILE}: {_figure(self.files[BAGIT_FILE])} байт, а должно быть две короткие строки",
+            )
+            return
         data = self.read(BAGIT_FILE)
         if data is None:
             return
