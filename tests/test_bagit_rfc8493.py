@@ -250,7 +250,7 @@ def test_an_empty_payload_is_valid(tmp_path: Path) -> None:
     bagit_python_validates(bag)
 
 
-def test_version_0_97_is_checked_by_the_1_0_rules_with_a_warning(tmp_path: Path) -> None:
+def test_a_0_97_bag_of_1_0_style_paths_is_valid_with_one_warning(tmp_path: Path) -> None:
     bag = make_bag(tmp_path, version="0.97")
     report = check(bag)
     assert_valid(report, warnings=1)

@@ -457,8 +457,8 @@ def validate_bag(
     raises for a bad bag: an unreadable bag or file is itself a problem in the report.
     """
     started = time.perf_counter()
-    validation = _Validation(source, Throttle(max_rate_mb_s), tuple(supported_algorithms))
-    validation.max_manifest_lines, validation.max_manifest_bytes = max_manifest_lines, max_manifest_bytes
+    limits = (max_manifest_lines, max_manifest_bytes)
+    validation = _Validation(source, Throttle(max_rate_mb_s), tuple(supported_algorithms), *limits)
     validation.run()
     problems = tuple(sorted(validation.problems, key=lambda problem: problem.path))
     warnings = tuple(sorted(validation.warnings, key=lambda problem: problem.path))
@@ -476,7 +476,14 @@ def validate_bag(
 class _Validation:
     """The state of one validation; each method checks one RFC element and records findings."""
 
-    def __init__(self, source: BagSource, throttle: Throttle, supported: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        source: BagSource,
+        throttle: Throttle,
+        supported: tuple[str, ...],
+        max_manifest_lines: int = MAX_MANIFEST_LINES,
+        max_manifest_bytes: int = MAX_MANIFEST_BYTES,
+    ) -> None:
         self.source = source
         self.throttle = throttle
         self.supported = supported
@@ -489,8 +496,8 @@ class _Validation:
         self.version = BAGIT_VERSIONS["1.0"]
         self.read_bytes: dict[str, bytes] = {}  # small tag files already read, hashed from memory
         self.unread: set[str] = set()  # tag files whose reading stopped at a problem
-        self.max_manifest_lines = MAX_MANIFEST_LINES
-        self.max_manifest_bytes = MAX_MANIFEST_BYTES
+        self.max_manifest_lines = max_manifest_lines
+        self.max_manifest_bytes = max_manifest_bytes
         self.manifests: list[_Manifest] = []
         self.fetch: list[_FetchEntry] = []
         self.files_checked = 0
