@@ -1026,7 +1026,7 @@ def test_a_manifest_over_the_byte_limit_is_refused_unread(tmp_path: Path) -> Non
     assert (
         "manifest-sha512.txt",
         "RFC 8493 §2.1.3",
-        f"manifest-sha512.txt: больше {size - 1} байт ({size} байт и более) — файл такого размера не "
+        f"manifest-sha512.txt: {size} байт — файл такого размера не "
         f"проверяется (предел {size - 1} байт, docs/verify-and-audit.md)",
     ) in findings(report.problems)
 

@@ -580,7 +580,7 @@ class _Validation:
             chunk = stream.read(CHUNK_SIZE)
             self.throttle.read(len(chunk))
             if consumed + len(chunk) > limit:
-                self.error(relpath, section, f"{relpath}: {_too_big(consumed + len(chunk), limit)}")
+                self.error(relpath, section, f"{relpath}: {_too_big(None, limit)}")
                 return
             try:
                 buffered = len(decoder.getstate()[0])
@@ -1118,10 +1118,12 @@ def _figure(n: int) -> str:
     return f"{n:,}".replace(",", " ")
 
 
-def _too_big(size: int, limit: int) -> str:
+def _too_big(size: int | None, limit: int) -> str:
+    """Why a tag file is refused for its size: `size` when the listing told it, None when reading did."""
+    stated = f"{_figure(size)} байт" if size is not None else f"больше {_figure(limit)} байт"
     return (
-        f"больше {_figure(limit)} байт ({_figure(size)} байт и более) — файл такого размера не "
-        f"проверяется (предел {_figure(limit)} байт, docs/verify-and-audit.md)"
+        f"{stated} — файл такого размера не проверяется "
+        f"(предел {_figure(limit)} байт, docs/verify-and-audit.md)"
     )
 
 
