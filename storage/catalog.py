@@ -191,40 +191,36 @@ def open_catalog(location: str | Path, school: str | None = None) -> Database:
 def migrate_catalog(db: Database) -> None:
     """Key a catalog from before schools by (school, bundle id): each row takes its bundle's school.
 
-    Only SQLite catalogs predate schools; the old tables are copied into the new ones in one
-    transaction, so a failed migration leaves the catalog as it was."""
+    Only SQLite catalogs predate schools. The old tables are copied into the new ones in one
+    transaction (one script), so a failed migration leaves the catalog as it was."""
     columns = db.columns("replicas")
     if db.is_postgresql or not columns or "school" in columns:
         return
-    db.execute("PRAGMA foreign_keys = OFF")
+    old = {table: db.columns(table) for table in KEYED_TABLES}
+    script = ["PRAGMA foreign_keys = OFF", "BEGIN"]
+    script += [f'ALTER TABLE "{table}" RENAME TO "old_{table}"' for table, names in old.items() if names]
+    script += ["DROP INDEX IF EXISTS fixity_checks_bundle", SCHEMA.strip().rstrip(";")]
+    for table, names in old.items():
+        if not names:
+            continue
+        school = (
+            "o.school"
+            if table == "bundles"
+            else ("COALESCE((SELECT b.school FROM old_bundles b WHERE b.bundle_id = o.bundle_id), '')")
+        )
+        listed = [name for name in names if name != "school"]
+        script.append(
+            f"INSERT INTO {table} (school, {', '.join(listed)})"
+            f" SELECT {school}, {', '.join('o.' + name for name in listed)} FROM old_{table} o"
+        )
+    script += [f'DROP TABLE "old_{table}"' for table, names in reversed(old.items()) if names]
+    script += ["COMMIT", "PRAGMA foreign_keys = ON"]
     try:
-        with db:
-            for table in KEYED_TABLES:
-                if db.columns(table):
-                    db.execute(f'ALTER TABLE "{table}" RENAME TO "old_{table}"')
-            db.execute("DROP INDEX IF EXISTS fixity_checks_bundle")
-        db.executescript(SCHEMA)
-        with db:
-            for table in KEYED_TABLES:
-                names = [c for c in db.columns(f"old_{table}") if c != "school"]
-                if not names:
-                    continue
-                listed = ", ".join(names)
-                school = (
-                    "o.school"
-                    if table == "bundles"
-                    else (
-                        "COALESCE((SELECT b.school FROM old_bundles b WHERE b.bundle_id = o.bundle_id), '')"
-                    )
-                )
-                db.execute(
-                    f"INSERT INTO {table} (school, {listed})"
-                    f" SELECT {school}, {', '.join('o.' + n for n in names)} FROM old_{table} o"
-                )
-            for table in reversed(KEYED_TABLES):
-                db.execute(f'DROP TABLE IF EXISTS "old_{table}"')
-    finally:
+        db.executescript(";\n".join(script) + ";")
+    except sqlite3.DatabaseError as error:
+        db.connection.rollback()
         db.execute("PRAGMA foreign_keys = ON")
+        raise CatalogError(f"Каталог не переведён на ключи по школам: {error}") from error
 
 
 def school_of(db: Database, bundle_id: str) -> str | None:
