@@ -521,15 +521,18 @@ def serve(ctx: click.Context) -> None:
     from flows.archive import archive_period, archive_year
     from flows.audit import audit_deployments
 
+    school = {"school": settings.school.folder} if settings.school and len(settings.schools) > 1 else {}
+    suffix = f"-{settings.school.folder}" if school and settings.school else ""  # one set per school
+
     serve_deployments(
         archive_period.to_deployment(
-            name="archive-period",
-            parameters={"year": current_year(), "period": "Q1", "home": str(settings.home)},
+            name=f"archive-period{suffix}",
+            parameters={"year": current_year(), "period": "Q1", "home": str(settings.home), **school},
             description="Квартальный архив классных журналов (R1)",
         ),
         archive_year.to_deployment(
-            name="archive-year",
-            parameters={"year": current_year(), "home": str(settings.home)},
+            name=f"archive-year{suffix}",
+            parameters={"year": current_year(), "home": str(settings.home), **school},
             description="Годовой архив: опечатанные журналы (5 лет) и сводные ведомости (25 лет), R2, R3",
         ),
         *audit_deployments(settings),  # the fixity audit on its schedules (R7, R8)
