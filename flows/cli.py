@@ -739,6 +739,8 @@ def verify(
                 click.echo(f"Ошибка: {path}: папки пакета нет", err=True)
                 sys.exit(EXIT_BAD_INPUT)
         home_settings = settings_if_home((options_of(ctx).home or default_home()).expanduser().resolve())
+        if home_settings is not None and (school_of(ctx) or len(home_settings.schools) == 1):
+            home_settings = select_school(home_settings, school_of(ctx))  # the catalog of that school
         has_catalog = home_settings is not None and home_settings.has_catalog()
         reports = verify_folders(paths, home_settings, max_rate, deep=deep, at=at)
     if check_all and not reports and not as_json:
