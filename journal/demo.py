@@ -142,17 +142,18 @@ DEMO_SCHOOL_NUMBER = 17
 
 
 def generate_demo_school(
-    size: str = "small", seed: int = 2024, number: int = DEMO_SCHOOL_NUMBER
+    size: str = "small", seed: int = 2024, number: int = DEMO_SCHOOL_NUMBER, name: str | None = None
 ) -> DemoSchool:
     """The demo school year for one of `SIZES`; the same seed gives an equal result.
-    `number` names the school (№ 17 by default), so several demo schools differ."""
+    `number` names the school (№ 17 by default), so several demo schools differ; `name`, when
+    given, is the school's name instead (a configured school that is not a numbered demo school)."""
     if size not in SIZES:
         raise ValueError(f"unknown demo size {size!r}: choose one of {', '.join(SIZES)}")
     rng = random.Random(seed)
     fake = Faker("ru_RU")
     fake.seed_instance(seed)
     build = _Build(rng, _People(rng, fake))
-    build.school = _make_school(rng, build.people, number)
+    build.school = _make_school(rng, build.people, number, name)
     build.classes = [_new_class(i + 1, name) for i, name in enumerate(SIZES[size])]
     for klass in build.classes:
         _enrol_pupils(build, klass)
@@ -414,7 +415,7 @@ class _Build:
 # --- School, classes, calendar -----------------------------------------------------------
 
 
-def _make_school(rng: random.Random, people: _People, number: int) -> School:
+def _make_school(rng: random.Random, people: _People, number: int, name: str | None) -> School:
     city, postcode = rng.choice(_CITIES)
     address = (
         f"{postcode}{rng.randint(0, 999):03d}, г. {city}, {rng.choice(_STREETS)}, д. {rng.randint(3, 48)}"
@@ -423,8 +424,8 @@ def _make_school(rng: random.Random, people: _People, number: int) -> School:
     director = " ".join(people.adult(male, _TEACHER_MEN if male else _TEACHER_WOMEN))
     return School(
         id=1,
-        name=f"МБОУ «Средняя общеобразовательная школа № {number}»",
-        short_name=f"МБОУ СОШ № {number}",
+        name=name or f"МБОУ «Средняя общеобразовательная школа № {number}»",
+        short_name=name or f"МБОУ СОШ № {number}",
         address=address,
         director=director,
     )

@@ -44,14 +44,17 @@ def make_demo_school(
     *,
     source_url: str | None,
     force: bool,
-    number: int = DEMO_SCHOOL_NUMBER,
 ) -> DemoSchool:
     """Generate the deterministic demo year into the journal database, the demo seal if there is none,
-    and the roots of the folder targets inside the home (the default two), so the demo works at once."""
+    and the roots of the folder targets inside the home (the default two), so the demo works at once.
+
+    For a school of [[schools]] the journal names that school (demo_identity), so
+    `demo --school X` writes what `demo --schools N` wrote for X."""
     url = source_url or settings.source_url
     if force:
         remove_sqlite_database(url)
-    school = generate_demo_school(size=size, seed=seed, number=number)
+    number, name, seed = demo_identity(settings, seed)
+    school = generate_demo_school(size=size, seed=seed, number=number, name=name)
     engine = open_source(url, create=True)
     try:
         create_schema(engine)
@@ -78,13 +81,31 @@ SCHOOLS_NOTE = """
 """
 
 
+DEMO_SCHOOL_NAME = "МБОУ СОШ № {number}"
+"""The short name of a numbered demo school, as `demo --schools N` writes it into [[schools]]."""
+_NUMBERED_DEMO_SCHOOL = re.compile(re.escape(DEMO_SCHOOL_NAME).replace(re.escape("{number}"), r"(\d+)"))
+
+
+def demo_identity(settings: Settings, seed: int) -> tuple[int, str | None, int]:
+    """(number, name, seed) of the demo journal of the selected school. Without [[schools]]: № 17 and
+    `seed`. A [[schools]] school keeps its configured name (a name like «МБОУ СОШ № 18» gives the
+    number), and its seed is `seed` plus its place in the list, as `demo --schools N` numbers them."""
+    if settings.school is None:
+        return DEMO_SCHOOL_NUMBER, None, seed
+    place = settings.schools.index(settings.school)
+    numbered = _NUMBERED_DEMO_SCHOOL.fullmatch(settings.school.name)
+    if numbered:
+        return int(numbered.group(1)), None, seed + place
+    return DEMO_SCHOOL_NUMBER + place, settings.school.name, seed + place
+
+
 def demo_school_entries(count: int) -> str:
     """The [[schools]] entries of `count` demo schools, numbered from № 17."""
     entries = []
     for index in range(count):
         number = DEMO_SCHOOL_NUMBER + index
         entries.append(
-            f'[[schools]]\nname = "МБОУ СОШ № {number}"\nfolder = "school-{number}"\n'
+            f'[[schools]]\nname = "{DEMO_SCHOOL_NAME.format(number=number)}"\nfolder = "school-{number}"\n'
             f'source_url = "sqlite:///journal-school-{number}.sqlite"\n'
         )
     return SCHOOLS_NOTE + "\n".join(entries)
@@ -110,15 +131,10 @@ def make_demo_schools(
         raise ConfigError(
             f"В файле настроек {settings.config_path} {len(settings.schools)} школ [[schools]], а не {count}"
         )
-    made = []
-    for index, school in enumerate(settings.schools[:count]):
-        one = school_settings(settings, school)
-        made.append(
-            make_demo_school(
-                one, size, seed + index, source_url=None, force=force, number=DEMO_SCHOOL_NUMBER + index
-            )
-        )
-    return made
+    return [
+        make_demo_school(school_settings(settings, school), size, seed, source_url=None, force=force)
+        for school in settings.schools[:count]
+    ]
 
 
 def _commented(match: re.Match[str]) -> str:

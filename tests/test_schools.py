@@ -19,7 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from flows.cli import main
-from journal.source import create_schema, open_source, write_school_year
+from journal.model import SchoolYear
+from journal.source import create_schema, open_source, read_school_year, write_school_year
 from pipeline.archive import ArchiveStatus, archive_period_class, class_lock
 from pipeline.settings import ConfigError, Settings, load_settings, schools_to_run, select_school
 from pipeline.targets import init_home_targets
@@ -337,8 +338,9 @@ def test_demo_writes_several_schools_and_commands_ask_which(tmp_path: Path) -> N
 
 def two_school_home(home: Path, catalog_url: str) -> Settings:
     """Two schools whose journals both hold the test school year (so both have a «5А»), sharing two
-    folder targets, with the catalog on the PostgreSQL server."""
-    settings = write_config(home, f'[catalog]\nurl = "{catalog_url}"\n' + TWO_SCHOOLS)
+    folder targets, with the catalog on the PostgreSQL server at `catalog_url` (or in the home)."""
+    catalog = f'[catalog]\nurl = "{catalog_url}"\n' if catalog_url else ""  # "": the SQLite file in the home
+    settings = write_config(home, catalog + TWO_SCHOOLS)
     for school in schools_to_run(settings, None):
         engine = open_source(school.source_url, create=True)
         try:
@@ -392,3 +394,43 @@ def test_two_processes_archiving_one_class_make_one_version(postgres_url: str, t
         db.close()
     for target in school_a.targets():
         assert target.list_bundles() == [f"school-a/2024-2025/5a/{BUNDLE}", f"school-b/2024-2025/5a/{BUNDLE}"]
+
+
+# --- the demo of one chosen school -------------------------------------------------------------
+
+
+def demo_year(settings: Settings) -> SchoolYear:
+    """The demo year the selected school's journal holds."""
+    engine = open_source(settings.source_url)
+    try:
+        return read_school_year(engine, "2024/2025")
+    finally:
+        engine.dispose()
+
+
+def demo_school_names(settings: Settings) -> tuple[str, str]:
+    """(name, short name) of the school the selected school's journal names."""
+    school = demo_year(settings).school
+    return school.name, school.short_name
+
+
+def test_demo_of_one_chosen_school_names_that_school(tmp_path: Path) -> None:
+    """`demo --school X` writes X's journal under X's name, as `demo --schools N` wrote it (same seed)."""
+    runner = CliRunner()
+    home = ["--home", str(tmp_path)]
+    assert runner.invoke(main, [*home, "demo", "--size", "class", "--schools", "2"]).exit_code == 0
+    school_18 = select_school(load_settings(tmp_path), "school-18")
+    written = demo_year(school_18)
+    again = runner.invoke(main, [*home, "demo", "--size", "class", "--school", "school-18", "--force"])
+    assert again.exit_code == 0, again.output
+    assert "Демо-школа «МБОУ СОШ № 18»" in again.output
+    assert demo_school_names(school_18) == (
+        "МБОУ «Средняя общеобразовательная школа № 18»",
+        "МБОУ СОШ № 18",
+    )
+    assert demo_year(school_18) == written
+
+    named = write_config(tmp_path / "named", TWO_SCHOOLS)
+    made = runner.invoke(main, ["--home", str(named.home), "demo", "--size", "class", "--school", "school-b"])
+    assert made.exit_code == 0, made.output
+    assert demo_school_names(select_school(named, "school-b")) == ("Школа Б", "Школа Б")
