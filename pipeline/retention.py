@@ -471,8 +471,11 @@ def _restore(db: Database, folder: ActFolder, entry: ActEntry, targets: Sequence
         newer = fields.get("superseded_by")
         if newer and find_bundle(db, str(newer)) is not None:
             mark_superseded(db, entry.bundle_id, str(newer))
+    known = destruction_of(db, entry.bundle_id)
+    kept = {target for target, _ in known.targets} if known else set()  # with its time, by the rebuild
     for target in gone:
-        record_destruction(db, entry.bundle_id, folder.ref, target.name, None)
+        if target.name not in kept:
+            record_destruction(db, entry.bundle_id, folder.ref, target.name, None)
 
 
 def _holds(target: Target, key: str) -> bool:

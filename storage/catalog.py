@@ -677,6 +677,12 @@ def supersede_period_bundles(db: Database, year_bundle: BundleRecord) -> None:
 
 DERIVED_TABLES = ("bundles", "replicas", "changes", "anchors")
 """What a rebuild reads back from the bundles; every other table is the catalog's own memory."""
+TOMBSTONE_PARENTS = {"destructions": "bundles", "destroyed_replicas": "destructions"}
+"""The catalog's own tables that refer to a bundle's record (a foreign key), in the order they are
+filled, each with the table it refers to. A rebuild keeps their rows whose bundle some target still
+holds; a bundle gone from every target comes back from its archived act
+(pipeline.retention.restore_tombstones), its record taken from the act."""
+_KEPT_IF_REBUILT = " WHERE (school, bundle_id) IN (SELECT school, bundle_id FROM main.{parent})"
 
 
 def _keep_fixity_history(db: Database, old_catalog: Path) -> list[str]:
@@ -696,7 +702,9 @@ def _keep_fixity_history(db: Database, old_catalog: Path) -> list[str]:
                     continue
                 if not db.execute("SELECT 1 FROM main.sqlite_master WHERE name = ?", (name,)).fetchone():
                     db.execute(sql)
-                db.execute(f'INSERT INTO main."{name}" SELECT * FROM old."{name}"')
+                parent = TOMBSTONE_PARENTS.get(name)
+                kept = _KEPT_IF_REBUILT.format(parent=parent) if parent else ""
+                db.execute(f'INSERT INTO main."{name}" SELECT * FROM old."{name}"{kept}')
     except sqlite3.DatabaseError as error:
         return [f"{old_catalog}: история проверок не перенесена ({error})"]
     finally:
@@ -706,7 +714,7 @@ def _keep_fixity_history(db: Database, old_catalog: Path) -> list[str]:
 
 
 def rebuild_catalog(
-    catalog_path: str | Path, targets: Sequence[Target], *, verify: bool = False
+    catalog_location: str | Path, targets: Sequence[Target], *, verify: bool = False
 ) -> list[str]:
     """Recreate the catalog from the bundles on the targets alone; return the problems met.
 
@@ -715,64 +723,110 @@ def rebuild_catalog(
     `verify`, read back and "verified" or "corrupt". The anchor recorded at archive
     time (record_anchor) is lost with the old catalog: with `verify` it is taken from
     the first replica that verifies, and its origin says so — weaker than the original,
-    as a bag rewritten consistently before the rebuild would be trusted. The new catalog is built
-    beside the old one and replaces it in one rename, so a failed rebuild loses nothing.
+    as a bag rewritten consistently before the rebuild would be trusted. A SQLite catalog is
+    built beside the old one and replaces it in one rename; a PostgreSQL catalog is rebuilt in
+    one transaction (`_rebuild_on_server`): either way a failed rebuild loses nothing.
     Every school's bundles are rebuilt: `targets` are all the installation's.
     """
-    if is_postgresql_url(catalog_path):
-        raise CatalogError(
-            "Каталог на сервере PostgreSQL не восстанавливается этой командой: он общий для всех машин; "
-            "восстановите базу из резервной копии сервера"
-        )
-    catalog_path = Path(catalog_path)
+    if is_postgresql_url(catalog_location):
+        return _rebuild_on_server(str(catalog_location), targets, verify)
+    catalog_path = Path(catalog_location)
     if catalog_path.exists():
         open_catalog(catalog_path).close()  # an old catalog's own tables in today's form (migrate_catalog)
     building = catalog_path.with_name(catalog_path.name + ".rebuild")
     building.unlink(missing_ok=True)
-    problems: list[str] = []
     db = open_catalog(building)
     try:
-        records: dict[tuple[str, str], BundleRecord] = {}
-        for target in targets:
-            try:
-                keys = target.list_bundles()
-            except (OSError, StorageError) as error:
-                problems.append(f"{target.name}: список пакетов не читается: {error}")
-                continue
-            for key in keys:
-                try:
-                    record = read_bundle_record(target, key)
-                except CatalogError as error:
-                    problems.append(str(error))
-                    continue
-                known = records.get((record.school, record.bundle_id))
-                if known is not None and known != record:
-                    problems.append(
-                        f"{target.name}: пакет {key} отличается от копии того же пакета на другом хранилище"
-                    )
-                    continue
-                school = db.for_school(record.school)
-                if known is None:
-                    records[(record.school, record.bundle_id)] = record
-                    record_bundle(school, record)
-                if verify:
-                    found = verify_stored_bundle(target, key)
-                    status = ReplicaStatus.CORRUPT if found else ReplicaStatus.VERIFIED
-                    record_replica(
-                        school, record.bundle_id, target.name, status, dt.datetime.now(dt.UTC), found
-                    )
-                    problems += found
-                    if not found and anchor_of(school, record.bundle_id) is None:
-                        problems += _anchor_from_replica(school, target, record)
-                else:
-                    record_replica(school, record.bundle_id, target.name, ReplicaStatus.STORED)
-        for record in list_bundles(db, kind=BundleKind.YEAR, current_only=True):
-            supersede_period_bundles(db, record)
+        problems = _read_targets(db, targets, verify)
         problems += _keep_fixity_history(db, catalog_path)
     finally:
         db.close()
     os.replace(building, catalog_path)
     return problems
+
+
+def _read_targets(db: Database, targets: Sequence[Target], verify: bool) -> list[str]:
+    """Record every bundle the targets hold, and each replica, into an empty catalog (rebuild_catalog)."""
+    problems: list[str] = []
+    records: dict[tuple[str, str], BundleRecord] = {}
+    for target in targets:
+        try:
+            keys = target.list_bundles()
+        except (OSError, StorageError) as error:
+            problems.append(f"{target.name}: список пакетов не читается: {error}")
+            continue
+        for key in keys:
+            try:
+                record = read_bundle_record(target, key)
+            except CatalogError as error:
+                problems.append(str(error))
+                continue
+            known = records.get((record.school, record.bundle_id))
+            if known is not None and known != record:
+                problems.append(
+                    f"{target.name}: пакет {key} отличается от копии того же пакета на другом хранилище"
+                )
+                continue
+            school = db.for_school(record.school)
+            if known is None:
+                records[(record.school, record.bundle_id)] = record
+                record_bundle(school, record)
+            if verify:
+                found = verify_stored_bundle(target, key)
+                status = ReplicaStatus.CORRUPT if found else ReplicaStatus.VERIFIED
+                record_replica(school, record.bundle_id, target.name, status, dt.datetime.now(dt.UTC), found)
+                problems += found
+                if not found and anchor_of(school, record.bundle_id) is None:
+                    problems += _anchor_from_replica(school, target, record)
+            else:
+                record_replica(school, record.bundle_id, target.name, ReplicaStatus.STORED)
+    for record in list_bundles(db, kind=BundleKind.YEAR, current_only=True):
+        supersede_period_bundles(db, record)
+    return problems
+
+
+def _rebuild_on_server(url: str, targets: Sequence[Target], verify: bool) -> list[str]:
+    """Rebuild a PostgreSQL catalog in place, in one transaction: the tables read from the bundles
+    are emptied and read again from the targets; the fixity history, the web page's tables
+    (storage.accounts) and every other table of the catalog's own memory stay as they are. Tombstones
+    of bundles some target still holds are put back as they were (a bundle's record came from the
+    targets); those of bundles gone everywhere come back from the archived acts, as after a rebuild of
+    the SQLite file (pipeline.retention.restore_tombstones)."""
+    db = open_catalog(url)
+    try:
+        with db:
+            # Runs on other machines wait for the rebuild instead of recording into a half-built catalog.
+            db.execute(f"LOCK TABLE {', '.join((*DERIVED_TABLES, *TOMBSTONE_PARENTS))} IN EXCLUSIVE MODE")
+            kept = {table: _rows_of(db, table) for table in TOMBSTONE_PARENTS}
+            for table in (*reversed(TOMBSTONE_PARENTS), *reversed(DERIVED_TABLES)):
+                db.execute(f"DELETE FROM {table}")
+            problems = _read_targets(db, targets, verify)
+            for table in TOMBSTONE_PARENTS:
+                columns, rows = kept[table]
+                for row in rows:
+                    _put_back(db, table, columns, row)
+    finally:
+        db.close()
+    return problems
+
+
+def _rows_of(db: Database, table: str) -> tuple[list[str], list[tuple]]:
+    """A table's columns (without PostgreSQL's generated `rowid`) and its rows in insertion order."""
+    columns = [name for name in db.columns(table) if name != "rowid"]
+    names = ", ".join(columns)
+    return columns, db.execute(f"SELECT {names} FROM {table} ORDER BY rowid").fetchall()
+
+
+def _put_back(db: Database, table: str, columns: list[str], row: tuple) -> None:
+    """Insert a kept tombstone row again if the bundle (or the tombstone) it belongs to was rebuilt."""
+    values = dict(zip(columns, row, strict=True))
+    if not db.execute(
+        f"SELECT 1 FROM {TOMBSTONE_PARENTS[table]} WHERE school = ? AND bundle_id = ?",
+        (values["school"], values["bundle_id"]),
+    ).fetchone():
+        return
+    placeholders = ", ".join("?" for _ in columns)
+    db.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", row)
 
 
 def _anchor_from_replica(db: Database, target: Target, record: BundleRecord) -> list[str]:

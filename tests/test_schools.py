@@ -21,7 +21,9 @@ from click.testing import CliRunner
 from flows.cli import main
 from journal.model import SchoolYear
 from journal.source import create_schema, open_source, read_school_year, write_school_year
+from pipeline import access_log
 from pipeline.archive import ArchiveStatus, archive_period_class, class_lock
+from pipeline.retention import apply_act, approve_act, draft_act
 from pipeline.settings import ConfigError, Settings, load_settings, schools_to_run, select_school
 from pipeline.targets import init_home_targets
 from pipeline.users import add_user, disable_user, log_in, session_of
@@ -394,6 +396,71 @@ def test_two_processes_archiving_one_class_make_one_version(postgres_url: str, t
         db.close()
     for target in school_a.targets():
         assert target.list_bundles() == [f"school-a/2024-2025/5a/{BUNDLE}", f"school-b/2024-2025/5a/{BUNDLE}"]
+
+
+# --- catalog rebuild on PostgreSQL --------------------------------------------------------------
+
+AFTER_RETENTION = dt.date(2031, 1, 2)  # the injected clock: the quarter bundles' Retain-Until has passed
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest) -> str:
+    """No [catalog] url (the SQLite file in the home), and a fresh database on the real PostgreSQL server."""
+    return request.getfixturevalue("postgres_url") if request.param == "postgresql" else ""
+
+
+def test_catalog_rebuild_restores_every_schools_bundles_tombstones_and_web_tables(
+    catalog_url: str, tmp_path: Path
+) -> None:
+    """`catalog rebuild`, of the SQLite file and of the catalog on the server alike: from the targets
+    alone, both schools' bundles come back (replicas verified), a bundle destroyed by an act becomes a
+    tombstone again from the archived act, and the web page's users, access log and the fixity
+    history stay (A2, R7)."""
+    installation = two_school_home(tmp_path, catalog_url)
+    school_a, school_b = (select_school(installation, name) for name in ("school-a", "school-b"))
+    for school in (school_a, school_b):
+        assert archive_period_class(school, YEAR_NAME, "5А", "Q1").ok
+    draft_act(school_a, AFTER_RETENTION)
+    approve_act(school_a, "1", "Ёлкина Т. В., директор", AFTER_RETENTION)
+    applied = apply_act(school_a, "1", AFTER_RETENTION)
+    assert {(d.bundle_id, d.state) for d in applied.deletions} == {(BUNDLE, "deleted")}
+    add_user(installation, "sveta", "secretary", "пароль-для-теста", T0)
+    access_log.record(installation, T0, "sveta", "secretary", access_log.Action.RETRIEVE, BUNDLE)
+    db = open_catalog(installation.catalog_location, "school-b")
+    try:
+        record_fixity_check(db, BUNDLE, "primary", ReplicaStatus.VERIFIED, T0)
+        db.execute("DELETE FROM replicas")  # what a rebuild must bring back from the targets
+        db.execute("DELETE FROM anchors")
+    finally:
+        db.close()
+
+    rebuilt = CliRunner().invoke(main, ["--home", str(tmp_path), "catalog", "rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "Каталог восстановлен по хранилищам: 2 пакетов." in rebuilt.output  # b's Q1 and a's act
+
+    db = open_catalog(installation.catalog_location)
+    try:
+        school_b_db, school_a_db = db.for_school("school-b"), db.for_school("school-a")
+        assert [(r.target, r.status) for r in replicas_of(school_b_db, BUNDLE)] == [
+            ("primary", ReplicaStatus.VERIFIED),
+            ("secondary", ReplicaStatus.VERIFIED),
+        ]
+        assert anchor_of(school_b_db, BUNDLE) is not None
+        assert fixity_history(school_b_db, BUNDLE)[0].checked_at == T0.isoformat()
+        tombstone = destruction_of(school_a_db, BUNDLE)
+        assert tombstone is not None and tombstone.act_number == "1"
+        assert {target for target, _ in tombstone.targets} == {"primary", "secondary"}
+        assert destruction_of(school_b_db, BUNDLE) is None
+        assert {r.key for r in list_bundles(db, include_destroyed=True)} >= {
+            f"school-a/2024-2025/5a/{BUNDLE}",
+            f"school-b/2024-2025/5a/{BUNDLE}",
+        }
+    finally:
+        db.close()
+    assert log_in(installation, "sveta", "пароль-для-теста", "127.0.0.1", T0).user.name == "sveta"
+    assert (access_log.Action.RETRIEVE, BUNDLE) in [
+        (e.action, e.subject) for e in access_log.entries(installation)
+    ]
 
 
 # --- the demo of one chosen school -------------------------------------------------------------
