@@ -22,7 +22,14 @@ import click
 
 from pipeline.errors import FAILURES, USER_ERRORS
 from pipeline.kinds import RETRIEVABLE_KINDS
-from pipeline.settings import HOME_ENV, Settings, academic_year, load_settings, select_school
+from pipeline.settings import (
+    HOME_ENV,
+    Settings,
+    academic_year,
+    load_settings,
+    schools_to_run,
+    select_school,
+)
 
 PACKAGE = "journal-archive"
 EXIT_FAILED = 1  # something checked, archived or repaired failed (README: Exit codes)
@@ -938,10 +945,14 @@ def users_disable(ctx: click.Context, name: str) -> None:
 @click.pass_context
 @user_errors
 def web(ctx: click.Context, host: str, port: int, secure_cookies: bool) -> None:
-    """Serve the web page for the secretary, the auditor and the administrator."""
+    """Serve the web page for the secretary, the auditor and the administrator; with several schools
+    and no --school, staff choose the school on the page."""
     from flows.web import serve as serve_web
 
-    settings = settings_of(ctx)
-    settings.targets()  # a bad target configuration stops here
+    installation = settings_of(ctx, school=False)
+    chosen = schools_to_run(installation, school_of(ctx))
+    for school in chosen:
+        school.targets()  # a bad target configuration stops here
+    settings = chosen[0] if len(chosen) == 1 else installation
     click.echo(f"Архив классных журналов: http://{host}:{port}/ (остановить: Ctrl+C)")
     serve_web(settings, host, port, secure_cookies=secure_cookies)

@@ -34,7 +34,7 @@ from pipeline.access_log import Action
 from pipeline.errors import USER_ERRORS
 from pipeline.handout import BadBundleId, Handout, check_bundle_id, hand_out
 from pipeline.runs import QUEUED, RunBoard, run_failed
-from pipeline.settings import DEFAULT_YEAR, Settings
+from pipeline.settings import DEFAULT_YEAR, Settings, school_settings
 from pipeline.users import (
     SESSION_LIFETIME,
     LoginRefused,
@@ -81,6 +81,20 @@ class Handed:
     user_name: str
     handout: Handout
     at: dt.datetime
+    school: str  # the school's name in the access log; "" on a one-school page
+
+
+def school_choices(settings: Settings) -> dict[str, Settings]:
+    """{folder: that school's settings} when the page serves several schools (`web` without --school),
+    so staff choose the school on the page; {} for the one-school page."""
+    if settings.school is not None or len(settings.schools) < 2:
+        return {}
+    return {school.folder: school_settings(settings, school) for school in settings.schools}
+
+
+def with_school(text: str, school: str) -> str:
+    """An access-log subject naming the school when the page serves several (A2: whose pupils' data)."""
+    return f"{text} ({school})" if school else text
 
 
 def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = False) -> FastAPI:
@@ -89,6 +103,13 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=StrictUndefined)
     env.globals.update(role_title=lambda role: Role(role).title, queued=QUEUED, local_time=bundles.local_time)
     board = RunBoard(settings, clock)
+    schools = school_choices(settings)
+    school_names = {  # as the page shows them: «№ 17» never split across lines
+        folder: chosen.school.name.replace("№ ", "№\u00a0")
+        for folder, chosen in schools.items()
+        if chosen.school
+    }
+    env.globals.update(schools=school_names)
     handouts: dict[str, Handed] = {}
     handouts_lock = threading.Lock()
     handouts_root = settings.home / "web" / "handouts"
@@ -140,6 +161,17 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
             log(session, request, Action.REFUSED, request.url.path, "неверный токен формы (CSRF)")
             raise Refused(403, "Форма устарела или подделана. Откройте страницу заново и повторите.")
         return form
+
+    def scope(folder: str) -> Settings:
+        """The school chosen on the page (its folder); the page's own settings on a one-school page."""
+        if not schools:
+            return settings
+        if folder not in schools:
+            raise Refused(400, f"Школы «{folder[:80]}» нет в настройках." if folder else "Выберите школу.")
+        return schools[folder]
+
+    def school_name(chosen: Settings) -> str:
+        return chosen.school.name if schools and chosen.school else ""
 
     def log(session: Session, request: Request, action: str, subject: str = "", outcome: str = "") -> None:
         access_log.record(
@@ -262,6 +294,7 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
             "year": query.get("year", DEFAULT_YEAR).strip(),
             "class_name": query.get("class", "").strip(),
             "kind": query.get("kind", "").strip(),
+            "school": query.get("school", "").strip() if schools else "",  # "": every school
         }
 
     def search_results(request: Request) -> dict[str, object]:
@@ -269,7 +302,10 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
         they find, with the choices the form offers."""
         args = search_args(request)
         found = bundles.find_bundles(
-            settings, args["year"] or None, args["class_name"] or None, args["kind"] or None
+            scope(args["school"]) if args["school"] else settings,
+            args["year"] or None,
+            args["class_name"] or None,
+            args["kind"] or None,
         )
         return {
             "bundles": found,
@@ -298,13 +334,15 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
         except BadBundleId as error:
             log(session, request, Action.RETRIEVE, bundle_id[:120], "отказано: " + str(error))
             raise Refused(400, str(error)) from None
+        chosen = scope(form.get("school", ""))
+        school = school_name(chosen)
         handout_id = secrets.token_urlsafe(16)
         folder = handouts_root / handout_id
         try:
-            handed = await run_in_threadpool(hand_out, settings, bundle_id, folder, clock().astimezone())
+            handed = await run_in_threadpool(hand_out, chosen, bundle_id, folder, clock().astimezone())
         except USER_ERRORS as error:
             shutil.rmtree(folder, ignore_errors=True)
-            log(session, request, Action.RETRIEVE, bundle_id, "не выдан: " + str(error))
+            log(session, request, Action.RETRIEVE, with_school(bundle_id, school), "не выдан: " + str(error))
             return page(
                 request,
                 "message.html",
@@ -315,15 +353,15 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
                 back="/catalog",
             )
         with handouts_lock:
-            handouts[handout_id] = Handed(session.user.name, handed, clock())
+            handouts[handout_id] = Handed(session.user.name, handed, clock(), school)
         forget_handouts(lambda h: clock() - h.at > SESSION_LIFETIME)
         outcome = f"выдан из хранилища {handed.target}"
         if handed.passed_over:
             outcome += "; " + " ".join(handed.passed_over)
-        log(session, request, Action.RETRIEVE, bundle_id, outcome)
+        log(session, request, Action.RETRIEVE, with_school(bundle_id, school), outcome)
         return RedirectResponse(f"/handouts/{handout_id}", status_code=303)
 
-    def handed_to(session: Session, handout_id: str) -> Handout:
+    def handed_to(session: Session, handout_id: str) -> Handed:
         with handouts_lock:
             handed = handouts.get(handout_id)
         if handed is None or handed.user_name != session.user.name:
@@ -331,19 +369,24 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
                 404,
                 "Такой выдачи нет (или сервер с тех пор перезапускали): нажмите «Получить» ещё раз.",
             )
-        return handed.handout
+        return handed
 
     @app.get("/handouts/{handout_id}")
     def handout_page(request: Request, handout_id: str) -> Response:
         session = allowed(request, Role.SECRETARY)
         return page(
-            request, "handout.html", session, handout=handed_to(session, handout_id), handout_id=handout_id
+            request,
+            "handout.html",
+            session,
+            handout=handed_to(session, handout_id).handout,
+            handout_id=handout_id,
         )
 
     @app.get("/handouts/{handout_id}/{what}")
     def download(request: Request, handout_id: str, what: str) -> Response:
         session = allowed(request, Role.SECRETARY)
-        handout = handed_to(session, handout_id)
+        handed = handed_to(session, handout_id)
+        handout = handed.handout
         files = {
             "document.pdf": (handout.pdf, "application/pdf", f"{handout.bundle_id}.pdf"),
             "receipt.pdf": (handout.receipt_pdf, "application/pdf", f"{handout.bundle_id}.receipt.pdf"),
@@ -352,7 +395,13 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
         if what not in files or files[what][0] is None:
             raise Refused(404, "Такого файла в выдаче нет.")
         path, media, filename = files[what]
-        log(session, request, Action.DOWNLOAD, f"{handout.bundle_id}: {filename}", "отдан")
+        log(
+            session,
+            request,
+            Action.DOWNLOAD,
+            with_school(f"{handout.bundle_id}: {filename}", handed.school),
+            "отдан",
+        )
         return FileResponse(path, media_type=media, filename=filename)
 
     # --- the auditor -----------------------------------------------------------------
@@ -375,16 +424,27 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
         session = allowed(request, Role.AUDITOR)
         form = await form_of(request, session)
         bundle_id = form.get("bundle_id", "")
+        folder = form.get("school", "")
+        # With several schools: a bundle of the school it belongs to; every bundle of one school or of all.
+        scopes = [scope(folder)] if folder or not schools or bundle_id else list(schools.values())
         if bundle_id:
             try:
                 check_bundle_id(bundle_id)
             except BadBundleId as error:
                 raise Refused(400, str(error)) from None
-            if bundles.bundle(settings, bundle_id) is None:
+            if bundles.bundle(scopes[0], bundle_id) is None:
                 raise Refused(404, f"В каталоге нет пакета «{bundle_id}».")
         chosen = [bundle_id] if bundle_id else None
-        run = board.start_verify(session.user.name, chosen, bundles.replicas_to_verify(settings, chosen))
-        log(session, request, Action.VERIFY, bundle_id or "все пакеты", "начата")
+        total = sum(bundles.replicas_to_verify(one, chosen) for one in scopes)
+        run = board.start_verify(session.user.name, chosen, total, scopes if schools else None)
+        subject = bundle_id or "все пакеты"
+        log(
+            session,
+            request,
+            Action.VERIFY,
+            with_school(subject, ", ".join(map(school_name, scopes))),
+            "начата",
+        )
         return RedirectResponse(f"/runs/{run.run_id}", status_code=303)
 
     @app.get("/bundles/{bundle_id}/history")
@@ -394,12 +454,11 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
             check_bundle_id(bundle_id)
         except BadBundleId as error:
             raise Refused(400, str(error)) from None
-        view = bundles.bundle(settings, bundle_id)
+        chosen = scope(request.query_params.get("school", ""))
+        view = bundles.bundle(chosen, bundle_id)
         if view is None:
             raise Refused(404, f"В каталоге нет пакета «{bundle_id}».")
-        return page(
-            request, "history.html", session, bundle=view, checks=bundles.history(settings, bundle_id)
-        )
+        return page(request, "history.html", session, bundle=view, checks=bundles.history(chosen, bundle_id))
 
     @app.get("/digests/{name}")
     def digest(request: Request, name: str) -> Response:
@@ -424,6 +483,10 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
         record = run_for(session, run_id)
         total = len(record.rows) if record.kind == "archive" else None
         done = sum(1 for row in record.rows if row.get("status") != QUEUED)
+        classes = {(row.get("school", ""), row.get("class")) for row in record.rows}
+        finished = {
+            (row.get("school", ""), row.get("class")) for row in record.rows if row.get("status") != QUEUED
+        }
         return page(
             request,
             "run.html",
@@ -431,6 +494,8 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
             run=record,
             done=done,
             total=total,
+            all_classes=len(classes),
+            finished_classes=len(finished),
             failed=run_failed(record),
             has_report=record.kind == "verify"
             and (bundles.reports_dir(settings) / f"{run_id}.json").is_file(),
@@ -470,8 +535,12 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
         if period != "year" and period not in PERIODS:
             raise Refused(400, f"Периода «{period}» нет.")
         classes = [name for name in form.get("classes", "").replace(",", " ").split() if name]
+        folder = form.get("school", "")
+        chosen = None if not schools else [scope(folder)] if folder else list(schools.values())
         try:
-            run = board.start_archive(session.user.name, year, None if period == "year" else period, classes)
+            run = board.start_archive(
+                session.user.name, year, None if period == "year" else period, classes, chosen
+            )
         except USER_ERRORS as error:
             return page(
                 request, "message.html", session, 400, title="Архив не начат", text=str(error), back="/admin"

@@ -60,6 +60,7 @@ class ReplicaView:
 @dataclass(frozen=True)
 class BundleView:
     bundle_id: str
+    school: str  # the school's folder in keys: with several schools, a bundle id is unique per school
     year: str
     class_name: str
     kind: str
@@ -91,8 +92,10 @@ def _sortable(shown: str) -> str:
 
 def _view(db, record) -> BundleView:  # type: ignore[no-untyped-def]
     rule = RETENTION_RULES.get(record.retention_class)
+    db = db.for_school(record.school)  # another school may have a bundle with this id
     return BundleView(
         bundle_id=record.bundle_id,
+        school=record.school,
         year=record.year,
         class_name=record.class_name,
         kind=record.kind,
@@ -137,6 +140,7 @@ def find_bundles(
         order = {spec.kind: number for number, spec in enumerate(KINDS.values())}
         records.sort(
             key=lambda r: (
+                r.school,
                 r.year,
                 class_name_sort_key(r.class_name),
                 order.get(r.kind, 99),

@@ -174,46 +174,94 @@ class RunBoard:
     # --- the two kinds of run ---
 
     def start_archive(
-        self, user_name: str, year: str, period: str | None, class_names: Sequence[str] = ()
+        self,
+        user_name: str,
+        year: str,
+        period: str | None,
+        class_names: Sequence[str] = (),
+        schools: Sequence[Settings] | None = None,
     ) -> Run:
-        """Archive a period (or the year) for the chosen classes, or all; bad input raises at once."""
-        names = class_names_for(self.settings, year, period, class_names)
-        self.settings.targets()  # a bad target configuration stops here
+        """Archive a period (or the year) for the chosen classes, or all; bad input raises at once.
+        `schools` (several schools' settings, one after another) names each row's school; None is the
+        board's own school."""
+        scopes = list(schools) if schools is not None else [self.settings]
+        names = {id(scope): class_names_for(scope, year, period, class_names) for scope in scopes}
+        for scope in scopes:
+            scope.targets()  # a bad target configuration stops here
         span = f"период {period.upper()}" if period else "год (опечатанные пакеты)"
-        title = f"Архив {year}: {span}, {len(names)} кл."
-        rows = [{"class": name, "bundle": "", "kind": "", "status": QUEUED, "remarks": ""} for name in names]
+        count = sum(len(found) for found in names.values())
+        title = f"Архив {year}: {span}, {count} кл."
+        if schools is not None:
+            title += ", " + (_school_name(scopes[0]) if len(scopes) == 1 else f"все школы ({len(scopes)})")
+        rows = [
+            {
+                **_school_column(scope, schools),
+                "class": name,
+                "bundle": "",
+                "kind": "",
+                "status": QUEUED,
+                "remarks": "",
+            }
+            for scope in scopes
+            for name in names[id(scope)]
+        ]
 
         def work(run: Run) -> str:
-            def on_class(name: str, results: list[ClassArchiveResult]) -> None:
-                with run.lock:
-                    first = next(i for i, row in enumerate(run.rows) if row["class"] == name)
-                    run.rows[first : first + 1] = [_result_row(r) for r in results]
-                    run.done += 1
+            results: list[ClassArchiveResult] = []
+            for scope in scopes:
+                school = _school_column(scope, schools)
 
-            results = archive_classes(self.settings, year, period, names, on_class=on_class)
+                def on_class(
+                    name: str, found: list[ClassArchiveResult], school: dict[str, str] = school
+                ) -> None:
+                    with run.lock:
+                        first = next(
+                            i
+                            for i, row in enumerate(run.rows)
+                            if row["class"] == name and _same_school(row, school)
+                        )
+                        run.rows[first : first + 1] = [{**school, **_result_row(r)} for r in found]
+                        run.done += 1
+
+                results += archive_classes(scope, year, period, names[id(scope)], on_class=on_class)
             return outcome_line(results)
 
-        return self._start("archive", title, user_name, len(names), rows, work)
+        return self._start("archive", title, user_name, count, rows, work)
 
-    def start_verify(self, user_name: str, bundle_ids: Sequence[str] | None, total: int) -> Run:
-        """Verify the chosen bundles (all if None) on every target; the JSON report is kept under the home."""
+    def start_verify(
+        self,
+        user_name: str,
+        bundle_ids: Sequence[str] | None,
+        total: int,
+        schools: Sequence[Settings] | None = None,
+    ) -> Run:
+        """Verify the chosen bundles (all if None) on every target; the JSON report is kept under the home.
+        `schools` as for start_archive."""
+        scopes = list(schools) if schools is not None else [self.settings]
         title = "Проверка всех пакетов" if bundle_ids is None else "Проверка пакета " + ", ".join(bundle_ids)
+        if schools is not None:
+            title += ", " + (_school_name(scopes[0]) if len(scopes) == 1 else f"все школы ({len(scopes)})")
 
         def work(run: Run) -> str:
-            def on_replica(report) -> None:  # type: ignore[no-untyped-def]
-                target, _, key = report.bag.partition(":")
-                with run.lock:
-                    run.rows.append(
-                        {
-                            "bundle": key.rsplit("/", 1)[-1],
-                            "target": target,
-                            "status": "исправна" if report.valid else "повреждена",
-                            "remarks": "; ".join(p.message for p in report.problems),
-                        }
-                    )
-                    run.done += 1
+            reports = []
+            for scope in scopes:
+                school = _school_column(scope, schools)
 
-            reports = verify_bundles(self.settings, bundle_ids, on_replica)
+                def on_replica(report, school: dict[str, str] = school) -> None:  # type: ignore[no-untyped-def]
+                    target, _, key = report.bag.partition(":")
+                    with run.lock:
+                        run.rows.append(
+                            {
+                                **school,
+                                "bundle": key.rsplit("/", 1)[-1],
+                                "target": target,
+                                "status": "исправна" if report.valid else "повреждена",
+                                "remarks": "; ".join(p.message for p in report.problems),
+                            }
+                        )
+                        run.done += 1
+
+                reports += verify_bundles(scope, bundle_ids, on_replica)
             folder = reports_dir(self.settings)
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{run.run_id}.json").write_text(report_json(reports), encoding="utf-8")
@@ -221,6 +269,19 @@ class RunBoard:
             return f"Проверено копий: {len(reports)}; исправны: {len(reports) - bad}; повреждены: {bad}."
 
         return self._start("verify", title, user_name, total, [], work)
+
+
+def _school_name(settings: Settings) -> str:
+    return settings.school.name if settings.school is not None else ""
+
+
+def _school_column(settings: Settings, schools: Sequence[Settings] | None) -> dict[str, str]:
+    """A row's «Школа» when the run spans a choice of schools; nothing on a one-school page."""
+    return {} if schools is None else {"school": _school_name(settings)}
+
+
+def _same_school(row: dict[str, str], school: dict[str, str]) -> bool:
+    return row.get("school", "") == school.get("school", "")
 
 
 def _result_row(result: ClassArchiveResult) -> dict[str, str]:

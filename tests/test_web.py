@@ -10,6 +10,7 @@ Screenshots of every page go to a temporary folder, or to $JOURNAL_ARCHIVE_SCREE
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -23,12 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from flows.cli import main
 from pipeline import access_log
-from pipeline.archive import archive_year_class
+from pipeline.archive import archive_period_class, archive_year_class
 from pipeline.audit import run_audit
-from pipeline.settings import Settings
+from pipeline.settings import Settings, load_settings, schools_to_run
 from pipeline.users import add_user
 from storage import accounts
 from tests.homes import make_demo_home
@@ -87,6 +90,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     now = dt.datetime.now(dt.UTC)
     for name, role in (("sveta", "secretary"), ("olga", "auditor"), ("boss", "admin"), ("dima", "secretary")):
         add_user(settings, name, role, PASSWORD, now)
+    shots = Path(os.environ.get("JOURNAL_ARCHIVE_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    with _web_server(home) as url:
+        yield Site(url, settings, shots)
+
+
+@contextlib.contextmanager
+def _web_server(home: Path) -> Iterator[str]:
+    """`journal-archive web` over `home` as a user starts it, on a free port; its URL until the block ends."""
     port = _free_port()
     log = home / "web.log"
     script = Path(sys.executable).with_name("journal-archive")
@@ -100,9 +112,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )
     try:
         _wait_for_server(process, port, log)
-        shots = Path(os.environ.get("JOURNAL_ARCHIVE_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
-        shots.mkdir(parents=True, exist_ok=True)
-        yield Site(f"http://127.0.0.1:{port}", settings, shots)
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -391,3 +401,99 @@ def test_admin_archives_a_period_watches_it_and_reads_the_access_log(
     text = exported.read_text(encoding="utf-8-sig")
     assert text.startswith("№,Время (UTC),Пользователь")
     assert "архивирование" in text and "boss" in text
+
+
+# --- several schools on one page ------------------------------------------------------------------
+
+SCHOOL_17, SCHOOL_18 = "МБОУ СОШ № 17", "МБОУ СОШ № 18"
+Q1_BUNDLE = "2024-2025-5a-q1-v1"
+
+
+@pytest.fixture(scope="module")
+def schools_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """`journal-archive web` without --school over two demo schools (`demo --schools 2`, one class each),
+    each with its 5А's first quarter archived: the same bundle id at both schools."""
+    home = tmp_path_factory.mktemp("web-schools")
+    made = CliRunner().invoke(main, ["--home", str(home), "demo", "--size", "class", "--schools", "2"])
+    assert made.exit_code == 0, made.output
+    installation = load_settings(home)
+    for school in schools_to_run(installation, None):
+        assert archive_period_class(school, YEAR, "5А", "Q1").ok
+    now = dt.datetime.now(dt.UTC)
+    for name, role in (("sveta", "secretary"), ("olga", "auditor"), ("boss", "admin")):
+        add_user(installation, name, role, PASSWORD, now)
+    with _web_server(home) as url:
+        yield Site(url, installation, tmp_path_factory.mktemp("shots"))
+
+
+def test_staff_choose_the_school_on_the_page_of_several_schools(
+    browser: Browser, schools_site: Site, tmp_path: Path
+) -> None:
+    context = browser.new_context(base_url=schools_site.url, accept_downloads=True, locale="ru-RU")
+    try:
+        page = log_in(context, "sveta")
+        # The secretary searches every school at first: a «Школа» column tells the two 5А apart.
+        expect(page.get_by_label("Школа")).to_have_value("")
+        expect(page.get_by_role("columnheader", name="Школа")).to_be_visible()
+        expect(page.get_by_role("cell", name=SCHOOL_17, exact=True)).to_be_visible()
+        expect(page.get_by_role("cell", name=SCHOOL_18, exact=True)).to_be_visible()
+        page.screenshot(path=schools_site.shots / "catalog-schools.png", full_page=True)
+        page.get_by_label("Школа").select_option(label=SCHOOL_18)
+        page.get_by_role("button", name="Найти").click()
+        expect(page.get_by_role("button", name="Получить")).to_have_count(1)
+        expect(page.get_by_role("cell", name=SCHOOL_17, exact=True)).to_have_count(0)
+
+        page.get_by_role("button", name=f"Получить журнал за период 5А, {SCHOOL_18}").click()
+        expect(page.get_by_role("heading", name="Пакет проверен и выдан")).to_be_visible()
+        with page.expect_download() as zipped:
+            page.get_by_role("link", name="Весь пакет (ZIP)").click()
+        bundle_zip = tmp_path / "bundle.zip"
+        zipped.value.save_as(bundle_zip)
+        with zipfile.ZipFile(bundle_zip) as archive:
+            info = next(n for n in archive.namelist() if n.endswith("bag-info.txt"))
+            assert "Source-Organization: МБОУ «Средняя общеобразовательная школа № 18»" in archive.read(
+                info
+            ).decode("utf-8")
+
+        # The access log names the school whose pupils' data was handed out (A2).
+        retrieved = [e for e in access_log.entries(schools_site.settings) if e.action == "выдача пакета"]
+        assert [(e.subject, e.outcome.startswith("выдан")) for e in retrieved] == [
+            (f"{Q1_BUNDLE} ({SCHOOL_18})", True)
+        ]
+    finally:
+        context.close()
+
+    # The auditor reads and verifies the bundle of the school it belongs to.
+    auditor_context = browser.new_context(base_url=schools_site.url, locale="ru-RU")
+    try:
+        auditor = log_in(auditor_context, "olga")
+        expect(auditor.get_by_role("link", name=Q1_BUNDLE)).to_have_count(2)
+        auditor.get_by_role("row").filter(has_text="18").get_by_role("link", name=Q1_BUNDLE).click()
+        expect(auditor.get_by_text(f"{SCHOOL_18}, {Q1_BUNDLE}")).to_be_visible()
+        auditor.get_by_role("button", name="Проверить сейчас").click()
+        expect(auditor.locator("#outcome")).to_contain_text(
+            "Проверено копий: 2; исправны: 2", timeout=120_000
+        )
+        expect(auditor.get_by_role("cell", name=SCHOOL_18, exact=True)).to_have_count(2)
+    finally:
+        auditor_context.close()
+
+    # The administrator archives for one school or for every school.
+    admin_context = browser.new_context(base_url=schools_site.url, locale="ru-RU")
+    try:
+        admin = log_in(admin_context, "boss")
+        choices = admin.get_by_label("Школа").locator("option")
+        expect(choices).to_have_text(["все школы", SCHOOL_17, SCHOOL_18])
+        admin.get_by_label("Школа").select_option(label=SCHOOL_18)
+        admin.get_by_label("Что архивировать").select_option("Q1")
+        admin.get_by_role("button", name="Начать").click()
+        expect(
+            admin.get_by_role("heading", name=f"Архив 2024/2025: период Q1, 1 кл., {SCHOOL_18}")
+        ).to_be_visible()
+        expect(admin.locator("#outcome")).to_contain_text("Без сбоев: 1 пакет из 1.", timeout=180_000)
+        expect(admin.get_by_role("cell", name=SCHOOL_18, exact=True)).to_be_visible()
+        admin.get_by_role("link", name="Журнал доступа").click()
+        row = admin.get_by_role("row").filter(has_text="выдача пакета")
+        expect(row).to_contain_text(f"{Q1_BUNDLE} ({SCHOOL_18})")
+    finally:
+        admin_context.close()
