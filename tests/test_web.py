@@ -165,6 +165,8 @@ def test_secretary_gets_the_5a_year_journal_pdf_and_receipt_in_three_clicks(
     page = log_in(context, "sveta", site.shots)
     assert page.url.endswith("/catalog")
     expect(page.locator("td strong", has_text="журнал за год")).to_be_visible()
+    expect(page.get_by_label("Школа")).to_have_count(0)  # one school: no choice, no «Школа» column
+    expect(page.get_by_role("columnheader", name="Школа")).to_have_count(0)
     page.screenshot(path=site.shots / "catalog.png", full_page=True)
 
     page.get_by_role("button", name="Получить журнал за год 5А").click()  # click 1
@@ -475,6 +477,12 @@ def test_staff_choose_the_school_on_the_page_of_several_schools(
             "Проверено копий: 2; исправны: 2", timeout=120_000
         )
         expect(auditor.get_by_role("cell", name=SCHOOL_18, exact=True)).to_have_count(2)
+        auditor.goto("/audit")
+        auditor.get_by_role("button", name="Проверить все пакеты всех школ").click()
+        expect(auditor.locator("#outcome")).to_contain_text(
+            "Проверено копий: 4; исправны: 4", timeout=120_000
+        )
+        expect(auditor.get_by_role("cell", name=SCHOOL_17, exact=True)).to_have_count(2)
     finally:
         auditor_context.close()
 
@@ -484,14 +492,15 @@ def test_staff_choose_the_school_on_the_page_of_several_schools(
         admin = log_in(admin_context, "boss")
         choices = admin.get_by_label("Школа").locator("option")
         expect(choices).to_have_text(["все школы", SCHOOL_17, SCHOOL_18])
-        admin.get_by_label("Школа").select_option(label=SCHOOL_18)
         admin.get_by_label("Что архивировать").select_option("Q1")
-        admin.get_by_role("button", name="Начать").click()
+        admin.get_by_role("button", name="Начать").click()  # «все школы»: each school's 5А
         expect(
-            admin.get_by_role("heading", name=f"Архив 2024/2025: период Q1, 1 кл., {SCHOOL_18}")
+            admin.get_by_role("heading", name="Архив 2024/2025: период Q1, 2 кл., все школы (2)")
         ).to_be_visible()
-        expect(admin.locator("#outcome")).to_contain_text("Без сбоев: 1 пакет из 1.", timeout=180_000)
-        expect(admin.get_by_role("cell", name=SCHOOL_18, exact=True)).to_be_visible()
+        expect(admin.locator("#outcome")).to_contain_text("Без сбоев: 2 пакета из 2.", timeout=180_000)
+        expect(admin.get_by_text("Готово классов: 2 из 2.")).to_be_visible()
+        for school in (SCHOOL_17, SCHOOL_18):
+            expect(admin.get_by_role("row").filter(has_text=school)).to_contain_text("без изменений")
         admin.get_by_role("link", name="Журнал доступа").click()
         row = admin.get_by_role("row").filter(has_text="выдача пакета")
         expect(row).to_contain_text(f"{Q1_BUNDLE} ({SCHOOL_18})")
