@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import shutil
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -409,6 +410,26 @@ def catalog_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("postgres_url") if request.param == "postgresql" else ""
 
 
+def destroyed_at_school_a(home: Path, catalog_url: str, keep_on: str | None = None) -> Settings:
+    """Two schools with their 5А's first quarter archived; school A's destroyed by an approved act on
+    every target (and put back on target `keep_on`, as a copy the act did not reach would be)."""
+    installation = two_school_home(home, catalog_url)
+    school_a, school_b = (select_school(installation, name) for name in ("school-a", "school-b"))
+    for school in (school_a, school_b):
+        assert archive_period_class(school, YEAR_NAME, "5А", "Q1").ok
+    key = f"school-a/2024-2025/5a/{BUNDLE}"
+    kept = {t.name: t.root / key for t in school_a.targets() if t.name == keep_on}  # type: ignore[attr-defined]
+    for name, folder in kept.items():
+        shutil.copytree(folder, home / f"saved-{name}", symlinks=True)
+    draft_act(school_a, AFTER_RETENTION)
+    approve_act(school_a, "1", "Ёлкина Т. В., директор", AFTER_RETENTION)
+    applied = apply_act(school_a, "1", AFTER_RETENTION)
+    assert {(d.bundle_id, d.state) for d in applied.deletions} == {(BUNDLE, "deleted")}
+    for name, folder in kept.items():
+        shutil.copytree(home / f"saved-{name}", folder, symlinks=True)
+    return installation
+
+
 def test_catalog_rebuild_restores_every_schools_bundles_tombstones_and_web_tables(
     catalog_url: str, tmp_path: Path
 ) -> None:
@@ -416,14 +437,7 @@ def test_catalog_rebuild_restores_every_schools_bundles_tombstones_and_web_table
     alone, both schools' bundles come back (replicas verified), a bundle destroyed by an act becomes a
     tombstone again from the archived act, and the web page's users, access log and the fixity
     history stay (A2, R7)."""
-    installation = two_school_home(tmp_path, catalog_url)
-    school_a, school_b = (select_school(installation, name) for name in ("school-a", "school-b"))
-    for school in (school_a, school_b):
-        assert archive_period_class(school, YEAR_NAME, "5А", "Q1").ok
-    draft_act(school_a, AFTER_RETENTION)
-    approve_act(school_a, "1", "Ёлкина Т. В., директор", AFTER_RETENTION)
-    applied = apply_act(school_a, "1", AFTER_RETENTION)
-    assert {(d.bundle_id, d.state) for d in applied.deletions} == {(BUNDLE, "deleted")}
+    installation = destroyed_at_school_a(tmp_path, catalog_url)
     add_user(installation, "sveta", "secretary", "пароль-для-теста", T0)
     access_log.record(installation, T0, "sveta", "secretary", access_log.Action.RETRIEVE, BUNDLE)
     db = open_catalog(installation.catalog_location, "school-b")
@@ -501,3 +515,24 @@ def test_demo_of_one_chosen_school_names_that_school(tmp_path: Path) -> None:
     made = runner.invoke(main, ["--home", str(named.home), "demo", "--size", "class", "--school", "school-b"])
     assert made.exit_code == 0, made.output
     assert demo_school_names(select_school(named, "school-b")) == ("Школа Б", "Школа Б")
+
+
+def test_a_rebuild_keeps_the_times_of_a_tombstone_whose_bundle_a_target_still_holds(
+    catalog_url: str, tmp_path: Path
+) -> None:
+    """The catalog's own memory of a destruction (when each copy was deleted) is not replaced by the
+    act's timeless record while the bundle is still on some target (R7: every statement true)."""
+    installation = destroyed_at_school_a(tmp_path, catalog_url, keep_on="secondary")
+
+    def tombstone() -> object:
+        db = open_catalog(installation.catalog_location, "school-a")
+        try:
+            return destruction_of(db, BUNDLE)
+        finally:
+            db.close()
+
+    before = tombstone()
+    assert before is not None and all(when for _, when in before.targets)  # type: ignore[attr-defined]
+    rebuilt = CliRunner().invoke(main, ["--home", str(tmp_path), "catalog", "rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert tombstone() == before
