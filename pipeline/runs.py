@@ -184,15 +184,15 @@ class RunBoard:
         """Archive a period (or the year) for the chosen classes, or all; bad input raises at once.
         `schools` (several schools' settings, one after another) names each row's school; None is the
         board's own school."""
-        scopes = list(schools) if schools is not None else [self.settings]
-        names = {id(scope): class_names_for(scope, year, period, class_names) for scope in scopes}
-        for scope in scopes:
+        work_list = [
+            (scope, class_names_for(scope, year, period, class_names))
+            for scope in (schools if schools is not None else [self.settings])
+        ]
+        for scope, _ in work_list:
             scope.targets()  # a bad target configuration stops here
         span = f"период {period.upper()}" if period else "год (опечатанные пакеты)"
-        count = sum(len(found) for found in names.values())
-        title = f"Архив {year}: {span}, {count} кл."
-        if schools is not None:
-            title += ", " + (_school_name(scopes[0]) if len(scopes) == 1 else f"все школы ({len(scopes)})")
+        count = sum(len(names) for _, names in work_list)
+        title = f"Архив {year}: {span}, {count} кл.{_which_schools(schools)}"
         rows = [
             {
                 **_school_column(scope, schools),
@@ -202,13 +202,13 @@ class RunBoard:
                 "status": QUEUED,
                 "remarks": "",
             }
-            for scope in scopes
-            for name in names[id(scope)]
+            for scope, names in work_list
+            for name in names
         ]
 
         def work(run: Run) -> str:
             results: list[ClassArchiveResult] = []
-            for scope in scopes:
+            for scope, names in work_list:
                 school = _school_column(scope, schools)
 
                 def on_class(
@@ -223,7 +223,7 @@ class RunBoard:
                         run.rows[first : first + 1] = [{**school, **_result_row(r)} for r in found]
                         run.done += 1
 
-                results += archive_classes(scope, year, period, names[id(scope)], on_class=on_class)
+                results += archive_classes(scope, year, period, names, on_class=on_class)
             return outcome_line(results)
 
         return self._start("archive", title, user_name, count, rows, work)
@@ -237,10 +237,9 @@ class RunBoard:
     ) -> Run:
         """Verify the chosen bundles (all if None) on every target; the JSON report is kept under the home.
         `schools` as for start_archive."""
-        scopes = list(schools) if schools is not None else [self.settings]
+        scopes = schools if schools is not None else [self.settings]
         title = "Проверка всех пакетов" if bundle_ids is None else "Проверка пакета " + ", ".join(bundle_ids)
-        if schools is not None:
-            title += ", " + (_school_name(scopes[0]) if len(scopes) == 1 else f"все школы ({len(scopes)})")
+        title += _which_schools(schools)
 
         def work(run: Run) -> str:
             reports = []
@@ -273,6 +272,13 @@ class RunBoard:
 
 def _school_name(settings: Settings) -> str:
     return settings.school.name if settings.school is not None else ""
+
+
+def _which_schools(schools: Sequence[Settings] | None) -> str:
+    """The end of a run's title naming its school, or «все школы (N)»; nothing on a one-school page."""
+    if schools is None:
+        return ""
+    return ", " + (_school_name(schools[0]) if len(schools) == 1 else f"все школы ({len(schools)})")
 
 
 def _school_column(settings: Settings, schools: Sequence[Settings] | None) -> dict[str, str]:
