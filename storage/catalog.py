@@ -687,7 +687,8 @@ _KEPT_IF_REBUILT = " WHERE (school, bundle_id) IN (SELECT school, bundle_id FROM
 
 def _keep_fixity_history(db: Database, old_catalog: Path) -> list[str]:
     """Carry the fixity history and every other table no bundle holds (e.g. the web page's users and
-    access log, storage.accounts) over from the catalog being replaced."""
+    access log, storage.accounts) over from the catalog being replaced; tombstones only of bundles
+    the rebuild found (TOMBSTONE_PARENTS)."""
     if not old_catalog.exists():
         return []
     try:
@@ -697,6 +698,8 @@ def _keep_fixity_history(db: Database, old_catalog: Path) -> list[str]:
                 "SELECT name, sql FROM old.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
                 " ORDER BY rootpage"
             ).fetchall()
+            tombstones = list(TOMBSTONE_PARENTS)  # last, each after the table it refers to
+            own.sort(key=lambda table: tombstones.index(table[0]) if table[0] in tombstones else -1)
             for name, sql in own:
                 if name in DERIVED_TABLES:
                     continue
