@@ -22,7 +22,7 @@ import click
 
 from pipeline.errors import FAILURES, USER_ERRORS
 from pipeline.kinds import RETRIEVABLE_KINDS
-from pipeline.settings import HOME_ENV, Settings, academic_year, load_settings
+from pipeline.settings import HOME_ENV, Settings, academic_year, load_settings, owner_only_process
 
 PACKAGE = "journal-archive"
 EXIT_FAILED = 1  # something checked, archived or repaired failed (README: Exit codes)
@@ -70,6 +70,7 @@ def main(ctx: click.Context, home: Path | None, quiet: bool, verbose: bool) -> N
     Exit codes: 0 done; 1 something checked, archived or repaired failed; 2 bad input."""
     if quiet and verbose:
         raise click.UsageError("-q и -v задаются по отдельности")
+    owner_only_process()  # personal data (A2): nothing this run creates is readable by others
     ctx.obj = Options(home, -1 if quiet else 1 if verbose else 0)
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
+import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +48,7 @@ from storage.catalog import (
     supersede_period_bundles,
 )
 from storage.layout import bundle_id, bundle_key, safe_name, work_prefix
+from storage.modes import PRIVATE_FILE_MODE, private_dir
 from storage.replication import complete_replicas, fetch_bundle
 from storage.retention import BundleKind, retain_until
 from storage.target import (
@@ -178,9 +180,9 @@ def failed_result(class_name: str, kind: str, error: Exception) -> ClassArchiveR
 @contextlib.contextmanager
 def class_lock(settings: Settings, year: str, class_name: str) -> Iterator[None]:
     """Serialise runs for one class and year across processes: two runs never make two versions."""
-    settings.locks_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.locks_dir)
     path = settings.locks_dir / f"{safe_name(year)}-{safe_name(class_name)}.lock"
-    with path.open("a") as handle:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -492,7 +494,7 @@ def archive_bundle(
                 **counts,
             )
         version = next_version(targets, latest, journal, spec)
-        settings.work_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.work_dir)
         with tempfile.TemporaryDirectory(
             prefix=work_prefix(version.bundle_id), dir=settings.work_dir
         ) as work_name:

@@ -34,6 +34,7 @@ from storage.bagformat import (
     tagmanifest_name,
 )
 from storage.layout import LayoutError, key_parts
+from storage.modes import write_private
 from storage.retention import BundleKind
 from storage.target import ReplicaStatus, StorageError, Target, verify_stored_bundle
 
@@ -149,6 +150,8 @@ def open_catalog(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the catalog at `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        write_private(path, b"")  # owner-only (A2) before SQLite fills it; its journal files take its mode
     db = sqlite3.connect(path)
     db.execute("PRAGMA foreign_keys = ON")
     db.executescript(SCHEMA)
