@@ -93,6 +93,7 @@ class ClassArchiveResult:
     replicas: tuple[tuple[str, str], ...] = ()  # (target, status)
     message: str = ""
     findings: tuple[Finding, ...] = field(default=(), repr=False)
+    message_is_journal_data: bool = False  # the message quotes the journal (a student, a mark): not logged
 
     @property
     def findings_summary(self) -> str:
@@ -107,7 +108,9 @@ class ClassArchiveResult:
 
     @property
     def line(self) -> str:
-        """The bundle's outcome in one Russian line (the Prefect log)."""
+        """The bundle's outcome in one Russian line (the Prefect log): class, kind, bundle id and counts,
+        never a student's name or a mark (152-ФЗ, A2) — a message quoting the journal is left to the
+        administrator's table and `check`."""
         parts = [f"{self.class_name} · {kind_title(self.kind)}: {self.status}"]
         if self.bundle_id:
             parts.append(self.bundle_id)
@@ -115,7 +118,9 @@ class ClassArchiveResult:
             parts.append(count_words(self.sheets, "лист", "листа", "листов"))
         if self.findings_summary:
             parts.append(self.findings_summary)
-        if self.message:
+        if self.message and self.message_is_journal_data:
+            parts.append(f"подробности: journal-archive check --class {self.class_name}")
+        elif self.message:
             parts.append(self.message)
         return "; ".join(parts)
 
@@ -168,13 +173,18 @@ OWN_ERRORS = (
     JournalDataError,
 )
 """Errors whose message is already worded for the administrator (bad journal data among them)."""
+JOURNAL_DATA_ERRORS = (JournalDataError, JournalXmlError)
+"""Errors whose message may quote the journal (a student, a mark): shown to staff, never logged."""
 
 
 def failed_result(class_name: str, kind: str, error: Exception) -> ClassArchiveResult:
     """A class that could not be archived: our own errors speak for themselves; anything else is a
     fault of the program, told in Russian without Python's names, its traceback going to the log."""
     detail = staff_message(error, OWN_ERRORS, context=f"class {class_name}")
-    return ClassArchiveResult(class_name, ArchiveStatus.FAILED, kind=kind, message=detail)
+    quotes_journal = isinstance(error, JOURNAL_DATA_ERRORS)
+    return ClassArchiveResult(
+        class_name, ArchiveStatus.FAILED, kind=kind, message=detail, message_is_journal_data=quotes_journal
+    )
 
 
 @contextlib.contextmanager
@@ -199,7 +209,12 @@ def blocked_result(class_name: str, findings: Sequence[Finding], kind: str = "")
     """A class whose journal has errors, when errors block archiving: the row names the first error."""
     first_error = next(f for f in findings if f.severity is Severity.ERROR)
     return ClassArchiveResult(
-        class_name, ArchiveStatus.BLOCKED, kind=kind, message=first_error.message, **finding_fields(findings)
+        class_name,
+        ArchiveStatus.BLOCKED,
+        kind=kind,
+        message=first_error.message,
+        message_is_journal_data=True,
+        **finding_fields(findings),
     )
 
 

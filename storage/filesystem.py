@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from storage.layout import LayoutError, check_key, path_inside
-from storage.modes import PRIVATE_DIR_MODE, SEALED_DIR_MODE, SEALED_FILE_MODE, write_private
+from storage.modes import PRIVATE_DIR_MODE, SEALED_DIR_MODE, SEALED_FILE_MODE, private_dir, write_private
 from storage.target import (
     BundleExistsError,
     BundleNotFoundError,
@@ -114,8 +114,7 @@ class FilesystemTarget:
             return found[1]
         identity = uuid.uuid4().hex
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self.root.chmod(PRIVATE_DIR_MODE)  # owner-only (A2): the bundles under it hold personal data
+            private_dir(self.root)  # owner-only (A2): the bundles under it hold personal data
             temp = self.root / f"{IDENTITY_FILE}.tmp-{os.getpid()}"
             write_private(temp, f"# journal-archive storage target\nname = {self.name}\nid = {identity}\n")
             with temp.open("rb") as stream:

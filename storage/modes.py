@@ -27,11 +27,13 @@ PRIVATE_UMASK = 0o077
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) and make it owner-only (0o700); returns it.
-
-    Only the folder itself is changed: its parents may be the operator's (a mount point)."""
+    """Create `path` and make it owner-only (0o700); returns it. Parents it had to create are
+    owner-only too; existing parents are left as they are (a mount point is the operator's)."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+        folder.chmod(PRIVATE_DIR_MODE)
     path.chmod(PRIVATE_DIR_MODE)
     return path
 
