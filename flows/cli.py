@@ -84,7 +84,7 @@ def settings_of(ctx: click.Context, *, create: bool = True) -> Settings:
 
 
 clock: Callable[[], dt.date] = dt.date.today
-"""Today's date for the default `--year`; tests replace it."""
+"""Today's date for the default `--year` and the date of an inventory; tests replace it."""
 
 
 def current_year() -> str:
@@ -347,6 +347,25 @@ def catalog_history(ctx: click.Context, bundle_id: str) -> None:
         ("Проверено (UTC)", "Хранилище", "Копия", "Что сделано", "Найдено"),
         [(r.checked_at, r.target, r.status, r.action, r.detail.replace("\n", "; ")) for r in rows],
     )
+
+
+@catalog.command("inventory")
+@year_option
+@click.option(
+    "--to",
+    "to_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the PDF and CSV (default: the home's inventories/ folder).",
+)
+@click.pass_context
+@user_errors
+def catalog_inventory(ctx: click.Context, year: str, to_dir: Path | None) -> None:
+    """The yearly inventory (опись) as PDF/A-3b and CSV: every bundle of the year and each copy's state."""
+    from pipeline.inventory import make_inventory
+
+    made = make_inventory(settings_of(ctx, create=False), year, clock(), to_dir)
+    click.echo(f"Опись за {year} учебный год: {made.pdf}")
+    click.echo(f"Таблица описи (CSV): {made.csv}")
 
 
 @catalog.command("rebuild")

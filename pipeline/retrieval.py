@@ -96,7 +96,7 @@ def _hand_out(settings: Settings, verifier: Verifier, record: BundleRecord, to_d
         if not report.valid:
             passed_over.append(_failure(target.name, report))
             continue
-        private_dir(to_dir)  # owner-only (A2), whatever the umask
+        private_dir(to_dir, ours=False)  # made owner-only (A2) if new; what goes in is owner-only
         partial = to_dir / f".{record.bundle_id}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         try:

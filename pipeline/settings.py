@@ -151,6 +151,11 @@ class Settings:
         return self.home / "acts"
 
     @property
+    def inventories_dir(self) -> Path:
+        """Yearly inventories (`catalog inventory`) unless --to names another folder."""
+        return self.home / "inventories"
+
+    @property
     def locks_dir(self) -> Path:
         """Lock files that keep two runs from archiving one class at once."""
         return self.home / "locks"

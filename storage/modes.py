@@ -26,15 +26,18 @@ PRIVATE_UMASK = 0o077
 (SQLite's journal, Prefect's database): group and others get nothing."""
 
 
-def private_dir(path: Path) -> Path:
-    """Create `path` and make it owner-only (0o700); returns it. Parents it had to create are
-    owner-only too; existing parents are left as they are (a mount point is the operator's)."""
+def private_dir(path: Path, *, ours: bool = True) -> Path:
+    """Create `path` owner-only (0o700); returns it. Parents it had to create are owner-only too;
+    existing parents are left as they are (a mount point is the operator's). An existing `path` is
+    made owner-only when it is `ours` (the home, its folders), left alone when the user named it
+    (`retrieve --to ~/Desktop`: what we write into it is owner-only)."""
     path = Path(path)
     missing = [folder for folder in (path, *path.parents) if not folder.exists()]
     for folder in reversed(missing):
         folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
         folder.chmod(PRIVATE_DIR_MODE)
-    path.chmod(PRIVATE_DIR_MODE)
+    if ours:
+        path.chmod(PRIVATE_DIR_MODE)
     return path
 
 
