@@ -18,7 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pipeline.archive import ClassArchiveResult, archive_period_class, archive_year_class, class_names_for
+from pipeline.archive import ClassArchiveResult, archive_period_class, archive_year_class, school_classes
 from pipeline.executor import Executor, local_executor, worker_count
 from pipeline.settings import Settings, load_settings
 
@@ -72,19 +72,22 @@ def archive_period(
     class_names: list[str] | None = None,
     home: str | None = None,
     on_result: Any = None,
+    school: str | None = None,
 ) -> list[ClassArchiveResult]:
     """Archive every class whose reporting period is `period` (or just `class_names`), in parallel (R1).
 
     Parameters are plain values so that the same flow runs from the CLI and from a
     Prefect deployment (`journal-archive serve`); `home` is the journal-archive home;
-    `on_result` (CLI only) is called with each bundle's result as it finishes.
+    `on_result` (CLI only) is called with each bundle's result as it finishes; `school`
+    names one school of several ([[schools]]), by default every school's classes run.
     """
-    settings = load_settings(Path(home) if home else None)
-    names = class_names_for(settings, year, period, class_names)
-    executor = local_executor(len(names))
+    runs = school_classes(load_settings(Path(home) if home else None), school, year, period, class_names)
+    executor = local_executor(sum(len(names) for _, names in runs))
     try:
         futures = [
-            archive_class_period.submit(executor, settings, year, name, period, on_result) for name in names
+            archive_class_period.submit(executor, settings, year, name, period, on_result)
+            for settings, names in runs
+            for name in names
         ]
         return [result for future in futures for result in future.result()]
     finally:
@@ -98,14 +101,15 @@ def archive_year(
     home: str | None = None,
     allow_errors: bool = False,
     on_result: Any = None,
+    school: str | None = None,
 ) -> list[ClassArchiveResult]:
     """Close the year: for every class a sealed journal bundle (5 years) and summary bundle (25 years)."""
-    settings = load_settings(Path(home) if home else None)
-    names = class_names_for(settings, year, None, class_names)
-    executor = local_executor(len(names))
+    runs = school_classes(load_settings(Path(home) if home else None), school, year, None, class_names)
+    executor = local_executor(sum(len(names) for _, names in runs))
     try:
         futures = [
             archive_class_year.submit(executor, settings, year, name, allow_errors, on_result)
+            for settings, names in runs
             for name in names
         ]
         return [result for future in futures for result in future.result()]

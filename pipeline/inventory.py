@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import sqlite3
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from documents.kinds import case_title, kind_title
 from journal.model import class_name_sort_key
 from journal.names import class_key, year_name
 from journal.russian import format_date
-from pipeline.settings import Settings, select_targets
+from pipeline.settings import Settings, every_school, select_targets
 from storage.catalog import (
     BundleRecord,
     CatalogError,
@@ -25,10 +24,10 @@ from storage.catalog import (
     find_bundle,
     fixity_history,
     list_bundles,
-    open_catalog,
     rebuild_catalog,
     replicas_of,
 )
+from storage.database import Database
 from storage.modes import PRIVATE_FILE_MODE, private_dir, write_private
 from storage.replication import ReplicaRepair, complete_replicas
 from storage.retention import RETENTION_RULES, RetentionClass
@@ -60,9 +59,9 @@ def catalog_rows(
 ) -> list[CatalogRow]:
     """The catalog's bundles (current versions unless `show_all`), in school order; names match loosely.
     `class_name` is one class or several (`catalog list --class 5А --class 6Б`)."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         return []
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         records = list_bundles(
             db, year=year_name(year) if year else None, current_only=not show_all, include_destroyed=show_all
@@ -91,7 +90,7 @@ def catalog_rows(
         db.close()
 
 
-def replicas_text(db: sqlite3.Connection, bundle_id: str) -> str:
+def replicas_text(db: Database, bundle_id: str) -> str:
     """Where the copies are, or «уничтожен по акту № 1 от 2 января 2031 г.» (and what is left, if any)."""
     replicas = replicas_of(db, bundle_id)
     destroyed = destruction_of(db, bundle_id)
@@ -149,9 +148,9 @@ class HistoryRow:
 
 def bundle_history(settings: Settings, bundle_id: str) -> list[HistoryRow]:
     """`catalog history BUNDLE`: every recorded check of every replica of a bundle (R7), oldest first."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         raise CatalogError("Каталога ещё нет: в архиве нет пакетов")
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         if find_bundle(db, bundle_id) is None:
             raise CatalogError(f"Пакета {bundle_id} нет в каталоге")
@@ -173,9 +172,12 @@ def rebuild(settings: Settings) -> Rebuilt:
     """Recreate the catalog from what the storage targets hold, verifying every replica."""
     from pipeline.retention import restore_tombstones
 
-    problems = rebuild_catalog(settings.catalog_path, settings.targets(), verify=True)
-    problems += restore_tombstones(settings)
-    db = open_catalog(settings.catalog_path)
+    schools = every_school(settings)
+    targets = {target.name: target for school in schools for target in school.targets()}
+    problems = rebuild_catalog(settings.catalog_location, list(targets.values()), verify=True)
+    for school in schools:
+        problems += restore_tombstones(school)
+    db = settings.open_catalog()
     try:
         return Rebuilt(len(list_bundles(db)), problems)
     finally:
@@ -188,7 +190,7 @@ def replicate(settings: Settings, year: str | None = None, to: str | None = None
     targets = settings.targets()
     if to is not None:
         select_targets(settings, [to])  # an unknown or retired name stops here
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         records = list_bundles(db, year=year_name(year) if year else None)
         return complete_replicas(db, targets, settings.work_dir, records, to=to)
@@ -211,10 +213,10 @@ class MadeInventory:
 def inventory_of(settings: Settings, year: str, today: dt.date) -> Inventory:
     """Every bundle the catalog knows for `year` — superseded versions and destroyed bundles too —
     with each copy's state as last checked; made on `today` (the injected clock)."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         raise CatalogError("Каталога ещё нет: в архиве нет пакетов")
     name = year_name(year)
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()  # the selected school's bundles only
     try:
         records = list_bundles(db, year=name, current_only=False, include_destroyed=True)
         if not records:
@@ -232,7 +234,7 @@ def inventory_of(settings: Settings, year: str, today: dt.date) -> Inventory:
     return inventory
 
 
-def _inventory_entry(db: sqlite3.Connection, record: BundleRecord) -> InventoryEntry:
+def _inventory_entry(db: Database, record: BundleRecord) -> InventoryEntry:
     destroyed = destruction_of(db, record.bundle_id)
     gone = {target for target, _ in destroyed.targets} if destroyed else set()
     copies = tuple(
@@ -268,9 +270,11 @@ def _utc_minutes(checked_at: str | None) -> str:
     return dt.datetime.fromisoformat(checked_at).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def inventory_file_stem(year: str) -> str:
-    """«inventory-2024-2025»: the inventory's PDF and CSV are this with .pdf and .csv."""
-    return "inventory-" + year_name(year).replace("/", "-")
+def inventory_file_stem(settings: Settings, year: str) -> str:
+    """«inventory-2024-2025»: the inventory's PDF and CSV are this with .pdf and .csv; with several
+    schools ([[schools]]) the school's folder comes first: «inventory-school-7-2024-2025»."""
+    school = f"{settings.school_folder}-" if len(settings.schools) > 1 and settings.school_folder else ""
+    return f"inventory-{school}" + year_name(year).replace("/", "-")
 
 
 def make_inventory(
@@ -280,7 +284,7 @@ def make_inventory(
     owner-only (A2); the same catalog state and day give the same bytes."""
     inventory = inventory_of(settings, year, today)
     folder = private_dir(to_dir, ours=False) if to_dir is not None else private_dir(settings.inventories_dir)
-    stem = inventory_file_stem(year)
+    stem = inventory_file_stem(settings, year)
     csv_path, pdf_path = folder / f"{stem}.csv", folder / f"{stem}.pdf"
     data = inventory_csv(inventory)
     with tempfile.TemporaryDirectory(prefix=f".{stem}-", dir=folder) as work:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from storage.catalog import BundleRecord, record_replica
+from storage.database import Database
 from storage.layout import path_inside, work_prefix
 from storage.modes import PRIVATE_FILE_MODE, private_dir
 from storage.target import ReplicaStatus, StorageError, Target, verify_stored_bundle
@@ -59,7 +59,7 @@ def good_source(targets: Sequence[Target], key: str) -> Target | None:
 
 
 def complete_replicas(
-    db: sqlite3.Connection,
+    db: Database,
     targets: Sequence[Target],
     work_dir: Path,
     records: Sequence[BundleRecord],
