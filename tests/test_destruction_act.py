@@ -24,7 +24,7 @@ from flows.cli import main
 from pipeline.archive import archive_period_class, archive_year_class, class_names_for
 from pipeline.audit import run_audit
 from pipeline.errors import RetentionActError
-from pipeline.inventory import catalog_rows, rebuild, replicate
+from pipeline.inventory import catalog_rows, make_inventory, rebuild, replicate
 from pipeline.retention import apply_act, approve_act, draft_act, expired
 from pipeline.settings import Settings, load_settings
 from pipeline.verify import verify_catalog
@@ -297,3 +297,25 @@ def test_the_archived_act_on_an_object_lock_bucket_is_locked_for_good(
     for name in names:
         retention = client.get_object_retention(Bucket=bucket, Key=name)["Retention"]
         assert retention == {"Mode": "COMPLIANCE", "RetainUntilDate": PERMANENT_LOCK}, name
+
+
+def test_the_inventory_lists_destroyed_bundles_with_their_act_and_no_copies(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The yearly inventory keeps a destroyed file (дело) in its list, saying by which act, with no copy."""
+    draft_act(settings, AFTER)
+    approve_act(settings, "1", "Ёлкина Т. В., директор", AFTER)
+    assert not apply_act(settings, "1", AFTER).refused
+    made = make_inventory(settings, YEAR, AFTER, tmp_path / "out")
+    rows = list(csv.DictReader(io.StringIO(made.csv.read_text(encoding="utf-8"))))
+    by_bundle: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_bundle.setdefault(row["Пакет"], []).append(row)
+    assert set(by_bundle) == {"2024-2025-5a-q1-v1", "2024-2025-5a-year-v1", "2024-2025-5a-summary-v1"}
+    for destroyed in ("2024-2025-5a-q1-v1", "2024-2025-5a-year-v1"):
+        (row,) = by_bundle[destroyed]
+        assert row["Хранилище"] == "" and "уничтожен по акту № 1 от 2 января 2031 г." in row["Примечание"]
+    assert {row["Хранилище"] for row in by_bundle["2024-2025-5a-summary-v1"]} == {"primary", "secondary"}
+    assert "Итого 3 (три) дела; 2 (две) копии, из них проверенных — 2 (две) копии." in " ".join(
+        pdf_text(made.pdf).split()
+    )
