@@ -39,6 +39,7 @@ from storage.catalog import (
     bundle_record,
     find_bundle,
     latest_version,
+    list_bundles,
     record_anchor,
     record_bundle,
     record_replica,
@@ -567,6 +568,52 @@ def archive_bundle(
 
 
 # --- A class's archives: a reporting period (R1) and the year (R2, R3, R6) --------------------
+
+
+def already_archived(
+    settings: Settings, year: str, class_name: str, period: str | None
+) -> list[ClassArchiveResult] | None:
+    """A class's «без изменений» results when every bundle this run would write is archived already
+    from the same data and present on every target; None when there is anything to do or report.
+
+    It extracts the journal and writes journal.xml only (no rules, no rendering, no lock: it
+    changes nothing), so a re-run of an unchanged school can say so without starting the
+    orchestrator. Anything else (no earlier version, a missing copy, any error) is None: the
+    full run handles and reports it.
+    """
+    specs = [PERIOD] if period else list(year_end_kinds())
+    try:
+        with settings.open_catalog() as catalog:
+            if not list_bundles(catalog, year=year, class_name=class_name):
+                return None  # never archived: skip the extraction
+            journal = extract_journal(settings, year, class_name, period)
+            source_fingerprint = fingerprint(journal_xml(journal))
+            school, targets = school_folder(settings, journal), settings.targets()
+            results = []
+            for spec in specs:
+                latest = latest_version(
+                    catalog,
+                    journal.year.name,
+                    journal.school_class.name,
+                    spec.span_code(journal),
+                    spec.kind,
+                    school=school,
+                )
+                if latest is None or latest.source_fingerprint != source_fingerprint:
+                    return None
+                if not all(_holds(target, latest.key) for target in targets):
+                    return None  # the full run completes the copies (R8); a destroyed one has none
+                results.append(
+                    ClassArchiveResult(
+                        journal.school_class.name,
+                        ArchiveStatus.UNCHANGED,
+                        kind=spec.kind,
+                        bundle_id=latest.bundle_id,
+                    )
+                )
+            return of_school(settings, results)
+    except Exception:  # whatever it is, the full run meets it again and reports it in words
+        return None
 
 
 def archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
