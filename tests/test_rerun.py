@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.archive import ArchiveStatus, already_archived, archive_period_class
+from pipeline.archive import ArchiveStatus, already_archived, archive_period_class, split_already_archived
 from pipeline.settings import Settings, load_settings
 from tests.homes import bundle_dirs_on, make_demo_home
 
@@ -81,3 +81,10 @@ def copy_of(settings: Settings, home: Path) -> Settings:
         if path.is_dir() and not path.is_symlink():
             path.chmod(path.stat().st_mode | 0o700)  # copied read-only bundle folders stay writable here
     return load_settings(home)
+
+
+def test_split_leaves_exactly_the_classes_with_work_to_the_run(archived: Settings) -> None:
+    done, left = split_already_archived([(archived, (CLASS,))], YEAR, "Q1")
+    assert [(r.class_name, r.status) for r in done] == [(CLASS, ArchiveStatus.UNCHANGED)] and left == []
+    done, left = split_already_archived([(archived, (CLASS,))], YEAR, "Q2")
+    assert done == [] and left == [(archived, (CLASS,))]
