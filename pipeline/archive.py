@@ -29,6 +29,7 @@ from journal.model import ClassJournal
 from journal.russian import count_words
 from journal.source import SourceError, extract_class_journal, list_classes, open_source, select_class_names
 from pipeline.errors import ClassNameClash, PreviousVersionUnreadable, staff_message
+from pipeline.executor import local_executor
 from pipeline.settings import Settings, schools_to_run
 from pipeline.workspace import clean_stale_work
 from storage.bagformat import PAYLOAD_DIR, manifest_name
@@ -40,6 +41,7 @@ from storage.catalog import (
     bundle_record,
     find_bundle,
     latest_version,
+    list_bundles,
     record_anchor,
     record_bundle,
     record_replica,
@@ -584,6 +586,94 @@ def archive_bundle(
 
 
 # --- A class's archives: a reporting period (R1) and the year (R2, R3, R6) --------------------
+
+
+def already_archived(
+    settings: Settings, year: str, class_name: str, period: str | None
+) -> list[ClassArchiveResult] | None:
+    """A class's «без изменений» results when every bundle this run would write is archived already
+    from the same data and present on every target; None when there is anything to do or report.
+
+    It extracts the journal and writes journal.xml only (no rules, no rendering, no lock: it
+    changes nothing), so a re-run of an unchanged school can say so without starting the
+    orchestrator. Anything else (no earlier version, a missing copy, any error) is None: the
+    full run handles and reports it.
+    """
+    specs = [PERIOD] if period else list(year_end_kinds())
+    try:
+        if not _catalog_knows(settings, year, class_name):
+            return None  # never archived: skip the extraction
+        with settings.open_catalog() as catalog:
+            journal = extract_journal(settings, year, class_name, period)
+            source_fingerprint = fingerprint(journal_xml(journal))
+            school, targets = school_folder(settings, journal), settings.targets()
+            results = []
+            for spec in specs:
+                latest = latest_version(
+                    catalog,
+                    journal.year.name,
+                    journal.school_class.name,
+                    spec.span_code(journal),
+                    spec.kind,
+                    school=school,
+                )
+                if latest is None or latest.source_fingerprint != source_fingerprint:
+                    return None
+                if not all(_holds(target, latest.key) for target in targets):
+                    return None  # the full run completes the copies (R8); a destroyed one has none
+                results.append(
+                    ClassArchiveResult(
+                        journal.school_class.name,
+                        ArchiveStatus.UNCHANGED,
+                        kind=spec.kind,
+                        bundle_id=latest.bundle_id,
+                    )
+                )
+            return of_school(settings, results)
+    except Exception:  # whatever it is, the full run meets it again and reports it in words
+        return None
+
+
+def split_already_archived(
+    runs: Sequence[tuple[Settings, tuple[str, ...]]], year: str, period: str | None
+) -> tuple[list[ClassArchiveResult], list[tuple[Settings, tuple[str, ...]]]]:
+    """(the results of the classes already archived unchanged, the (school, classes) runs left to do).
+
+    Classes the catalog knows are checked with `already_archived` side by side on this machine's
+    cores; a class never archived is left to do without reading its journal."""
+    known = [
+        (settings, name) for settings, names in runs for name in names if _catalog_knows(settings, year, name)
+    ]
+    found: dict[tuple[str, str], list[ClassArchiveResult]] = {}
+    if known:
+        executor = local_executor(len(known))
+        try:
+            futures = [
+                executor.submit(already_archived, settings, year, name, period) for settings, name in known
+            ]
+            for (settings, name), future in zip(known, futures, strict=True):
+                results = future.result()
+                if results is not None:
+                    found[(settings.school_folder, name)] = results
+        finally:
+            executor.shutdown()
+    done = [
+        result
+        for settings, names in runs
+        for name in names
+        for result in found.get((settings.school_folder, name), [])
+    ]
+    left = [
+        (settings, remaining)
+        for settings, names in runs
+        if (remaining := tuple(name for name in names if (settings.school_folder, name) not in found))
+    ]
+    return done, left
+
+
+def _catalog_knows(settings: Settings, year: str, class_name: str) -> bool:
+    with settings.open_catalog() as catalog:
+        return bool(list_bundles(catalog, year=year, class_name=class_name))
 
 
 def archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:

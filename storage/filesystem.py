@@ -73,6 +73,11 @@ class FilesystemTarget:
         """The root with symlinks resolved, once per target object (every file read checks against it)."""
         return os.path.realpath(self.root)
 
+    @functools.cached_property
+    def _plain_folders(self) -> set[str]:
+        """Folders under the root already seen to be real folders, not symlinks (see path_inside)."""
+        return set()
+
     # --- the root ---
 
     def root_identity(self) -> tuple[str, str] | None:
@@ -293,8 +298,12 @@ class FilesystemTarget:
         try:
             check_key(key)
             if relpath is None:
-                return path_inside(self.root, key, real_root=self._real_root)
-            return path_inside(self.root, key, relpath, real_root=self._real_root)
+                return path_inside(
+                    self.root, key, real_root=self._real_root, plain_folders=self._plain_folders
+                )
+            return path_inside(
+                self.root, key, relpath, real_root=self._real_root, plain_folders=self._plain_folders
+            )
         except LayoutError as error:
             raise StorageError(f"{self.name}: {error}") from error
 
