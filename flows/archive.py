@@ -6,6 +6,10 @@ itself stays in this process: in ephemeral mode (no server configured) a Prefect
 runner with worker processes would start one temporary API server per worker
 (STACK-NOTES), so each Prefect task runs in a thread and hands its class to the
 executor. Every class is its own task run, visible in the logs and in the UI.
+
+With a shared Prefect server configured (`[prefect] api_url`), the classes go to the work pool
+instead (flows.pool): each class is a flow run of the `archive_class` deployment, done by
+whichever worker takes it, and this flow waits for them all.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline.archive import ClassArchiveResult, archive_period_class, archive_year_class, class_names_for
 from pipeline.executor import Executor, local_executor, worker_count
+from pipeline.runs import archive_classes
 from pipeline.settings import Settings, load_settings
 
 ResultCallback = Callable[[ClassArchiveResult], None]
@@ -81,6 +86,8 @@ def archive_period(
     """
     settings = load_settings(Path(home) if home else None)
     names = class_names_for(settings, year, period, class_names)
+    if settings.uses_work_pool:
+        return on_work_pool(settings, year, period, names, on_result=on_result)
     executor = local_executor(len(names))
     try:
         futures = [
@@ -102,6 +109,8 @@ def archive_year(
     """Close the year: for every class a sealed journal bundle (5 years) and summary bundle (25 years)."""
     settings = load_settings(Path(home) if home else None)
     names = class_names_for(settings, year, None, class_names)
+    if settings.uses_work_pool:
+        return on_work_pool(settings, year, None, names, allow_errors=allow_errors, on_result=on_result)
     executor = local_executor(len(names))
     try:
         futures = [
@@ -111,3 +120,28 @@ def archive_year(
         return [result for future in futures for result in future.result()]
     finally:
         executor.shutdown()
+
+
+def on_work_pool(
+    settings: Settings,
+    year: str,
+    period: str | None,
+    names: tuple[str, ...],
+    *,
+    allow_errors: bool = False,
+    on_result: ResultCallback | None = None,
+) -> list[ClassArchiveResult]:
+    """The classes as flow runs on the work pool (flows.pool); results in the order of `names`."""
+    from flows.pool import work_pool_executor
+
+    results = archive_classes(
+        settings,
+        year,
+        period,
+        names,
+        allow_errors=allow_errors,
+        executor=work_pool_executor(settings),
+        on_class=lambda name, found: report(found, on_result),
+    )
+    order = {name: index for index, name in enumerate(names)}
+    return sorted(results, key=lambda result: order.get(result.class_name, len(order)))

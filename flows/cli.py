@@ -175,6 +175,8 @@ def prefect_environment(settings: Settings, verbosity: int = 0) -> None:
         os.environ.setdefault(PREFECT_LOG_LEVEL_ENV, "WARNING")
     os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    if settings.prefect_api_url:  # the shared server of the work pool (docs/deployment.md)
+        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
@@ -447,6 +449,11 @@ def serve(ctx: click.Context) -> None:
     from flows.archive import archive_period, archive_year
     from flows.audit import audit_deployments
 
+    if settings.uses_work_pool:  # runs started here spread their classes over the work pool
+        from flows.pool import register_work_pool
+
+        register_work_pool(settings)
+
     serve_deployments(
         archive_period.to_deployment(
             name="archive-period",
@@ -460,6 +467,56 @@ def serve(ctx: click.Context) -> None:
         ),
         *audit_deployments(settings),  # the fixity audit on its schedules (R7, R8)
     )
+
+
+def shared_server_settings(ctx: click.Context) -> Settings:
+    """The settings of a command that needs the shared Prefect server; Prefect's environment set up."""
+    settings = settings_of(ctx)
+    if not settings.uses_work_pool:
+        raise click.UsageError(
+            f"в {settings.config_path} не указан сервер Prefect: [prefect] api_url = "
+            '"http://host:4200/api" (docs/deployment.md)'
+        )
+    prefect_environment(settings, options_of(ctx).verbosity)
+    return settings
+
+
+@main.command()
+@click.pass_context
+@user_errors
+def deploy(ctx: click.Context) -> None:
+    """Register the work pool, the archive_class deployment and its lost-run detection on the server."""
+    settings = shared_server_settings(ctx)
+    from flows.pool import DEPLOYMENT_NAME, FLOW_NAME, register_work_pool
+
+    register_work_pool(settings)
+    click.echo(
+        f"Развёртывание {FLOW_NAME}/{DEPLOYMENT_NAME} на рабочем пуле «{settings.work_pool}» "
+        f"сервера {settings.prefect_api_url} зарегистрировано"
+    )
+
+
+@main.command()
+@click.option("--pool", help="Work pool name (default: [prefect] work_pool of the configuration).")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    help="Workers to start on this machine, each one class at a time (default: one per core).",
+)
+@click.pass_context
+@user_errors
+def workers(ctx: click.Context, pool: str | None, count: int | None) -> None:
+    """Start Prefect workers of the work pool on this machine until interrupted (docs/deployment.md)."""
+    settings = shared_server_settings(ctx)
+    if pool:
+        settings = dataclasses.replace(settings, work_pool=pool)
+    from flows.pool import register_work_pool, run_workers
+    from pipeline.executor import worker_count
+
+    register_work_pool(settings)
+    count = count or worker_count()
+    click.echo(f"Работников: {count}, рабочий пул «{settings.work_pool}», сервер {settings.prefect_api_url}")
+    sys.exit(run_workers(settings, count))
 
 
 def _iso_date(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
