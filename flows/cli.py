@@ -909,9 +909,11 @@ def users_disable(ctx: click.Context, name: str) -> None:
 @user_errors
 def web(ctx: click.Context, host: str, port: int, secure_cookies: bool) -> None:
     """Serve the web page for the secretary, the auditor and the administrator."""
-    from flows.web import serve as serve_web
-
     settings = settings_of(ctx)
     settings.targets()  # a bad target configuration stops here
+    if settings.uses_work_pool:  # the administrator's archive runs go to the Prefect work pool
+        prefect_environment(settings, options_of(ctx).verbosity)
+    from flows.web import serve as serve_web
+
     click.echo(f"Архив классных журналов: http://{host}:{port}/ (остановить: Ctrl+C)")
     serve_web(settings, host, port, secure_cookies=secure_cookies)

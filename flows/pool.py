@@ -183,31 +183,39 @@ class WorkPoolExecutor:
                 continue
 
     def _finished(self, client: Any, flow_run: Any) -> None:
+        """Resolve the future of a run that ended, or submit its class again if it crashed.
+
+        A network error while reading the results propagates to `_poll`, which leaves the run
+        in place and asks again at the next poll."""
         with self._lock:
-            run = self._runs.pop(flow_run.id, None)
+            run = self._runs.get(flow_run.id)
         if run is None:
             return
         state = flow_run.state
+        outcome: Any = None
         if state.type == StateType.COMPLETED:
             try:
                 results = read_class_results(client, flow_run.id)
-            except (LookupError, ValueError, TypeError) as error:
-                reason = f"результат запуска {flow_run.name} не прочитан: {error}"
-                run.future.set_result(self._lost(run, reason))
-                return
-            run.future.set_result(results[0] if run.one_result else results)
-        elif state.type == StateType.CRASHED and run.attempt < self.attempts:
-            run.attempt += 1  # the machine died or the run was lost: another worker takes the class
-            try:
-                self._start(run)
-            except Exception as error:
-                run.future.set_result(self._lost(run, f"повторный запуск не создан: {error}"))
-        else:
+            except (LookupError, ValueError, TypeError) as error:  # a run that left no usable table
+                outcome = self._lost(run, f"результат запуска {flow_run.name} не прочитан: {error}")
+            else:
+                outcome = results[0] if run.one_result else results
+        elif state.type != StateType.CRASHED or run.attempt >= self.attempts:
             pool = self.settings.work_pool
             how = f"запуск {flow_run.name} на рабочем пуле «{pool}» завершился: {state.name}"
             if state.message:
                 how += f" ({state.message})"
-            run.future.set_result(self._lost(run, how))
+            outcome = self._lost(run, how)
+        with self._lock:
+            self._runs.pop(flow_run.id, None)
+        if outcome is not None:
+            run.future.set_result(outcome)
+            return
+        run.attempt += 1  # the machine died or the run was lost: another worker takes the class
+        try:
+            self._start(run)
+        except Exception as error:  # the server refused or is unreachable: this class's failure
+            run.future.set_result(self._lost(run, f"повторный запуск не создан: {error}"))
 
     def _lost(self, run: _ClassRun, reason: str) -> ClassArchiveResult | list[ClassArchiveResult]:
         result = lost_result(run.parameters["class_name"], run.parameters.get("period"), reason)

@@ -25,8 +25,6 @@ from storage.targets import targets_from_config
 HOME_ENV = "JOURNAL_ARCHIVE_HOME"
 KEYS_DIR = "keys"  # inside the home: the demo signing pair
 CONFIG_NAME = "journal-archive.toml"
-DEFAULT_YEAR = "2024/2025"
-"""The demo school's year (`journal-archive demo`); commands default to academic_year() instead."""
 ACADEMIC_YEAR_START_MONTH = 9  # a Russian school year runs 1 September – 31 August
 
 DEFAULT_CONFIG = f"""\

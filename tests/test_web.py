@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -28,7 +29,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from pipeline import access_log
 from pipeline.archive import archive_year_class
 from pipeline.audit import run_audit
-from pipeline.settings import Settings
+from pipeline.settings import Settings, academic_year
 from pipeline.users import add_user
 from storage import accounts
 from tests.homes import make_demo_home
@@ -369,6 +370,10 @@ def test_admin_archives_a_period_watches_it_and_reads_the_access_log(
 ) -> None:
     page = log_in(context, "boss")
     assert page.url.endswith("/admin")
+    # The form proposes the current academic year (the server's clock in the school's timezone).
+    today = dt.datetime.now(ZoneInfo(site.settings.timezone)).date()
+    expect(page.get_by_label("Учебный год")).to_have_value(academic_year(today))
+    page.get_by_label("Учебный год").fill(YEAR)  # the demo school's year
     page.get_by_label("Что архивировать").select_option("Q1")
     page.get_by_label("Классы").fill("5а")
     page.screenshot(path=site.shots / "admin.png", full_page=True)

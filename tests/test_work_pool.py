@@ -258,3 +258,27 @@ def read_flow_runs(server: PrefectServer, ids: list[str]) -> list[dict]:
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         return json.loads(answer.read())
+
+
+def test_the_web_page_sends_classes_to_the_work_pool_only_when_a_server_is_configured(tmp_path: Path) -> None:
+    """Issue 12: the administrator's archive is flow runs of the deployment with a Prefect server,
+    else the web process's own worker pool."""
+    from flows.pool import WorkPoolExecutor
+    from flows.web import class_executor
+    from pipeline.executor import LocalProcessExecutor, local_executor
+
+    settings = load_settings(tmp_path)
+    assert class_executor(settings) is local_executor
+    local = class_executor(settings)(2)
+    assert isinstance(local, LocalProcessExecutor)
+    local.shutdown()
+    config = settings.config_path
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            '# api_url = "http://127.0.0.1:4200/api"', 'api_url = "http://127.0.0.1:9/api"'
+        ),
+        encoding="utf-8",
+    )
+    pooled = class_executor(load_settings(tmp_path))(2)
+    assert isinstance(pooled, WorkPoolExecutor)
+    pooled.shutdown()
