@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import CONFIG_NAME, load_settings
+from pipeline.settings import CONFIG_NAME, ConfigError, load_settings
 from tests.homes import make_demo_home
 
 YEAR = "2024/2025"
@@ -190,6 +190,7 @@ def building_pid(work_dir: Path) -> int | None:
     return None
 
 
+@pytest.mark.slow  # a real Prefect server, two workers and a lost class run: about two minutes
 def test_a_run_spreads_over_two_workers_and_survives_a_killed_one(
     pool_home: Path, prefect_server: PrefectServer, two_workers: list[Worker]
 ) -> None:
@@ -282,3 +283,21 @@ def test_the_web_page_sends_classes_to_the_work_pool_only_when_a_server_is_confi
     pooled = class_executor(load_settings(tmp_path))(2)
     assert isinstance(pooled, WorkPoolExecutor)
     pooled.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        ('api_url = "127.0.0.1:4200"', "[prefect] api_url"),
+        ('work_pool = ""', "[prefect] work_pool"),
+        ("lost_after_seconds = 30", "[prefect] lost_after_seconds"),
+    ],
+)
+def test_a_bad_prefect_section_is_named(tmp_path: Path, line: str, named: str) -> None:
+    settings = load_settings(tmp_path)
+    text = settings.config_path.read_text(encoding="utf-8")
+    key = line.split(" =")[0]
+    lines = [line if row.lstrip("# ").startswith(key + " =") else row for row in text.splitlines()]
+    settings.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        load_settings(tmp_path)
