@@ -19,6 +19,7 @@ passed over (pipeline.archive.claim_version).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -44,7 +45,7 @@ from prefect.deployments.runner import EntrypointType
 from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectHTTPStatusError
 
 from pipeline.archive import (
     ClassArchiveResult,
@@ -246,7 +247,8 @@ def register_work_pool(settings: Settings) -> UUID:
         try:
             client.read_work_pool(settings.work_pool)
         except ObjectNotFound:
-            client.create_work_pool(WorkPoolCreate(name=settings.work_pool, type="process"))
+            with contextlib.suppress(ObjectAlreadyExists):  # another machine's workers made it just now
+                client.create_work_pool(WorkPoolCreate(name=settings.work_pool, type="process"))
     deployment = archive_class.to_deployment(
         name=DEPLOYMENT_NAME,
         work_pool_name=settings.work_pool,
@@ -297,8 +299,14 @@ def register_lost_runs_automation(settings: Settings, deployment_id: UUID) -> No
         ],
     )
     with get_client(sync_client=True) as client:
-        for old in client.read_automations_by_name(name):
-            client.delete_automation(old.id)
+        existing = client.read_automations_by_name(name)
+        if existing:  # machines starting their workers at once may race: keep one, updated
+            for extra in existing[1:]:
+                with contextlib.suppress(ObjectNotFound, PrefectHTTPStatusError):
+                    client.delete_automation(extra.id)
+            with contextlib.suppress(ObjectNotFound, PrefectHTTPStatusError):
+                client.update_automation(existing[0].id, automation)
+                return
         client.create_automation(automation)
 
 

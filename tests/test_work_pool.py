@@ -37,6 +37,7 @@ LOST_AFTER_SECONDS = 35  # the shortest Prefect allows beside its 30 s between h
 SCRIPT = Path(sys.executable).with_name("journal-archive")
 PREFECT = Path(sys.executable).with_name("prefect")
 SUBMITTED = re.compile(r"Worker '([^']+)' submitting flow run '([0-9a-f-]+)'")
+ABORTED = re.compile(r"Aborted submission of flow run '([0-9a-f-]+)'")  # another worker was first
 
 
 def free_port() -> int:
@@ -136,9 +137,10 @@ class Worker:
     log_path: Path
 
     def submitted(self) -> dict[str, str]:
-        """Flow run id → worker name, from the worker's own log lines."""
+        """Flow run id → worker name of the runs this worker started, from its own log lines."""
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        return {run_id: name for name, run_id in SUBMITTED.findall(text)}
+        aborted = set(ABORTED.findall(text))
+        return {run_id: name for name, run_id in SUBMITTED.findall(text) if run_id not in aborted}
 
     def pids(self) -> set[int]:
         """This worker's process and every process under it (the prefect worker, its flow runs)."""
@@ -209,6 +211,8 @@ def test_a_run_spreads_over_two_workers_and_survives_a_killed_one(
     victim = None
     deadline = time.monotonic() + 150
     while killed is None:
+        for worker in two_workers:
+            assert worker.process.poll() is None, worker.log_path.read_text(encoding="utf-8")
         assert run.poll() is None, "the run ended before any class was being built"
         assert time.monotonic() < deadline, "no class run started building a bundle"
         victim = building_pid(settings.work_dir)
