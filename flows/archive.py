@@ -15,6 +15,7 @@ whichever worker takes it, and this flow waits for them all.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pipeline.archive import ClassArchiveResult, archive_period_class, archive_year_class, class_names_for
+from pipeline.archive import ClassArchiveResult, archive_period_class, archive_year_class, school_classes
 from pipeline.executor import Executor, local_executor, worker_count
-from pipeline.runs import archive_classes
 from pipeline.settings import Settings, load_settings
 
 ResultCallback = Callable[[ClassArchiveResult], None]
@@ -77,21 +77,24 @@ def archive_period(
     class_names: list[str] | None = None,
     home: str | None = None,
     on_result: Any = None,
+    school: str | None = None,
 ) -> list[ClassArchiveResult]:
     """Archive every class whose reporting period is `period` (or just `class_names`), in parallel (R1).
 
     Parameters are plain values so that the same flow runs from the CLI and from a
     Prefect deployment (`journal-archive serve`); `home` is the journal-archive home;
-    `on_result` (CLI only) is called with each bundle's result as it finishes.
+    `on_result` (CLI only) is called with each bundle's result as it finishes; `school`
+    names one school of several ([[schools]]), by default every school's classes run.
     """
-    settings = load_settings(Path(home) if home else None)
-    names = class_names_for(settings, year, period, class_names)
-    if settings.uses_work_pool:
-        return on_work_pool(settings, year, period, names, on_result=on_result)
-    executor = local_executor(len(names))
+    runs = school_classes(load_settings(Path(home) if home else None), school, year, period, class_names)
+    if runs and runs[0][0].uses_work_pool:
+        return on_work_pool(runs, year, period, on_result=on_result)
+    executor = local_executor(sum(len(names) for _, names in runs))
     try:
         futures = [
-            archive_class_period.submit(executor, settings, year, name, period, on_result) for name in names
+            archive_class_period.submit(executor, settings, year, name, period, on_result)
+            for settings, names in runs
+            for name in names
         ]
         return [result for future in futures for result in future.result()]
     finally:
@@ -105,16 +108,17 @@ def archive_year(
     home: str | None = None,
     allow_errors: bool = False,
     on_result: Any = None,
+    school: str | None = None,
 ) -> list[ClassArchiveResult]:
     """Close the year: for every class a sealed journal bundle (5 years) and summary bundle (25 years)."""
-    settings = load_settings(Path(home) if home else None)
-    names = class_names_for(settings, year, None, class_names)
-    if settings.uses_work_pool:
-        return on_work_pool(settings, year, None, names, allow_errors=allow_errors, on_result=on_result)
-    executor = local_executor(len(names))
+    runs = school_classes(load_settings(Path(home) if home else None), school, year, None, class_names)
+    if runs and runs[0][0].uses_work_pool:
+        return on_work_pool(runs, year, None, allow_errors=allow_errors, on_result=on_result)
+    executor = local_executor(sum(len(names) for _, names in runs))
     try:
         futures = [
             archive_class_year.submit(executor, settings, year, name, allow_errors, on_result)
+            for settings, names in runs
             for name in names
         ]
         return [result for future in futures for result in future.result()]
@@ -123,25 +127,33 @@ def archive_year(
 
 
 def on_work_pool(
-    settings: Settings,
+    runs: list[tuple[Settings, tuple[str, ...]]],
     year: str,
     period: str | None,
-    names: tuple[str, ...],
     *,
     allow_errors: bool = False,
     on_result: ResultCallback | None = None,
 ) -> list[ClassArchiveResult]:
-    """The classes as flow runs on the work pool (flows.pool); results in the order of `names`."""
+    """Every school's classes as flow runs on the work pool (flows.pool), reported as each ends;
+    the results in the order of the classes."""
     from flows.pool import work_pool_executor
 
-    results = archive_classes(
-        settings,
-        year,
-        period,
-        names,
-        allow_errors=allow_errors,
-        executor=work_pool_executor(settings),
-        on_class=lambda name, found: report(found, on_result),
-    )
-    order = {name: index for index, name in enumerate(names)}
-    return sorted(results, key=lambda result: order.get(result.class_name, len(order)))
+    executor = work_pool_executor(runs[0][0])  # one server and pool for the whole installation
+    try:
+        futures = [
+            executor.submit(archive_period_class, settings, year, name, period)
+            if period
+            else executor.submit(archive_year_class, settings, year, name, allow_errors=allow_errors)
+            for settings, names in runs
+            for name in names
+        ]
+        for future in as_completed(futures):
+            report(as_list(future.result()), on_result)
+        return [result for future in futures for result in as_list(future.result())]
+    finally:
+        executor.shutdown()
+
+
+def as_list(value: ClassArchiveResult | list[ClassArchiveResult]) -> list[ClassArchiveResult]:
+    """A period archive's one result, or a year archive's list, as a list."""
+    return value if isinstance(value, list) else [value]

@@ -22,7 +22,7 @@ from prefect import flow, get_run_logger
 from prefect.schedules import Cron
 
 from pipeline.audit import BundleRecord, ReplicaOutcome, run_audit
-from pipeline.settings import Settings, load_settings
+from pipeline.settings import Settings, load_settings, select_school
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +44,14 @@ def audit_fixity(
     targets: list[str] | None = None,
     max_rate_mb_s: float | None = None,
     deep: bool = False,
+    school: str | None = None,
 ) -> AuditSummary:
     """Check every bundle on `targets` (default: all), repair bad copies from good ones, write the digest.
 
-    `deep` re-validates PDF/A and XML structure besides hashing every file (a slower schedule)."""
+    `deep` re-validates PDF/A and XML structure besides hashing every file (a slower schedule);
+    `school` names the school when the configuration has several ([[schools]])."""
     logger = get_run_logger()
-    settings = load_settings(Path(home) if home else None)
+    settings = select_school(load_settings(Path(home) if home else None), school)
 
     def log_bundle(record: BundleRecord, outcomes: list[ReplicaOutcome]) -> None:
         for outcome in outcomes:
@@ -88,20 +90,22 @@ def audit_deployments(settings: Settings) -> list[Any]:
     """One scheduled deployment of audit_fixity per distinct cron schedule, each with its targets,
     in the school's timezone (a Sunday 03:00 audit runs at 03:00 at the school, not at 03:00 UTC)."""
     deployments = []
+    school = {"school": settings.school.folder} if settings.school and len(settings.schools) > 1 else {}
+    suffix = f"-{settings.school.folder}" if school and settings.school else ""  # one set per school
     for cron, names in settings.audit_schedules():
         deployments.append(
             audit_fixity.to_deployment(
-                name=f"audit-fixity-{'-'.join(names)}",
+                name=f"audit-fixity-{'-'.join(names)}{suffix}",
                 schedules=[Cron(cron, timezone=settings.timezone)],
-                parameters={"home": str(settings.home), "targets": names},
+                parameters={"home": str(settings.home), "targets": names, **school},
                 description=f"Аудит сохранности архива (R7): хранилища {', '.join(names)}, расписание {cron}",
             )
         )
     deployments.append(
         audit_fixity.to_deployment(
-            name="audit-fixity-deep",
+            name=f"audit-fixity-deep{suffix}",
             schedules=[Cron(settings.deep_audit_schedule, timezone=settings.timezone)],
-            parameters={"home": str(settings.home), "deep": True},
+            parameters={"home": str(settings.home), "deep": True, **school},
             description="Полный аудит архива (R5, R7): контрольные суммы, PDF/A и XML по схеме, "
             f"все хранилища, расписание {settings.deep_audit_schedule}",
         )

@@ -22,7 +22,7 @@ import click
 
 from pipeline.errors import FAILURES, USER_ERRORS
 from pipeline.kinds import RETRIEVABLE_KINDS
-from pipeline.settings import HOME_ENV, Settings, academic_year, load_settings
+from pipeline.settings import HOME_ENV, Settings, academic_year, load_settings, select_school
 
 PACKAGE = "journal-archive"
 EXIT_FAILED = 1  # something checked, archived or repaired failed (README: Exit codes)
@@ -77,9 +77,35 @@ def options_of(ctx: click.Context) -> Options:
     return ctx.find_object(Options) or Options(None)
 
 
-def settings_of(ctx: click.Context, *, create: bool = True) -> Settings:
-    """The home's settings; `create=False` for read-only commands, which leave an empty home empty."""
-    return load_settings(options_of(ctx).home, create=create)
+def settings_of(ctx: click.Context, *, create: bool = True, school: bool = True) -> Settings:
+    """The home's settings, for the school of --school (optional when the configuration has one);
+    `create=False` for read-only commands, which leave an empty home empty; `school=False` for
+    commands over the whole installation."""
+    settings = load_settings(options_of(ctx).home, create=create)
+    return select_school(settings, school_of(ctx)) if school else settings
+
+
+SCHOOL_ENV = "JOURNAL_ARCHIVE_SCHOOL"
+
+
+def school_of(ctx: click.Context) -> str | None:
+    """The --school given to this command or its group."""
+    return ctx.meta.get(SCHOOL_ENV)
+
+
+def _remember_school(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta[SCHOOL_ENV] = value
+
+
+school_option = click.option(
+    "--school",
+    metavar="NAME",
+    envvar=SCHOOL_ENV,
+    expose_value=False,
+    callback=_remember_school,
+    help="The school (name or folder of a [[schools]] entry); needed only when there are several.",
+)
 
 
 clock: Callable[[], dt.date] = dt.date.today
@@ -118,25 +144,40 @@ source_option = click.option(
 )
 @click.option("--seed", type=int, default=2024, show_default=True, help="Same seed, same school.")
 @click.option("--force", is_flag=True, help="Replace an existing demo SQLite journal.")
+@click.option(
+    "--schools",
+    "school_count",
+    type=int,
+    help="Several demo schools in one installation: [[schools]] entries and a journal for each.",
+)
 @source_option
+@school_option
 @click.pass_context
 @user_errors
-def demo(ctx: click.Context, size: str, seed: int, force: bool, source_url: str | None) -> None:
+def demo(
+    ctx: click.Context, size: str, seed: int, force: bool, school_count: int | None, source_url: str | None
+) -> None:
     """Generate the demo school year 2024/2025 into the journal database."""
-    from pipeline.school import make_demo_school
+    from pipeline.school import make_demo_school, make_demo_schools
 
     started = time.perf_counter()
-    made = make_demo_school(settings_of(ctx), size, seed, source_url=source_url, force=force)
-    data = made.data
-    if made.seal_certificate is not None:
-        click.echo(f"Демонстрационная печать школы (самоподписанный сертификат): {made.seal_certificate}")
-    for target in made.targets:
-        click.echo(f"Подготовлено хранилище {target.name}: {target.root}")
-    click.echo(
-        f"Демо-школа «{data.school.short_name}», {data.year.name}: {len(data.classes)} кл., "
-        f"{len(data.students)} уч., {len(data.lessons)} уроков, {len(data.marks)} отметок "
-        f"— записано в {made.written_to} за {time.perf_counter() - started:.1f} с"
-    )
+    if school_count is not None:
+        if source_url:
+            raise click.UsageError("--schools и --source задаются по отдельности")
+        made_all = make_demo_schools(settings_of(ctx, school=False), school_count, size, seed, force=force)
+    else:
+        made_all = [make_demo_school(settings_of(ctx), size, seed, source_url=source_url, force=force)]
+    for made in made_all:
+        data = made.data
+        if made.seal_certificate is not None:
+            click.echo(f"Демонстрационная печать школы (самоподписанный сертификат): {made.seal_certificate}")
+        for target in made.targets:
+            click.echo(f"Подготовлено хранилище {target.name}: {target.root}")
+        click.echo(
+            f"Демо-школа «{data.school.short_name}», {data.year.name}: {len(data.classes)} кл., "
+            f"{len(data.students)} уч., {len(data.lessons)} уроков, {len(data.marks)} отметок "
+            f"— записано в {made.written_to} за {time.perf_counter() - started:.1f} с"
+        )
 
 
 @main.command()
@@ -147,6 +188,7 @@ def demo(ctx: click.Context, size: str, seed: int, force: bool, source_url: str 
 )
 @click.option("--class", "class_names", multiple=True, help="Class name, e.g. 5А (repeatable); default: all.")
 @source_option
+@school_option
 @click.pass_context
 @user_errors
 def check(
@@ -201,24 +243,33 @@ def archive() -> None:
     help="Reporting period: Q1…Q4 (quarters, четверти), T1…T3 (trimesters), H1, H2 (half-years).",
 )
 @click.option("--class", "class_names", multiple=True, help="Class name, e.g. 5А (repeatable); default: all.")
+@school_option
 @click.pass_context
 @user_errors
 def archive_period_command(ctx: click.Context, year: str, period: str, class_names: tuple[str, ...]) -> None:
-    """Archive every class's journal for a reporting period to both storage targets (R1, R5, R7, R8)."""
-    settings, names = classes_to_archive(ctx, year, period, class_names)
+    """Archive every class's journal for a reporting period to both storage targets (R1, R5, R7, R8).
+
+    With several schools ([[schools]]) and no --school, every school's classes are archived."""
+    runs = classes_to_archive(ctx, year, period, class_names)
     from flows.archive import archive_period
 
-    click.echo(f"Архив за период {period.upper()} {year}: {len(names)} кл. → {settings.home}")
-    if not class_names:
-        from pipeline.school import classes_without
+    home = runs[0][0].home
+    for settings, names in runs:
+        click.echo(
+            f"{school_title(settings)}Архив за период {period.upper()} {year}: {len(names)} кл. → {home}"
+        )
+        if not class_names:
+            from pipeline.school import classes_without
 
-        other = classes_without(settings, year, names)
-        if other:
-            click.echo(f"Без периода {period.upper()} (другое деление учебного года): {', '.join(other)}")
+            other = classes_without(settings, year, names)
+            if other:
+                click.echo(f"Без периода {period.upper()} (другое деление учебного года): {', '.join(other)}")
     run_archive(
         ctx,
-        len(names),
-        lambda on_result: archive_period(year, period, list(names), str(settings.home), on_result=on_result),
+        sum(len(names) for _, names in runs),
+        lambda on_result: archive_period(
+            year, period, list(class_names) or None, str(home), on_result=on_result, school=school_of(ctx)
+        ),
     )
 
 
@@ -230,36 +281,50 @@ def archive_period_command(ctx: click.Context, year: str, period: str, class_nam
     is_flag=True,
     help="Seal a class even if its journal has validation errors (they are listed; warnings never block).",
 )
+@school_option
 @click.pass_context
 @user_errors
 def archive_year_command(
     ctx: click.Context, year: str, class_names: tuple[str, ...], allow_errors: bool
 ) -> None:
     """Close the year: per class a sealed journal bundle (5 years, R2) and summary bundle (25 years, R3)."""
-    settings, names = classes_to_archive(ctx, year, None, class_names)
+    runs = classes_to_archive(ctx, year, None, class_names)
     from flows.archive import archive_year
 
-    click.echo(f"Годовой архив {year}: {len(names)} кл. → {settings.home}")
+    home = runs[0][0].home
+    for settings, names in runs:
+        click.echo(f"{school_title(settings)}Годовой архив {year}: {len(names)} кл. → {home}")
     run_archive(
         ctx,
-        2 * len(names),
+        2 * sum(len(names) for _, names in runs),
         lambda on_result: archive_year(
-            year, list(names), str(settings.home), allow_errors, on_result=on_result
+            year,
+            list(class_names) or None,
+            str(home),
+            allow_errors,
+            on_result=on_result,
+            school=school_of(ctx),
         ),
     )
 
 
 def classes_to_archive(
     ctx: click.Context, year: str, period: str | None, class_names: tuple[str, ...]
-) -> tuple[Settings, tuple[str, ...]]:
-    """Settings and class names, checked before any work starts; Prefect's environment set up."""
-    from pipeline.archive import class_names_for
+) -> list[tuple[Settings, tuple[str, ...]]]:
+    """Each school's settings and class names (the one of --school, else every school), checked before
+    any work starts; Prefect's environment set up."""
+    from pipeline.archive import school_classes
 
-    settings = settings_of(ctx)
-    settings.targets()  # a bad target configuration stops here, before any work
-    names = class_names_for(settings, year, period, class_names)
-    prefect_environment(settings, options_of(ctx).verbosity)
-    return settings, names
+    runs = school_classes(settings_of(ctx, school=False), school_of(ctx), year, period, class_names)
+    for settings, _ in runs:
+        settings.targets()  # a bad target configuration stops here, before any work
+    prefect_environment(runs[0][0], options_of(ctx).verbosity)
+    return runs
+
+
+def school_title(settings: Settings) -> str:
+    """«МБОУ СОШ № 17: » before a line about one school of several; "" with one school."""
+    return f"{settings.school.name}: " if settings.school and len(settings.schools) > 1 else ""
 
 
 def progress_bar(ctx: click.Context, length: int, label: str) -> Any:
@@ -273,10 +338,12 @@ def run_archive(ctx: click.Context, bundles: int, run: Callable[[Callable[[Any],
     bar = progress_bar(ctx, bundles, "Пакеты")
     with bar:
         results = run(lambda result: bar.update(1))
+    schools = any(r.school for r in results)
     print_table(
-        ("Класс", "Пакет", "Стр.", "Листов", "Статус", "Замечания"),
+        ("Школа", "Класс", "Пакет", "Стр.", "Листов", "Статус", "Замечания")[0 if schools else 1 :],
         [
-            (
+            (r.school,) * schools
+            + (
                 r.class_name,
                 r.bundle_id or r.kind,
                 str(r.pages or ""),
@@ -311,6 +378,7 @@ def catalog() -> None:
     show_default=True,
     help="A table to read, or CSV / JSON for other programs.",
 )
+@school_option
 @click.pass_context
 @user_errors
 def catalog_list(
@@ -334,6 +402,7 @@ def catalog_list(
 
 @catalog.command("history")
 @click.argument("bundle_id", metavar="BUNDLE")
+@school_option
 @click.pass_context
 @user_errors
 def catalog_history(ctx: click.Context, bundle_id: str) -> None:
@@ -357,7 +426,7 @@ def catalog_rebuild(ctx: click.Context) -> None:
     """Recreate the catalog from what the storage targets hold."""
     from pipeline.inventory import rebuild
 
-    rebuilt = rebuild(settings_of(ctx))
+    rebuilt = rebuild(settings_of(ctx, school=False))  # every school's bundles
     click.echo(f"Каталог восстановлен по хранилищам: {rebuilt.bundles} пакетов.")
     for problem in rebuilt.problems:
         click.echo(f"  • {problem}")
@@ -372,6 +441,7 @@ def targets() -> None:
 
 @targets.command("init")
 @click.argument("name")
+@school_option
 @click.pass_context
 @user_errors
 def targets_init(ctx: click.Context, name: str) -> None:
@@ -384,6 +454,7 @@ def targets_init(ctx: click.Context, name: str) -> None:
 
 @targets.command("retire")
 @click.argument("name")
+@school_option
 @click.pass_context
 @user_errors
 def targets_retire(ctx: click.Context, name: str) -> None:
@@ -402,6 +473,7 @@ def targets_retire(ctx: click.Context, name: str) -> None:
 @main.command()
 @click.option("--year", help="Only bundles of this academic year.")
 @click.option("--to", "to", metavar="NAME", help="Only to this target (a new medium, after targets init).")
+@school_option
 @click.pass_context
 @user_errors
 def replicate(ctx: click.Context, year: str | None, to: str | None) -> None:
@@ -423,6 +495,7 @@ def replicate(ctx: click.Context, year: str | None, to: str | None) -> None:
 @main.command("import")
 @click.argument("xml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @source_option
+@school_option
 @click.pass_context
 @user_errors
 def import_command(ctx: click.Context, xml_file: Path, source_url: str | None) -> None:
@@ -437,6 +510,7 @@ def import_command(ctx: click.Context, xml_file: Path, source_url: str | None) -
 
 
 @main.command()
+@school_option
 @click.pass_context
 @user_errors
 def serve(ctx: click.Context) -> None:
@@ -454,15 +528,18 @@ def serve(ctx: click.Context) -> None:
 
         register_work_pool(settings)
 
+    school = {"school": settings.school.folder} if settings.school and len(settings.schools) > 1 else {}
+    suffix = f"-{settings.school.folder}" if school and settings.school else ""  # one set per school
+
     serve_deployments(
         archive_period.to_deployment(
-            name="archive-period",
-            parameters={"year": current_year(), "period": "Q1", "home": str(settings.home)},
+            name=f"archive-period{suffix}",
+            parameters={"year": current_year(), "period": "Q1", "home": str(settings.home), **school},
             description="Квартальный архив классных журналов (R1)",
         ),
         archive_year.to_deployment(
-            name="archive-year",
-            parameters={"year": current_year(), "home": str(settings.home)},
+            name=f"archive-year{suffix}",
+            parameters={"year": current_year(), "home": str(settings.home), **school},
             description="Годовой архив: опечатанные журналы (5 лет) и сводные ведомости (25 лет), R2, R3",
         ),
         *audit_deployments(settings),  # the fixity audit on its schedules (R7, R8)
@@ -470,8 +547,9 @@ def serve(ctx: click.Context) -> None:
 
 
 def shared_server_settings(ctx: click.Context) -> Settings:
-    """The settings of a command that needs the shared Prefect server; Prefect's environment set up."""
-    settings = settings_of(ctx)
+    """The installation's settings (every school) for a command that needs the shared Prefect server;
+    Prefect's environment set up."""
+    settings = settings_of(ctx, school=False)
     if not settings.uses_work_pool:
         raise click.UsageError(
             f"в {settings.config_path} не указан сервер Prefect: [prefect] api_url = "
@@ -538,6 +616,7 @@ def _iso_date(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="With --act: destroy exactly the bundles of that approved act (only where the target allows).",
 )
 @click.option("--act", "act_ref", metavar="ACT", help="The approved act to apply: its number or folder.")
+@school_option
 @click.pass_context
 @user_errors
 def retention(ctx: click.Context, apply_: bool, act_ref: str | None) -> None:
@@ -584,6 +663,7 @@ def retention(ctx: click.Context, apply_: bool, act_ref: str | None) -> None:
     callback=_iso_date,
     help="Draft for a later day (a look ahead: such an act can be approved and applied only from that day).",
 )
+@school_option
 @click.pass_context
 @user_errors
 def retention_act(ctx: click.Context, as_of: Any) -> None:
@@ -608,6 +688,7 @@ def retention_act(ctx: click.Context, as_of: Any) -> None:
 @click.option(
     "--date", "on", metavar="YYYY-MM-DD", callback=_iso_date, help="Date of approval (default: today)."
 )
+@school_option
 @click.pass_context
 @user_errors
 def retention_approve(ctx: click.Context, act_ref: str, by: str, on: Any) -> None:
@@ -667,6 +748,7 @@ deep_option = click.option(
     help="Check the seals' evidence as of this date (YYYY-MM-DD), e.g. «would it still verify in 2040?».",
 )
 @max_rate_option
+@school_option
 @click.pass_context
 @user_errors
 def verify(
@@ -703,7 +785,7 @@ def verify(
     at = at_date.replace(tzinfo=dt.UTC) if at_date else None
     if check_all:
         settings = settings_of(ctx, create=False)
-        has_catalog = settings.catalog_path.is_file()
+        has_catalog = settings.has_catalog()
         bar = progress_bar(ctx, replica_count(settings, target_names), "Проверка копий")
         with bar:
             reports = verify_catalog(
@@ -715,7 +797,9 @@ def verify(
                 click.echo(f"Ошибка: {path}: папки пакета нет", err=True)
                 sys.exit(EXIT_BAD_INPUT)
         home_settings = settings_if_home((options_of(ctx).home or default_home()).expanduser().resolve())
-        has_catalog = home_settings is not None and home_settings.catalog_path.is_file()
+        if home_settings is not None and (school_of(ctx) or len(home_settings.schools) == 1):
+            home_settings = select_school(home_settings, school_of(ctx))  # the catalog of that school
+        has_catalog = home_settings is not None and home_settings.has_catalog()
         reports = verify_folders(paths, home_settings, max_rate, deep=deep, at=at)
     if check_all and not reports and not as_json:
         click.echo("В каталоге нет пакетов.")
@@ -745,6 +829,7 @@ def verify(
     is_flag=True,
     help="Exit 0 when every damaged copy was repaired (default: exit 1 whenever damage was found).",
 )
+@school_option
 @click.pass_context
 @user_errors
 def audit(
@@ -791,6 +876,7 @@ def audit(
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the verified bundle, its receipt and the school's certificate.",
 )
+@school_option
 @click.pass_context
 @user_errors
 def retrieve(
@@ -821,6 +907,7 @@ def evidence() -> None:
 @evidence.command("renew")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--force", is_flag=True, help="Renew every sealed bundle, not only those due.")
+@school_option
 @click.pass_context
 @user_errors
 def evidence_renew(ctx: click.Context, paths: tuple[Path, ...], force: bool) -> None:
@@ -864,7 +951,7 @@ def users_add(ctx: click.Context, name: str, role: str) -> None:
 
     from pipeline.users import add_user
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, school=False)
     password = click.prompt("Пароль", hide_input=True, confirmation_prompt="Пароль ещё раз")
     user = add_user(settings, name, role, password, dt.datetime.now(dt.UTC))
     click.echo(f"Пользователь {user.name} ({user.role.title}) добавлен.")
@@ -877,7 +964,7 @@ def users_list(ctx: click.Context) -> None:
     """The web page's users, their roles and whether they are disabled."""
     from pipeline.users import list_users
 
-    found = list_users(settings_of(ctx, create=False))
+    found = list_users(settings_of(ctx, create=False, school=False))
     if not found:
         click.echo("Пользователей нет: journal-archive users add ИМЯ --role secretary|auditor|admin")
         return
@@ -895,7 +982,7 @@ def users_disable(ctx: click.Context, name: str) -> None:
     """Disable a user; their open sessions end at once."""
     from pipeline.users import disable_user
 
-    disable_user(settings_of(ctx), name)
+    disable_user(settings_of(ctx, school=False), name)
     click.echo(f"Пользователь {name} отключён.")
 
 
@@ -905,6 +992,7 @@ def users_disable(ctx: click.Context, name: str) -> None:
 @click.option(
     "--secure-cookies", is_flag=True, help="Mark cookies Secure (when served over HTTPS by a reverse proxy)."
 )
+@school_option
 @click.pass_context
 @user_errors
 def web(ctx: click.Context, host: str, port: int, secure_cookies: bool) -> None:

@@ -52,10 +52,11 @@ from pipeline.archive import (
     archive_period_class,
     archive_year_class,
     lost_result,
+    of_school,
     result_data,
     result_from_data,
 )
-from pipeline.settings import Settings, load_settings
+from pipeline.settings import Settings, load_settings, select_school
 
 T = TypeVar("T")
 
@@ -77,12 +78,14 @@ def archive_class(
     period: str | None = None,
     home: str | None = None,
     allow_errors: bool = False,
+    school: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One class on a worker: its period bundle (`period` given) or its year-end bundles (R1–R3).
+    """One class on a worker: its period bundle (`period` given) or its year-end bundles (R1–R3);
+    `school` is the folder of one of several [[schools]].
 
     The result rows also go into a table artifact: that is how the run that submitted this one
     reads them, from any machine."""
-    settings = load_settings(Path(home) if home else None)
+    settings = select_school(load_settings(Path(home) if home else None), school)
     if period:
         results = [archive_period_class(settings, year, class_name, period)]
     else:
@@ -98,7 +101,13 @@ def class_run_parameters(
     """The `archive_class` parameters of one call of archive_period_class / archive_year_class."""
     if function is archive_period_class:
         settings, year, class_name, period = args
-        return {"year": year, "class_name": class_name, "period": period, "home": str(settings.home)}
+        return {
+            "year": year,
+            "class_name": class_name,
+            "period": period,
+            "home": str(settings.home),
+            "school": settings.school_folder,
+        }
     if function is archive_year_class:
         settings, year, class_name = args
         return {
@@ -106,6 +115,7 @@ def class_run_parameters(
             "class_name": class_name,
             "home": str(settings.home),
             "allow_errors": bool(kwargs.get("allow_errors", False)),
+            "school": settings.school_folder,
         }
     raise TypeError(f"the work pool runs class archives only, not {function.__qualname__}")
 
@@ -115,6 +125,7 @@ class _ClassRun:
     """One class the parent waits for: its future, its parameters and which attempt this is."""
 
     future: Future[Any]
+    settings: Settings  # the school's
     parameters: dict[str, Any]
     one_result: bool  # a period archive answers one result; a year archive a list
     attempt: int = 1
@@ -138,7 +149,7 @@ class WorkPoolExecutor:
 
     def submit(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         run = _ClassRun(
-            Future(), class_run_parameters(function, args, kwargs), function is archive_period_class
+            Future(), args[0], class_run_parameters(function, args, kwargs), function is archive_period_class
         )
         try:
             self._start(run)
@@ -156,7 +167,8 @@ class WorkPoolExecutor:
 
     def _start(self, run: _ClassRun) -> None:
         parameters = run.parameters
-        name = f"{parameters['class_name']} {parameters.get('period') or 'год'} {parameters['year']}"
+        school = f"{parameters['school']} " if parameters.get("school") else ""
+        name = f"{school}{parameters['class_name']} {parameters.get('period') or 'год'} {parameters['year']}"
         flow_run = run_deployment(
             f"{FLOW_NAME}/{DEPLOYMENT_NAME}",
             parameters=parameters,
@@ -219,8 +231,10 @@ class WorkPoolExecutor:
             run.future.set_result(self._lost(run, f"повторный запуск не создан: {error}"))
 
     def _lost(self, run: _ClassRun, reason: str) -> ClassArchiveResult | list[ClassArchiveResult]:
-        result = lost_result(run.parameters["class_name"], run.parameters.get("period"), reason)
-        return result if run.one_result else [result]
+        result = of_school(
+            run.settings, [lost_result(run.parameters["class_name"], run.parameters.get("period"), reason)]
+        )
+        return result[0] if run.one_result else result
 
 
 def read_class_results(client: Any, flow_run_id: UUID) -> list[ClassArchiveResult]:

@@ -137,15 +137,22 @@ FIRST_GRADE_HOLIDAY = Holiday("Дополнительные каникулы д�
 NO_HOMEWORK_GRADE_1 = "не задаётся"
 
 
-def generate_demo_school(size: str = "small", seed: int = 2024) -> DemoSchool:
-    """The demo school year for one of `SIZES`; the same seed gives an equal result."""
+DEMO_SCHOOL_NUMBER = 17
+"""The demo school's number: «МБОУ СОШ № 17»; `demo --schools N` numbers the others on from it."""
+
+
+def generate_demo_school(
+    size: str = "small", seed: int = 2024, number: int = DEMO_SCHOOL_NUMBER
+) -> DemoSchool:
+    """The demo school year for one of `SIZES`; the same seed gives an equal result.
+    `number` names the school (№ 17 by default), so several demo schools differ."""
     if size not in SIZES:
         raise ValueError(f"unknown demo size {size!r}: choose one of {', '.join(SIZES)}")
     rng = random.Random(seed)
     fake = Faker("ru_RU")
     fake.seed_instance(seed)
     build = _Build(rng, _People(rng, fake))
-    build.school = _make_school(rng, build.people)
+    build.school = _make_school(rng, build.people, number)
     build.classes = [_new_class(i + 1, name) for i, name in enumerate(SIZES[size])]
     for klass in build.classes:
         _enrol_pupils(build, klass)
@@ -407,7 +414,7 @@ class _Build:
 # --- School, classes, calendar -----------------------------------------------------------
 
 
-def _make_school(rng: random.Random, people: _People) -> School:
+def _make_school(rng: random.Random, people: _People, number: int) -> School:
     city, postcode = rng.choice(_CITIES)
     address = (
         f"{postcode}{rng.randint(0, 999):03d}, г. {city}, {rng.choice(_STREETS)}, д. {rng.randint(3, 48)}"
@@ -416,8 +423,8 @@ def _make_school(rng: random.Random, people: _People) -> School:
     director = " ".join(people.adult(male, _TEACHER_MEN if male else _TEACHER_WOMEN))
     return School(
         id=1,
-        name="МБОУ «Средняя общеобразовательная школа № 17»",
-        short_name="МБОУ СОШ № 17",
+        name=f"МБОУ «Средняя общеобразовательная школа № {number}»",
+        short_name=f"МБОУ СОШ № {number}",
         address=address,
         director=director,
     )

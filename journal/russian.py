@@ -10,6 +10,7 @@ on the machine's locale.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import ROUND_HALF_UP, Decimal
 
 from babel import Locale
@@ -40,6 +41,7 @@ def count_words(n: int, one: str, few: str, many: str) -> str:
     return f"{n} {plural(n, one, few, many)}"
 
 
+@functools.lru_cache(maxsize=4096)  # a year has ~200 school days, formatted thousands of times
 def format_date(day: dt.date) -> str:
     """The long Russian date used in documents: «5 сентября 2024 г.».
 

@@ -41,7 +41,7 @@ def record(
     client: str = "",
     outcome: str = "",
 ) -> None:
-    db = accounts.open_accounts(settings.catalog_path)
+    db = accounts.open_accounts(settings.catalog_location)
     try:
         accounts.append_access(db, now, user_name, role, action, subject, client, outcome)
     finally:
@@ -50,7 +50,7 @@ def record(
 
 def entries(settings: Settings, limit: int | None = None) -> list[AccessEntry]:
     """The log, newest first."""
-    db = accounts.open_accounts(settings.catalog_path)
+    db = accounts.open_accounts(settings.catalog_location)
     try:
         return accounts.access_entries(db, limit)
     finally:

@@ -13,7 +13,6 @@ import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
-import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from journal.model import ClassJournal
 from journal.russian import count_words
 from journal.source import SourceError, extract_class_journal, list_classes, open_source, select_class_names
 from pipeline.errors import ClassNameClash, PreviousVersionUnreadable, staff_message
-from pipeline.settings import Settings
+from pipeline.settings import Settings, schools_to_run
 from pipeline.workspace import clean_stale_work
 from storage.bagformat import PAYLOAD_DIR, manifest_name
 from storage.catalog import (
@@ -40,12 +39,12 @@ from storage.catalog import (
     bundle_record,
     find_bundle,
     latest_version,
-    open_catalog,
     record_anchor,
     record_bundle,
     record_replica,
     supersede_period_bundles,
 )
+from storage.database import Database, advisory_lock
 from storage.layout import bundle_id, bundle_key, safe_name, work_prefix
 from storage.replication import complete_replicas, fetch_bundle
 from storage.retention import BundleKind, retain_until
@@ -91,6 +90,7 @@ class ClassArchiveResult:
     replicas: tuple[tuple[str, str], ...] = ()  # (target, status)
     message: str = ""
     findings: tuple[Finding, ...] = field(default=(), repr=False)
+    school: str = ""  # the school's name when the configuration has several ([[schools]])
 
     @property
     def findings_summary(self) -> str:
@@ -181,6 +181,16 @@ def class_names_for(
         engine.dispose()
 
 
+def school_classes(
+    settings: Settings, school: str | None, year: str, period: str | None, class_names: Sequence[str] | None
+) -> list[tuple[Settings, tuple[str, ...]]]:
+    """(a school's settings, its classes to archive) for the school named, or for every school of
+    the configuration when none is ([[schools]]); a one-school configuration is that school."""
+    return [
+        (one, class_names_for(one, year, period, class_names)) for one in schools_to_run(settings, school)
+    ]
+
+
 OWN_ERRORS = (
     SourceError,
     SealError,
@@ -212,11 +222,24 @@ def lost_result(class_name: str, period: str | None, reason: str) -> ClassArchiv
     )
 
 
+def school_folder(settings: Settings, journal: ClassJournal) -> str:
+    """The school's folder in bundle keys: the configured school's, else the journal's school name."""
+    return settings.school_folder or safe_name(journal.school.short_name)
+
+
 @contextlib.contextmanager
-def class_lock(settings: Settings, year: str, class_name: str) -> Iterator[None]:
-    """Serialise runs for one class and year across processes: two runs never make two versions."""
+def class_lock(settings: Settings, year: str, class_name: str, school: str = "") -> Iterator[None]:
+    """Serialise runs for one school's class and year: two runs never make two versions.
+
+    With a PostgreSQL catalog the lock is the catalog server's advisory lock, so runs on
+    different machines wait for each other; with the embedded catalog, a lock file in the home."""
+    if settings.catalog_url:
+        with advisory_lock(settings.catalog_url, "class", school, safe_name(year), safe_name(class_name)):
+            yield
+        return
     settings.locks_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.locks_dir / f"{safe_name(year)}-{safe_name(class_name)}.lock"
+    prefix = f"{safe_name(school)}-" if school else ""
+    path = settings.locks_dir / f"{prefix}{safe_name(year)}-{safe_name(class_name)}.lock"
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -287,13 +310,19 @@ class NewVersion:
 
 
 def next_version(
-    targets: Sequence[Target], latest: BundleRecord | None, journal: ClassJournal, spec: BundleKindSpec
+    targets: Sequence[Target],
+    latest: BundleRecord | None,
+    journal: ClassJournal,
+    spec: BundleKindSpec,
+    school: str = "",
 ) -> NewVersion:
-    """Id, key and version of the bundle to write, with the mark changes against `latest` (R9)."""
+    """Id, key and version of the bundle to write, with the mark changes against `latest` (R9).
+
+    `school` is the folder the key starts with (school_folder); by default the journal's school name."""
     year, class_name = journal.year.name, journal.school_class.name
     version = latest.version + 1 if latest else 1
     bundle = bundle_id(year, class_name, spec.span_code(journal), version)
-    key = bundle_key(safe_name(journal.school.short_name), year, class_name, bundle)
+    key = bundle_key(school or safe_name(journal.school.short_name), year, class_name, bundle)
     if latest is None:
         return NewVersion(bundle, key, version)
     changes = diff_marks(previous_snapshot(targets, latest), journal)
@@ -422,7 +451,7 @@ def claim_version(
         number = version.version + 1
         bundle = bundle_id(journal.year.name, journal.school_class.name, spec.span_code(journal), number)
         key = bundle_key(
-            safe_name(journal.school.short_name), journal.year.name, journal.school_class.name, bundle
+            school_folder(settings, journal), journal.year.name, journal.school_class.name, bundle
         )
         version = dataclasses.replace(version, bundle_id=bundle, key=key, version=number)
 
@@ -455,7 +484,7 @@ def _holds(target: Target, key: str) -> bool:
 
 
 def record_stored_bundle(
-    catalog: sqlite3.Connection,
+    catalog: Database,
     key: str,
     bag_dir: Path,
     version: NewVersion,
@@ -494,18 +523,20 @@ def archive_bundle(
     findings: Sequence[Finding],
     *,
     today: Callable[[], dt.date] | None = None,
+    xml: bytes | None = None,
 ) -> ClassArchiveResult:
     """One bundle of a class, start to end, unless it is unchanged (R9): the steps above in order.
 
     The caller holds the class lock, so two runs never race for the same version. `today` is the
-    clock of the acts recorded in the bundle (default: local_today).
+    clock of the acts recorded in the bundle (default: local_today); `xml` is the journal's
+    journal.xml when the caller made it already (the year's kinds share one snapshot).
     """
     class_name = journal.school_class.name
     counts = finding_fields(findings)
     targets = settings.targets()
-    xml = journal_xml(journal)
+    xml = journal_xml(journal) if xml is None else xml
     source_fingerprint = fingerprint(xml)
-    catalog = open_catalog(settings.catalog_path)
+    catalog = settings.open_catalog()
     try:
         latest = latest_version(
             catalog,
@@ -513,7 +544,7 @@ def archive_bundle(
             class_name,
             spec.span_code(journal),
             spec.kind,
-            school=safe_name(journal.school.short_name),
+            school=school_folder(settings, journal),
         )
         if latest is not None and latest.source_fingerprint == source_fingerprint:
             # Nothing new to write; complete the copies an earlier run could not make (R8).
@@ -528,7 +559,7 @@ def archive_bundle(
                 message="; ".join(problems),
                 **counts,
             )
-        version = next_version(targets, latest, journal, spec)
+        version = next_version(targets, latest, journal, spec, school_folder(settings, journal))
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(
             prefix=work_prefix(version.bundle_id), dir=settings.work_dir
@@ -577,6 +608,17 @@ def archive_bundle(
 
 def archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
     """Archive one class's journal for one reporting period (R1, R5, R7, R8, R9); never raises."""
+    return of_school(settings, [_archive_period_class(settings, year, class_name, period)])[0]
+
+
+def of_school(settings: Settings, results: list[ClassArchiveResult]) -> list[ClassArchiveResult]:
+    """The results labelled with the school's name when the configuration has several."""
+    if settings.school is None or len(settings.schools) < 2:
+        return results
+    return [dataclasses.replace(result, school=settings.school.name) for result in results]
+
+
+def _archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:
     try:
         clean_stale_work(settings.work_dir)  # build folders of killed runs (their processes are gone)
         journal = extract_journal(settings, year, class_name, period)
@@ -585,7 +627,7 @@ def archive_period_class(settings: Settings, year: str, class_name: str, period:
         findings = validate_class_journal(journal)
         if settings.block_on_errors and has_errors(findings):
             return blocked_result(class_name, findings)
-        with class_lock(settings, year, class_name):
+        with class_lock(settings, year, class_name, school_folder(settings, journal)):
             return archive_bundle(settings, journal, PERIOD, findings)
     except Exception as error:  # one class's failure must not stop the others
         return failed_result(class_name, BundleKind.PERIOD, error)
@@ -601,16 +643,26 @@ def archive_year_class(
     a sealed bundle is never changed again, so it should not seal known mistakes by accident.
     Never raises; a failure is the class's result.
     """
+    return of_school(settings, _archive_year_class(settings, year, class_name, allow_errors=allow_errors))
+
+
+def _archive_year_class(
+    settings: Settings, year: str, class_name: str, *, allow_errors: bool
+) -> list[ClassArchiveResult]:
     try:
         clean_stale_work(settings.work_dir)  # build folders of killed runs (their processes are gone)
         journal = extract_journal(settings, year, class_name, None)
         findings = validate_class_journal(journal)
         if has_errors(findings) and not allow_errors:
             return [blocked_result(class_name, findings, kind=BundleKind.YEAR)]
-        with class_lock(settings, journal.year.name, journal.school_class.name):
-            results = [archive_bundle(settings, journal, spec, findings) for spec in year_end_kinds()]
+        school = school_folder(settings, journal)
+        with class_lock(settings, journal.year.name, journal.school_class.name, school):
+            xml = journal_xml(journal)  # one snapshot, one journal.xml for every kind of the year
+            results = [
+                archive_bundle(settings, journal, spec, findings, xml=xml) for spec in year_end_kinds()
+            ]
             if all(result.ok for result in results):
-                catalog = open_catalog(settings.catalog_path)
+                catalog = settings.open_catalog()
                 try:
                     supersede_period_bundles(catalog, find_bundle(catalog, results[0].bundle_id))
                 finally:

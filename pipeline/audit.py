@@ -29,7 +29,6 @@ Nothing here imports Prefect: flows.audit wraps `run_audit`.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,10 +45,10 @@ from storage.catalog import (
     anchor_of,
     anchor_origin_replica,
     list_bundles,
-    open_catalog,
     record_anchor,
     record_fixity_check,
 )
+from storage.database import Database
 from storage.layout import work_prefix
 from storage.replication import fetch_bundle
 from storage.target import ReplicaStatus, StorageError, Target
@@ -120,7 +119,7 @@ def run_audit(
     targets = select_targets(settings, target_names)
     started = _now()
     outcomes: list[ReplicaOutcome] = []
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         for record in list_bundles(db):
             found = audit_bundle(settings, record, targets, db, max_rate_mb_s=max_rate_mb_s, deep=deep)
@@ -160,7 +159,7 @@ def audit_bundle(
     settings: Settings,
     record: BundleRecord,
     targets: Sequence[Target],
-    db: sqlite3.Connection,
+    db: Database,
     *,
     max_rate_mb_s: float | None = None,
     deep: bool = False,
@@ -251,7 +250,7 @@ class _Checker:
     """Checks replicas of one bundle with the one Verifier, taking the anchor from the first good
     replica when the catalog has none, and noting when each check ran."""
 
-    def __init__(self, verifier: Verifier, record: BundleRecord, db: sqlite3.Connection) -> None:
+    def __init__(self, verifier: Verifier, record: BundleRecord, db: Database) -> None:
         self.verifier = verifier
         self.record = record
         self.db = db

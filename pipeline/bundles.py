@@ -21,7 +21,7 @@ from journal.russian import format_date, format_date_short
 from pipeline.audit import AUDITS_DIR
 from pipeline.settings import Settings
 from pipeline.verify import format_report, verifier_for
-from storage.catalog import find_bundle, fixity_history, list_bundles, open_catalog, replicas_of
+from storage.catalog import find_bundle, fixity_history, list_bundles, replicas_of
 from storage.retention import RETENTION_RULES
 from storage.target import ReplicaStatus
 from validators.bundle_checks import BundleReport
@@ -122,9 +122,9 @@ def find_bundles(
     show_all: bool = False,
 ) -> list[BundleView]:
     """Catalogued bundles (current versions unless `show_all`) in school order; names match loosely."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         return []
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         kind_code = _kind_of_option(kind) if kind else None
         if kind and kind_code is None:
@@ -151,9 +151,9 @@ def find_bundles(
 
 def years(settings: Settings) -> list[str]:
     """The academic years the catalog holds, newest first."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         return []
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         return sorted({record.year for record in list_bundles(db)}, reverse=True)
     finally:
@@ -161,9 +161,9 @@ def years(settings: Settings) -> list[str]:
 
 
 def bundle(settings: Settings, bundle_id: str) -> BundleView | None:
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         return None
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         record = find_bundle(db, bundle_id)
         return _view(db, record) if record else None
@@ -183,9 +183,9 @@ class FixityView:
 
 def history(settings: Settings, bundle_id: str) -> list[FixityView]:
     """Every recorded check of a bundle's replicas, newest first (R7)."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         return []
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         checks = fixity_history(db, bundle_id)
     finally:
@@ -241,9 +241,9 @@ def digest_text(settings: Settings, name: str) -> str | None:
 
 def replicas_to_verify(settings: Settings, bundle_ids: Sequence[str] | None) -> int:
     """How many replicas `verify_bundles` will check (for the progress bar)."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         return 0
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         records = list_bundles(db)
     finally:

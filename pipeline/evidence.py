@@ -21,7 +21,7 @@ from documents.seal import SealCheck, check_seal, load_certificates
 from pipeline.errors import EvidenceError
 from pipeline.settings import ConfigError, Settings
 from storage.bagformat import PAYLOAD_DIR
-from storage.catalog import list_bundles, open_catalog
+from storage.catalog import list_bundles
 from storage.target import StorageError, Target
 
 
@@ -77,7 +77,7 @@ def renew_due(
     if not settings.tsa_url:
         raise ConfigError(f"{settings.config_path}: не задан [seal] tsa_url — продлить доказательства нельзя")
     now = clock()
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         records = [r for r in list_bundles(db) if r.sealed]
     finally:

@@ -20,7 +20,7 @@ from pipeline.errors import RetrievalError
 from pipeline.retrieval import retrieve_by_id
 from pipeline.settings import Settings
 from storage.bagformat import PAYLOAD_DIR
-from storage.catalog import find_bundle, open_catalog
+from storage.catalog import find_bundle
 
 BUNDLE_ID = re.compile(r"^[0-9a-z][0-9a-z-]{0,100}$")
 """What a bundle id looks like (2024-2025-5a-year-v1): no slash, no dot, so never a path."""
@@ -57,7 +57,7 @@ def hand_out(settings: Settings, bundle_id: str, into: Path, now: dt.datetime | 
     """Verify and copy one catalogued bundle into `into` (a fresh folder), with zip, PDF and receipt PDF."""
     check_bundle_id(bundle_id)
     retrieved = retrieve_by_id(settings, bundle_id, into)
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         record = find_bundle(db, bundle_id)
     finally:

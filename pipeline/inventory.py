@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,17 +11,17 @@ from documents.kinds import kind_title
 from journal.model import class_name_sort_key
 from journal.names import class_key, year_name
 from journal.russian import format_date
-from pipeline.settings import Settings, select_targets
+from pipeline.settings import Settings, every_school, select_targets
 from storage.catalog import (
     CatalogError,
     destruction_of,
     find_bundle,
     fixity_history,
     list_bundles,
-    open_catalog,
     rebuild_catalog,
     replicas_of,
 )
+from storage.database import Database
 from storage.replication import ReplicaRepair, complete_replicas
 
 
@@ -51,9 +50,9 @@ def catalog_rows(
 ) -> list[CatalogRow]:
     """The catalog's bundles (current versions unless `show_all`), in school order; names match loosely.
     `class_name` is one class or several (`catalog list --class 5А --class 6Б`)."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         return []
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         records = list_bundles(
             db, year=year_name(year) if year else None, current_only=not show_all, include_destroyed=show_all
@@ -82,7 +81,7 @@ def catalog_rows(
         db.close()
 
 
-def replicas_text(db: sqlite3.Connection, bundle_id: str) -> str:
+def replicas_text(db: Database, bundle_id: str) -> str:
     """Where the copies are, or «уничтожен по акту № 1 от 2 января 2031 г.» (and what is left, if any)."""
     replicas = replicas_of(db, bundle_id)
     destroyed = destruction_of(db, bundle_id)
@@ -140,9 +139,9 @@ class HistoryRow:
 
 def bundle_history(settings: Settings, bundle_id: str) -> list[HistoryRow]:
     """`catalog history BUNDLE`: every recorded check of every replica of a bundle (R7), oldest first."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         raise CatalogError("Каталога ещё нет: в архиве нет пакетов")
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         if find_bundle(db, bundle_id) is None:
             raise CatalogError(f"Пакета {bundle_id} нет в каталоге")
@@ -164,9 +163,12 @@ def rebuild(settings: Settings) -> Rebuilt:
     """Recreate the catalog from what the storage targets hold, verifying every replica."""
     from pipeline.retention import restore_tombstones
 
-    problems = rebuild_catalog(settings.catalog_path, settings.targets(), verify=True)
-    problems += restore_tombstones(settings)
-    db = open_catalog(settings.catalog_path)
+    schools = every_school(settings)
+    targets = {target.name: target for school in schools for target in school.targets()}
+    problems = rebuild_catalog(settings.catalog_location, list(targets.values()), verify=True)
+    for school in schools:
+        problems += restore_tombstones(school)
+    db = settings.open_catalog()
     try:
         return Rebuilt(len(list_bundles(db)), problems)
     finally:
@@ -179,7 +181,7 @@ def replicate(settings: Settings, year: str | None = None, to: str | None = None
     targets = settings.targets()
     if to is not None:
         select_targets(settings, [to])  # an unknown or retired name stops here
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         records = list_bundles(db, year=year_name(year) if year else None)
         return complete_replicas(db, targets, settings.work_dir, records, to=to)

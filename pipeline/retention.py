@@ -25,7 +25,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import sqlite3
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,11 +57,11 @@ from storage.catalog import (
     find_bundle,
     list_bundles,
     mark_superseded,
-    open_catalog,
     record_bundle,
     record_destruction,
     record_fixity_check,
 )
+from storage.database import Database
 from storage.layout import bundle_key
 from storage.retention import RETENTION_RULES, BundleKind, RetentionClass, is_expired, retain_until
 from storage.target import ReplicaStatus, StorageError, Target
@@ -73,9 +72,9 @@ ACT_FILES = (ACT_PDF_NAME, ACT_CSV_NAME, ACT_JSON_NAME)
 
 def expired(settings: Settings, today: dt.date) -> list[BundleRecord]:
     """Bundles still kept whose Retain-Until has passed on `today` (a bundle is kept through its last day)."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         return []
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         return [r for r in list_bundles(db) if is_expired(today, dt.date.fromisoformat(r.retain_until))]
     finally:
@@ -214,8 +213,8 @@ def read_act_folder(path: Path) -> ActFolder:
 def next_act_number(settings: Settings) -> int:
     """One more than any act drafted here or archived (the catalog survives a lost acts/ folder)."""
     numbers = [folder.act.number for folder in act_folders(settings)]
-    if settings.catalog_path.is_file():
-        db = open_catalog(settings.catalog_path)
+    if settings.has_catalog():
+        db = settings.open_catalog()
         try:
             for record in list_bundles(db, kind=BundleKind.DESTRUCTION_ACT, include_destroyed=True):
                 numbers.append(int(record.span.removeprefix("act-")))
@@ -327,7 +326,7 @@ def apply_act(settings: Settings, ref: str | Path, today: dt.date) -> AppliedAct
             + ": ничего не удалено"
         )
     targets = settings.targets()
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         for entry in act.entries:
             record = find_bundle(db, entry.bundle_id)
@@ -350,7 +349,7 @@ def apply_act(settings: Settings, ref: str | Path, today: dt.date) -> AppliedAct
 
 
 def _destroy(
-    db: sqlite3.Connection, folder: ActFolder, entry: ActEntry, targets: Sequence[Target], today: dt.date
+    db: Database, folder: ActFolder, entry: ActEntry, targets: Sequence[Target], today: dt.date
 ) -> list[Deletion]:
     key = str(entry.record["key"])
     until = dt.date.fromisoformat(entry.retain_until)
@@ -375,7 +374,7 @@ def _destroy(
 
 
 def archive_act(
-    settings: Settings, db: sqlite3.Connection, folder: ActFolder, targets: Sequence[Target], today: dt.date
+    settings: Settings, db: Database, folder: ActFolder, targets: Sequence[Target], today: dt.date
 ) -> str:
     """Archive the approved act exactly as approved, as a bundle of its own kind kept permanently;
     at least one verified copy before anything is deleted. A second run finds it archived."""
@@ -430,7 +429,7 @@ def restore_tombstones(settings: Settings) -> list[str]:
     becomes a tombstone again (its record taken from the act); returns the problems met."""
     problems: list[str] = []
     targets = settings.targets()
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         for act_record in list_bundles(db, kind=BundleKind.DESTRUCTION_ACT):
             try:
@@ -458,7 +457,7 @@ def _archived_act(targets: Sequence[Target], record: BundleRecord) -> ActFolder:
     raise RetentionActError(f"архивный акт {record.bundle_id} не читается: {'; '.join(reasons)}")
 
 
-def _restore(db: sqlite3.Connection, folder: ActFolder, entry: ActEntry, targets: Sequence[Target]) -> None:
+def _restore(db: Database, folder: ActFolder, entry: ActEntry, targets: Sequence[Target]) -> None:
     key = str(entry.record["key"])
     gone = [t for t in targets if not _holds(t, key)]
     if not gone:

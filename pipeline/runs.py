@@ -124,14 +124,14 @@ class RunBoard:
             run = self._runs.get(run_id)
         if run is not None:
             return run.snapshot()
-        db = accounts.open_accounts(self.settings.catalog_path)
+        db = accounts.open_accounts(self.settings.catalog_location)
         try:
             return accounts.find_run(db, run_id)
         finally:
             db.close()
 
     def past(self, kind: str) -> list[RunRecord]:
-        db = accounts.open_accounts(self.settings.catalog_path)
+        db = accounts.open_accounts(self.settings.catalog_location)
         try:
             stored = accounts.runs_of_kind(db, kind)
         finally:
@@ -152,7 +152,7 @@ class RunBoard:
         work: Callable[[Run], str],
     ) -> Run:
         run = Run(secrets.token_hex(8), kind, title, user_name, self.clock(), total, rows=rows)
-        db = accounts.open_accounts(self.settings.catalog_path)
+        db = accounts.open_accounts(self.settings.catalog_location)
         try:
             accounts.insert_run(db, run.run_id, kind, title, user_name, run.started)
         finally:
@@ -172,7 +172,7 @@ class RunBoard:
             run.outcome = outcome
             run.failed = failed
             rows = [dict(row) for row in run.rows]
-        db = accounts.open_accounts(self.settings.catalog_path)
+        db = accounts.open_accounts(self.settings.catalog_location)
         try:
             accounts.finish_run(db, run.run_id, run.finished, outcome, rows)
         finally:

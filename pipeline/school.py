@@ -6,13 +6,14 @@ and the CLI prints them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from documents.seal import create_demo_signing_pair
 from documents.xml_format import read_journal_xml, school_year_of
-from journal.demo import generate_demo_school
+from journal.demo import DEMO_SCHOOL_NUMBER, generate_demo_school
 from journal.model import ClassJournal, SchoolYear
 from journal.source import (
     create_schema,
@@ -23,7 +24,7 @@ from journal.source import (
     select_class_names,
     write_school_year,
 )
-from pipeline.settings import Settings
+from pipeline.settings import ConfigError, Settings, load_settings, school_settings
 from pipeline.targets import InitialisedTarget, init_home_targets
 from validators.journal_rules import Finding, format_report, has_errors, validate_class_journal
 
@@ -37,14 +38,20 @@ class DemoSchool:
 
 
 def make_demo_school(
-    settings: Settings, size: str, seed: int, *, source_url: str | None, force: bool
+    settings: Settings,
+    size: str,
+    seed: int,
+    *,
+    source_url: str | None,
+    force: bool,
+    number: int = DEMO_SCHOOL_NUMBER,
 ) -> DemoSchool:
     """Generate the deterministic demo year into the journal database, the demo seal if there is none,
     and the roots of the folder targets inside the home (the default two), so the demo works at once."""
     url = source_url or settings.source_url
     if force:
         remove_sqlite_database(url)
-    school = generate_demo_school(size=size, seed=seed)
+    school = generate_demo_school(size=size, seed=seed, number=number)
     engine = open_source(url, create=True)
     try:
         create_schema(engine)
@@ -63,6 +70,59 @@ def make_demo_school(
             certificate.rename(settings.seal_certificate)
         made = settings.seal_certificate
     return DemoSchool(data, written_to, made, tuple(init_home_targets(settings)))
+
+
+SCHOOLS_NOTE = """
+# Several schools in one installation (written by `journal-archive demo --schools N`): each has its own
+# journal and its own folder on the targets (keys school/year/class/bundle); all share the [[targets]] above.
+"""
+
+
+def demo_school_entries(count: int) -> str:
+    """The [[schools]] entries of `count` demo schools, numbered from № 17."""
+    entries = []
+    for index in range(count):
+        number = DEMO_SCHOOL_NUMBER + index
+        entries.append(
+            f'[[schools]]\nname = "МБОУ СОШ № {number}"\nfolder = "school-{number}"\n'
+            f'source_url = "sqlite:///journal-school-{number}.sqlite"\n'
+        )
+    return SCHOOLS_NOTE + "\n".join(entries)
+
+
+def make_demo_schools(
+    settings: Settings, count: int, size: str, seed: int, *, force: bool
+) -> list[DemoSchool]:
+    """`count` demo schools in one installation: [[schools]] entries in the configuration (unless it
+    already lists schools: then its first `count`), each school's journal (seeds seed, seed+1, …).
+
+    The configuration's [source] gives way to the schools' own journals (it is commented out)."""
+    if count < 1:
+        raise ConfigError("--schools: нужно число школ от 1")
+    if not settings.schools:
+        text = settings.config_path.read_text(encoding="utf-8")
+        text = re.sub(r"(?m)^\[source\]\n(?:(?!\[)[^\n]*\n)*", _commented, text)
+        settings.config_path.write_text(
+            text.rstrip("\n") + "\n" + demo_school_entries(count), encoding="utf-8"
+        )
+        settings = load_settings(settings.home)
+    if len(settings.schools) < count:
+        raise ConfigError(
+            f"В файле настроек {settings.config_path} {len(settings.schools)} школ [[schools]], а не {count}"
+        )
+    made = []
+    for index, school in enumerate(settings.schools[:count]):
+        one = school_settings(settings, school)
+        made.append(
+            make_demo_school(
+                one, size, seed + index, source_url=None, force=force, number=DEMO_SCHOOL_NUMBER + index
+            )
+        )
+    return made
+
+
+def _commented(match: re.Match[str]) -> str:
+    return "".join(f"# {line}" if line.strip() else line for line in match.group(0).splitlines(keepends=True))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ The home is `--home`, else `$JOURNAL_ARCHIVE_HOME`, else
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import tomllib
@@ -18,7 +19,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from documents.seal import CERT_FILE, KEY_FILE, TSA_CERT_FILE
-from storage.layout import CATALOG_FILE, TARGET_IDS_FILE
+from storage.catalog import open_catalog
+from storage.database import Database, is_postgresql_url
+from storage.layout import CATALOG_FILE, TARGET_IDS_FILE, safe_name
 from storage.target import StorageError, Target
 from storage.targets import targets_from_config
 
@@ -122,6 +125,22 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class School:
+    """One school of an installation that archives several (`[[schools]]` in the configuration).
+
+    Its bundles live under its `folder` on the targets (school/year/class/bundle-id), so schools may
+    share targets; the catalog keeps each school's bundles apart by this folder."""
+
+    name: str
+    folder: str  # the first part of its bundles' keys: [a-z0-9-]
+    source_url: str  # its electronic journal
+    target_entries: tuple[dict[str, object], ...]  # its own [[schools.targets]], else the shared [[targets]]
+    timezone: str = DEFAULT_TIMEZONE
+    director: str = ""
+    director_post: str = "Директор"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     home: Path
     source_url: str
@@ -143,11 +162,33 @@ class Settings:
     prefect_api_url: str | None = None  # [prefect] api_url: class runs go to the work pool when set
     work_pool: str = DEFAULT_WORK_POOL  # [prefect] work_pool: the process work pool of class runs
     lost_after_seconds: int = DEFAULT_LOST_AFTER_SECONDS  # [prefect]: no heartbeat this long → crashed
+    catalog_url: str | None = None  # [catalog] url: a PostgreSQL catalog shared by machines; None: the file
+    schools: tuple[School, ...] = ()  # [[schools]]; empty: one school, from [source], [[targets]], [school]
+    school: School | None = None  # the school this settings object archives (select_school)
 
     @property
     def uses_work_pool(self) -> bool:
         """Whether class runs are flow runs on the Prefect work pool (a shared server is configured)."""
         return self.prefect_api_url is not None
+
+    @property
+    def catalog_location(self) -> str | Path:
+        """The catalog database: the `[catalog] url` of a PostgreSQL server, else the file in the home."""
+        return self.catalog_url or self.catalog_path
+
+    @property
+    def school_folder(self) -> str | None:
+        """The selected school's folder in keys; None in a one-school configuration (keys take the
+        journal's school name, and the catalog holds that one school)."""
+        return self.school.folder if self.school else None
+
+    def has_catalog(self) -> bool:
+        """Whether a catalog exists to read (a server catalog always does)."""
+        return bool(self.catalog_url) or self.catalog_path.is_file()
+
+    def open_catalog(self) -> Database:
+        """The catalog, seeing only the selected school's bundles (every bundle when none is selected)."""
+        return open_catalog(self.catalog_location, self.school_folder)
 
     @property
     def config_path(self) -> Path:
@@ -248,22 +289,25 @@ def load_settings(home: Path | None = None, *, create: bool = True) -> Settings:
         raise ConfigError(f"Не удалось открыть папку данных {home}: {error.strerror}") from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"Ошибка в файле настроек {config_path}: {error}") from error
+    listed_schools = config.get("schools", [])
+    if not isinstance(listed_schools, list) or not all(isinstance(entry, dict) for entry in listed_schools):
+        raise ConfigError(f"В файле настроек {config_path}: школы задаются разделами [[schools]]")
     url = config.get("source", {}).get("url")
-    if not isinstance(url, str) or not url:
+    if listed_schools:
+        if "source" in config:
+            raise ConfigError(
+                f"В файле настроек {config_path}: при разделах [[schools]] адрес журнала задаётся в каждой "
+                "школе (source_url = …), а не в [source]"
+            )
+        url = ""
+    elif not isinstance(url, str) or not url:
         raise ConfigError(f'В файле настроек {config_path} не указан адрес журнала: [source] url = "…"')
     archive = config.get("archive", {})
     flags = {name: archive.get(name, False) for name in ("block_on_errors", "duplex")}
     for name, value in flags.items():
         if not isinstance(value, bool):
             raise ConfigError(f"В файле настроек {config_path}: [archive] {name} должно быть true или false")
-    targets = config.get("targets", [])
-    if not isinstance(targets, list) or not all(isinstance(entry, dict) for entry in targets):
-        raise ConfigError(f"В файле настроек {config_path}: хранилища задаются разделами [[targets]]")
-    for entry in targets:
-        if not isinstance(entry.get(RETIRED_KEY, False), bool):
-            raise ConfigError(
-                f"В файле настроек {config_path}: {entry.get('name')}.{RETIRED_KEY} — true или false"
-            )
+    targets = check_targets(config.get("targets", []), f"{config_path}: [[targets]]")
     seal = config.get("seal", {})
     seal_paths = {}
     for name, field_name in (
@@ -290,12 +334,7 @@ def load_settings(home: Path | None = None, *, create: bool = True) -> Settings:
     deep_schedule = check_cron(
         audit.get("deep_schedule", DEFAULT_DEEP_AUDIT_SCHEDULE), f"{config_path}: [audit] deep_schedule"
     )
-    own_schedules = tuple(
-        (name, check_cron(entry[AUDIT_SCHEDULE_KEY], f"{config_path}: {name}.{AUDIT_SCHEDULE_KEY}"))
-        for entry in targets
-        if AUDIT_SCHEDULE_KEY in entry
-        for name in [str(entry.get("name"))]
-    )
+    own_schedules = target_schedules(targets, config_path)
     school = config.get("school", {})
     if not isinstance(school, dict):
         raise ConfigError(f"В файле настроек {config_path}: [school] должно быть разделом")
@@ -313,12 +352,26 @@ def load_settings(home: Path | None = None, *, create: bool = True) -> Settings:
         raise ConfigError(
             f'В файле настроек {config_path}: [alerts] urls должно быть списком адресов, например ["mailto://…"]'
         )
+    catalog = config.get("catalog", {})
+    catalog_url = catalog.get("url") if isinstance(catalog, dict) else None
+    if catalog_url is not None and not (isinstance(catalog_url, str) and is_postgresql_url(catalog_url)):
+        raise ConfigError(
+            f'В файле настроек {config_path}: [catalog] url — адрес сервера PostgreSQL "postgresql://…"; '
+            "без него каталог — файл в папке данных"
+        )
+    schools = tuple(
+        read_school(entry, targets, home, where=f"{config_path}: [[schools]] № {number}", defaults=people)
+        for number, entry in enumerate(listed_schools, 1)
+    )
+    check_distinct_schools(schools, targets, config_path)
     prefect_api_url, work_pool, lost_after = prefect_section(config, config_path)
     return Settings(
         home=home,
         prefect_api_url=prefect_api_url,
         work_pool=work_pool,
         lost_after_seconds=lost_after,
+        catalog_url=catalog_url,
+        schools=schools,
         **people,
         timezone=timezone,
         alert_urls=tuple(urls),
@@ -357,6 +410,140 @@ def prefect_section(config: dict[str, object], config_path: Path) -> tuple[str |
             "(запуск подаёт признак жизни раз в 30 с)"
         )
     return url or None, pool, lost_after
+
+
+def check_targets(entries: object, where: str) -> list[dict[str, object]]:
+    """A list of target entries ([[targets]] or [[schools.targets]]), or ConfigError naming `where`."""
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise ConfigError(f"{where}: хранилища задаются разделами [[targets]]")
+    for entry in entries:
+        if not isinstance(entry.get(RETIRED_KEY, False), bool):
+            raise ConfigError(f"{where}: {entry.get('name')}.{RETIRED_KEY} — true или false")
+    return entries
+
+
+def target_schedules(entries: Sequence[dict[str, object]], config_path: Path) -> tuple[tuple[str, str], ...]:
+    """(target name, cron) of the targets that set their own audit schedule."""
+    return tuple(
+        (name, check_cron(entry[AUDIT_SCHEDULE_KEY], f"{config_path}: {name}.{AUDIT_SCHEDULE_KEY}"))
+        for entry in entries
+        if AUDIT_SCHEDULE_KEY in entry
+        for name in [str(entry.get("name"))]
+    )
+
+
+def read_school(
+    entry: dict[str, object],
+    shared_targets: Sequence[dict[str, object]],
+    home: Path,
+    *,
+    where: str,
+    defaults: dict[str, str],
+) -> School:
+    """One [[schools]] entry: name, folder (default: the name transliterated), source_url, its own
+    [[schools.targets]] or the shared [[targets]], timezone and director (default: [school])."""
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f'{where}: не указано название школы: name = "…"')
+    where = f"{where.rsplit(' № ', 1)[0]} «{name}»"
+    folder = entry.get("folder", safe_name(name))
+    if not isinstance(folder, str) or safe_name(folder) != folder:
+        raise ConfigError(f'{where}: folder — имя папки из символов a–z, 0–9 и «-», например "school-17"')
+    url = entry.get("source_url")
+    if not isinstance(url, str) or not url:
+        raise ConfigError(f'{where}: не указан адрес журнала школы: source_url = "…"')
+    own = check_targets(entry.get("targets", []), f"{where}: [[schools.targets]]")
+    if not own and not shared_targets:
+        raise ConfigError(f"{where}: нет хранилищ — ни [[schools.targets]], ни общих [[targets]]")
+    people = {key: entry.get(key, value) for key, value in defaults.items()}
+    for key, value in people.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {key} должно быть строкой")
+    return School(
+        name=name.strip(),
+        folder=folder,
+        source_url=resolve_sqlite_url(url, home),
+        target_entries=tuple(own or shared_targets),
+        timezone=check_timezone(entry.get("timezone", DEFAULT_TIMEZONE), f"{where}: timezone")
+        if "timezone" in entry
+        else "",
+        **people,
+    )
+
+
+def check_distinct_schools(
+    schools: Sequence[School], shared_targets: Sequence[dict[str, object]], config_path: Path
+) -> None:
+    """Two schools never share a name or a folder, and a target name means one place: a school's own
+    target is named unlike the shared ones and every other school's own targets."""
+    for attribute in ("name", "folder"):
+        values = [getattr(school, attribute) for school in schools]
+        twice = sorted({value for value in values if values.count(value) > 1})
+        if twice:
+            raise ConfigError(
+                f"В файле настроек {config_path}: у двух школ [[schools]] один {attribute}: {twice[0]}"
+            )
+    shared = list(shared_targets)
+    names = [str(entry.get("name")) for entry in shared]
+    for school in schools:
+        if list(school.target_entries) != shared:
+            names += [str(entry.get("name")) for entry in school.target_entries]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ConfigError(
+            f"В файле настроек {config_path}: хранилище {twice[0]} названо в нескольких местах; "
+            "имена хранилищ разных школ должны различаться"
+        )
+
+
+def select_school(settings: Settings, name: str | None) -> Settings:
+    """The settings of one school: its journal, targets, timezone and director, its catalog scope.
+
+    `name` (the --school option) is a school's name or folder; it may be left out when the
+    configuration has one school. A one-school configuration without [[schools]] is that school."""
+    if not settings.schools:
+        if name:
+            raise ConfigError(
+                f"В файле настроек {settings.config_path} нет разделов [[schools]]: --school не нужен"
+            )
+        return settings
+    if name is None:
+        if len(settings.schools) > 1:
+            raise ConfigError(f"Укажите школу: --school ({', '.join(s.name for s in settings.schools)})")
+        return school_settings(settings, settings.schools[0])
+    wanted = name.strip().casefold()
+    for school in settings.schools:
+        if wanted in (school.name.casefold(), school.folder):
+            return school_settings(settings, school)
+    raise ConfigError(
+        f"Школы «{name}» нет в настройках (есть: {', '.join(s.name for s in settings.schools)})"
+    )
+
+
+def schools_to_run(settings: Settings, name: str | None) -> list[Settings]:
+    """The schools a command over several schools runs for: the one named, or every school."""
+    if name is None and len(settings.schools) > 1:
+        return [school_settings(settings, school) for school in settings.schools]
+    return [select_school(settings, name)]
+
+
+def every_school(settings: Settings) -> list[Settings]:
+    """Each school's settings (whatever school `settings` was selected for): what spans the whole
+    installation, such as rebuilding the catalog from every target."""
+    return [school_settings(settings, school) for school in settings.schools] or [settings]
+
+
+def school_settings(settings: Settings, school: School) -> Settings:
+    return dataclasses.replace(
+        settings,
+        school=school,
+        source_url=school.source_url,
+        target_entries=school.target_entries,
+        target_audit_schedules=target_schedules(school.target_entries, settings.config_path),
+        timezone=school.timezone or settings.timezone,
+        director=school.director,
+        director_post=school.director_post,
+    )
 
 
 def check_cron(value: object, where: str) -> str:

@@ -86,6 +86,13 @@ def retire_target(settings: Settings, name: str, now: dt.datetime | None = None)
     from pipeline.verify import verifier_for
 
     (old,) = select_targets(settings, [name])
+    sharing = [s.name for s in settings.schools if any(e.get("name") == name for e in s.target_entries)]
+    if len(sharing) > 1:  # its bundles are several schools': checking one school's would not do
+        raise ConfigError(
+            f"Хранилище {name} общее для школ {', '.join(sharing)}: вывод общего хранилища из работы "
+            "пока не поддерживается; перенесите копии (replicate --to НОВОЕ для каждой школы) и "
+            f"допишите {RETIRED_KEY} = true в его раздел [[targets]] вручную"
+        )
     remaining = [target for target in settings.targets() if target.name != name]
     if len(remaining) < MIN_VERIFIED_REPLICAS:
         raise ConfigError(

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -27,6 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from pipeline.settings import Settings
 from storage import accounts
+from storage.database import Database
 
 SESSION_LIFETIME = dt.timedelta(hours=8)  # one working day
 MAX_FAILURES = 5  # for one user name
@@ -92,7 +92,7 @@ def add_user(settings: Settings, name: str, role: str, password: str, now: dt.da
         raise UserError(f"Роли «{role}» нет: secretary, auditor или admin") from None
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"Пароль короче {MIN_PASSWORD_LENGTH} знаков")
-    db = accounts.open_accounts(settings.catalog_path)
+    db = accounts.open_accounts(settings.catalog_location)
     try:
         if not accounts.insert_user(db, name, role.value, _HASHER.hash(password), now):
             raise UserError(f"Пользователь «{name}» уже есть")
@@ -103,9 +103,9 @@ def add_user(settings: Settings, name: str, role: str, password: str, now: dt.da
 
 def list_users(settings: Settings) -> list[User]:
     """The accounts, none when the home has no catalog yet (a listing creates nothing)."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         return []
-    db = accounts.open_accounts(settings.catalog_path)
+    db = accounts.open_accounts(settings.catalog_location)
     try:
         return [_user(record) for record in accounts.all_users(db)]
     finally:
@@ -114,7 +114,7 @@ def list_users(settings: Settings) -> list[User]:
 
 def disable_user(settings: Settings, name: str) -> None:
     """Disable a user; their open sessions end at once."""
-    db = accounts.open_accounts(settings.catalog_path)
+    db = accounts.open_accounts(settings.catalog_location)
     try:
         if not accounts.disable(db, name):
             raise UserError(f"Пользователя «{name}» нет")
@@ -124,7 +124,7 @@ def disable_user(settings: Settings, name: str) -> None:
 
 def log_in(settings: Settings, name: str, password: str, client: str, now: dt.datetime) -> Session:
     """Check the password and open a session, or raise LoginRefused (throttled after repeated failures)."""
-    db = accounts.open_accounts(settings.catalog_path)
+    db = accounts.open_accounts(settings.catalog_location)
     try:
         by_name, by_client = accounts.login_failures_since(db, name, client, now - FAILURE_WINDOW)
         limits = ((by_name, MAX_FAILURES), (by_client, MAX_CLIENT_FAILURES))
@@ -148,7 +148,7 @@ def log_in(settings: Settings, name: str, password: str, client: str, now: dt.da
         db.close()
 
 
-def _password_matches(db: sqlite3.Connection, record: accounts.UserRecord, password: str) -> bool:
+def _password_matches(db: Database, record: accounts.UserRecord, password: str) -> bool:
     try:
         _HASHER.verify(record.password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -162,7 +162,7 @@ def session_of(settings: Settings, token: str | None, now: dt.datetime) -> Sessi
     """The live session for a cookie's token: None if absent, unknown, expired or the user is disabled."""
     if not token:
         return None
-    db = accounts.open_accounts(settings.catalog_path)
+    db = accounts.open_accounts(settings.catalog_location)
     try:
         found = accounts.find_session(db, _digest(token), now)
     finally:
@@ -173,7 +173,7 @@ def session_of(settings: Settings, token: str | None, now: dt.datetime) -> Sessi
 
 
 def log_out(settings: Settings, token: str) -> None:
-    db = accounts.open_accounts(settings.catalog_path)
+    db = accounts.open_accounts(settings.catalog_location)
     try:
         accounts.delete_session(db, _digest(token))
     finally:

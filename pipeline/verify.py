@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,7 +20,8 @@ from pathlib import Path
 from pipeline.executor import worker_count
 from pipeline.settings import CONFIG_NAME, Settings, load_settings, select_targets
 from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_info
-from storage.catalog import BundleRecord, list_bundles, open_catalog, recorded_digests
+from storage.catalog import BundleRecord, list_bundles, recorded_digests
+from storage.database import Database
 from storage.target import StorageError, Target
 from validators.bagit_rfc8493 import DirectorySource, Problem, format_report
 from validators.bundle_checks import (
@@ -59,7 +59,7 @@ def tsa_certificate(settings: Settings | None) -> Path | None:
 class Verifier:
     """Checks bundles of one home: against the catalog's anchors and the school's seal certificate."""
 
-    db: sqlite3.Connection | None  # the catalog; None outside a home (a folder from elsewhere)
+    db: Database | None  # the catalog; None outside a home (a folder from elsewhere)
     certificate: Path | None
     max_rate_mb_s: float | None = None
     deep: bool = True  # False: no PDF/A and XSD re-validation where the catalog's anchor pins the bytes
@@ -117,8 +117,8 @@ def verifier_for(
     at: dt.datetime | None = None,
 ) -> Iterator[Verifier]:
     """A Verifier of a home's catalog (when it has one) and seal certificate, open for the block."""
-    exists = settings is not None and settings.catalog_path.is_file()
-    db = open_catalog(settings.catalog_path) if exists else None
+    exists = settings is not None and settings.has_catalog()
+    db = settings.open_catalog() if exists else None
     try:
         yield Verifier(db, seal_certificate(settings), max_rate_mb_s, deep, tsa_certificate(settings), at)
     finally:
@@ -180,7 +180,7 @@ def verify_catalog(
             reports = list(pool.map(check, jobs))
         known = {record.key for record in records}
         for target in targets:
-            for key in _stored_keys(target):
+            for key in _stored_keys(target, settings.school_folder):
                 if key not in known:
                     reports.append(_not_in_catalog(verifier, target, key))
         return reports
@@ -230,12 +230,14 @@ def checks_line(report: BundleReport, has_catalog: bool) -> str:
     return line + (f"; не проверено: {'; '.join(skipped)}" if skipped else "")
 
 
-def _stored_keys(target: Target) -> list[str]:
-    """The bundles a target holds; none when it cannot be listed (its replicas are reported missing)."""
+def _stored_keys(target: Target, school: str | None) -> list[str]:
+    """The bundles a target holds (of `school` only, when the target may be shared by several); none
+    when it cannot be listed (its replicas are reported missing)."""
     try:
-        return target.list_bundles()
+        keys = target.list_bundles()
     except StorageError:
         return []
+    return [key for key in keys if school is None or key.startswith(f"{school}/")]
 
 
 def _not_in_catalog(verifier: Verifier, target: Target, key: str) -> BundleReport:
@@ -259,9 +261,9 @@ def _not_in_catalog(verifier: Verifier, target: Target, key: str) -> BundleRepor
 
 def replica_count(settings: Settings, target_names: Sequence[str] = ()) -> int:
     """How many replicas `verify_catalog` will check (for a progress bar)."""
-    if not settings.catalog_path.is_file():
+    if not settings.has_catalog():
         return 0
-    db = open_catalog(settings.catalog_path)
+    db = settings.open_catalog()
     try:
         return len(list_bundles(db)) * len(select_targets(settings, target_names))
     finally:

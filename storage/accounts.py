@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from storage.catalog import open_catalog
+from storage.database import Database, IntegrityError
 
 ACCOUNTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -73,10 +73,9 @@ def stamp(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-def open_accounts(catalog_path: Path) -> sqlite3.Connection:
-    """The catalog database with the web page's tables (created if needed)."""
-    db = open_catalog(catalog_path)
-    db.execute("PRAGMA busy_timeout = 10000")  # the web page and archive workers share the file
+def open_accounts(catalog: str | Path) -> Database:
+    """The catalog database (file or `postgresql://` URL) with the web page's tables (created if needed)."""
+    db = open_catalog(catalog)
     db.executescript(ACCOUNTS_SCHEMA)
     return db
 
@@ -93,7 +92,7 @@ class UserRecord:
     created: str
 
 
-def insert_user(db: sqlite3.Connection, name: str, role: str, password_hash: str, now: dt.datetime) -> bool:
+def insert_user(db: Database, name: str, role: str, password_hash: str, now: dt.datetime) -> bool:
     """Add a user; False if the name is taken."""
     try:
         with db:
@@ -101,29 +100,29 @@ def insert_user(db: sqlite3.Connection, name: str, role: str, password_hash: str
                 "INSERT INTO users (name, role, password_hash, created) VALUES (?, ?, ?, ?)",
                 (name, role, password_hash, stamp(now)),
             )
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         return False
     return True
 
 
-def find_user(db: sqlite3.Connection, name: str) -> UserRecord | None:
+def find_user(db: Database, name: str) -> UserRecord | None:
     row = db.execute(
         "SELECT name, role, password_hash, disabled, created FROM users WHERE name = ?", (name,)
     ).fetchone()
     return UserRecord(row[0], row[1], row[2], bool(row[3]), row[4]) if row else None
 
 
-def all_users(db: sqlite3.Connection) -> list[UserRecord]:
+def all_users(db: Database) -> list[UserRecord]:
     rows = db.execute("SELECT name, role, password_hash, disabled, created FROM users ORDER BY name")
     return [UserRecord(n, r, h, bool(d), c) for n, r, h, d, c in rows]
 
 
-def set_password_hash(db: sqlite3.Connection, name: str, password_hash: str) -> None:
+def set_password_hash(db: Database, name: str, password_hash: str) -> None:
     with db:
         db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
 
 
-def disable(db: sqlite3.Connection, name: str) -> bool:
+def disable(db: Database, name: str) -> bool:
     """Disable a user and end their sessions; False if there is no such user."""
     with db:
         changed = db.execute("UPDATE users SET disabled = 1 WHERE name = ?", (name,)).rowcount
@@ -142,7 +141,7 @@ class SessionRecord:
 
 
 def insert_session(
-    db: sqlite3.Connection,
+    db: Database,
     token_sha256: str,
     user_name: str,
     csrf: str,
@@ -159,7 +158,7 @@ def insert_session(
         )
 
 
-def find_session(db: sqlite3.Connection, token_sha256: str, now: dt.datetime) -> SessionRecord | None:
+def find_session(db: Database, token_sha256: str, now: dt.datetime) -> SessionRecord | None:
     """The live session of an enabled user with this token digest, or None."""
     row = db.execute(
         "SELECT u.name, u.role, u.password_hash, u.disabled, u.created, s.csrf, s.expires"
@@ -172,7 +171,7 @@ def find_session(db: sqlite3.Connection, token_sha256: str, now: dt.datetime) ->
     return SessionRecord(UserRecord(row[0], row[1], row[2], bool(row[3]), row[4]), row[5], row[6])
 
 
-def delete_session(db: sqlite3.Connection, token_sha256: str) -> None:
+def delete_session(db: Database, token_sha256: str) -> None:
     with db:
         db.execute("DELETE FROM web_sessions WHERE token_sha256 = ?", (token_sha256,))
 
@@ -180,7 +179,7 @@ def delete_session(db: sqlite3.Connection, token_sha256: str) -> None:
 # --- failed logins ----------------------------------------------------------------
 
 
-def record_login_failure(db: sqlite3.Connection, user_name: str, client: str, now: dt.datetime) -> None:
+def record_login_failure(db: Database, user_name: str, client: str, now: dt.datetime) -> None:
     with db:
         db.execute(
             "INSERT INTO login_failures (user_name, client, failed_at) VALUES (?, ?, ?)",
@@ -189,7 +188,7 @@ def record_login_failure(db: sqlite3.Connection, user_name: str, client: str, no
 
 
 def login_failures_since(
-    db: sqlite3.Connection, user_name: str, client: str, since: dt.datetime
+    db: Database, user_name: str, client: str, since: dt.datetime
 ) -> tuple[list[str], list[str]]:
     """Failure times (oldest first) since `since`: for this name, and from this client (any name)."""
     by_name = db.execute(
@@ -203,7 +202,7 @@ def login_failures_since(
     return [row[0] for row in by_name], [row[0] for row in by_client]
 
 
-def clear_login_failures(db: sqlite3.Connection, user_name: str) -> None:
+def clear_login_failures(db: Database, user_name: str) -> None:
     with db:
         db.execute("DELETE FROM login_failures WHERE user_name = ?", (user_name,))
 
@@ -224,7 +223,7 @@ class AccessEntry:
 
 
 def append_access(
-    db: sqlite3.Connection,
+    db: Database,
     now: dt.datetime,
     user_name: str,
     role: str,
@@ -241,7 +240,7 @@ def append_access(
         )
 
 
-def access_entries(db: sqlite3.Connection, limit: int | None = None) -> list[AccessEntry]:
+def access_entries(db: Database, limit: int | None = None) -> list[AccessEntry]:
     """Newest first."""
     sql = "SELECT id, at, user_name, role, action, subject, client, outcome FROM access_log ORDER BY id DESC"
     rows = db.execute(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ())
@@ -263,9 +262,7 @@ class RunRecord:
     rows: list[dict[str, str]]
 
 
-def insert_run(
-    db: sqlite3.Connection, run_id: str, kind: str, title: str, user_name: str, now: dt.datetime
-) -> None:
+def insert_run(db: Database, run_id: str, kind: str, title: str, user_name: str, now: dt.datetime) -> None:
     with db:
         db.execute(
             "INSERT INTO web_runs (run_id, kind, title, user_name, started) VALUES (?, ?, ?, ?, ?)",
@@ -274,7 +271,7 @@ def insert_run(
 
 
 def finish_run(
-    db: sqlite3.Connection,
+    db: Database,
     run_id: str,
     now: dt.datetime,
     outcome: str,
@@ -287,7 +284,7 @@ def finish_run(
         )
 
 
-def runs_of_kind(db: sqlite3.Connection, kind: str, limit: int = 50) -> list[RunRecord]:
+def runs_of_kind(db: Database, kind: str, limit: int = 50) -> list[RunRecord]:
     rows = db.execute(
         "SELECT run_id, kind, title, user_name, started, finished, outcome, rows FROM web_runs"
         " WHERE kind = ? ORDER BY started DESC, rowid DESC LIMIT ?",
@@ -296,7 +293,7 @@ def runs_of_kind(db: sqlite3.Connection, kind: str, limit: int = 50) -> list[Run
     return [RunRecord(*row[:7], json.loads(row[7])) for row in rows]
 
 
-def find_run(db: sqlite3.Connection, run_id: str) -> RunRecord | None:
+def find_run(db: Database, run_id: str) -> RunRecord | None:
     row = db.execute(
         "SELECT run_id, kind, title, user_name, started, finished, outcome, rows FROM web_runs"
         " WHERE run_id = ?",

@@ -33,6 +33,7 @@ from storage.bagformat import (
     parse_bag_info,
     tagmanifest_name,
 )
+from storage.database import Database, connect, is_postgresql_url
 from storage.layout import LayoutError, key_parts
 from storage.retention import BundleKind
 from storage.target import ReplicaStatus, StorageError, Target, verify_stored_bundle
@@ -44,9 +45,9 @@ class CatalogError(Exception):
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bundles (
-    bundle_id          TEXT PRIMARY KEY,   -- External-Identifier, e.g. 2024-2025-5a-q1-v2
-    key                TEXT NOT NULL UNIQUE, -- school/year/class/bundle-id on every target
     school             TEXT NOT NULL,      -- the school's folder name in keys
+    bundle_id          TEXT NOT NULL,      -- External-Identifier, e.g. 2024-2025-5a-q1-v2: unique per school
+    key                TEXT NOT NULL UNIQUE, -- school/year/class/bundle-id on every target
     school_name        TEXT NOT NULL,      -- Source-Organization
     year               TEXT NOT NULL,      -- Academic-Year, 2024/2025
     class_name         TEXT NOT NULL,      -- School-Class, 5А
@@ -54,30 +55,37 @@ CREATE TABLE IF NOT EXISTS bundles (
     span_name          TEXT NOT NULL,      -- Period: I четверть
     kind               TEXT NOT NULL,      -- Bundle-Kind: period, year, summary
     version            INTEGER NOT NULL,   -- Bundle-Version, from 1
-    supersedes         TEXT,               -- Supersedes: the bundle id this version replaces
+    supersedes         TEXT,               -- Supersedes: the bundle id (same school) this version replaces
     retention_class    TEXT NOT NULL,      -- Retention-Class
     retain_until       TEXT NOT NULL,      -- Retain-Until, YYYY-MM-DD
     source_fingerprint TEXT NOT NULL,      -- Source-Fingerprint
     created            TEXT NOT NULL,      -- Bagging-Date, YYYY-MM-DD: the day the bundle was made
     sealed             TEXT,               -- date of the seal; NULL until sealing exists
     superseded_by      TEXT,               -- the newer version, derived from its Supersedes
+    PRIMARY KEY (school, bundle_id),
     UNIQUE (school, year, class_name, span, kind, version)
 );
 CREATE TABLE IF NOT EXISTS replicas (
-    bundle_id  TEXT NOT NULL REFERENCES bundles (bundle_id),
+    school     TEXT NOT NULL,
+    bundle_id  TEXT NOT NULL,
     target     TEXT NOT NULL,
     status     TEXT NOT NULL CHECK (status IN ('stored', 'verified', 'missing', 'corrupt')),
     checked_at TEXT,                       -- UTC, ISO 8601; NULL if never read back
     detail     TEXT NOT NULL DEFAULT '',   -- the problems found, one per line
-    PRIMARY KEY (bundle_id, target)
+    PRIMARY KEY (school, bundle_id, target),
+    FOREIGN KEY (school, bundle_id) REFERENCES bundles (school, bundle_id)
 );
 CREATE TABLE IF NOT EXISTS changes (
-    bundle_id  TEXT PRIMARY KEY REFERENCES bundles (bundle_id),
+    school     TEXT NOT NULL,
+    bundle_id  TEXT NOT NULL,
     supersedes TEXT NOT NULL,
     summary    TEXT NOT NULL,              -- bag-info Changes
-    text       TEXT NOT NULL               -- CHANGES.txt
+    text       TEXT NOT NULL,              -- CHANGES.txt
+    PRIMARY KEY (school, bundle_id),
+    FOREIGN KEY (school, bundle_id) REFERENCES bundles (school, bundle_id)
 );
 CREATE TABLE IF NOT EXISTS fixity_checks ( -- every check of every replica, kept for the whole retention (R7)
+    school     TEXT NOT NULL,
     bundle_id  TEXT NOT NULL,
     target     TEXT NOT NULL,
     checked_at TEXT NOT NULL,              -- UTC, ISO 8601
@@ -85,29 +93,49 @@ CREATE TABLE IF NOT EXISTS fixity_checks ( -- every check of every replica, kept
     detail     TEXT NOT NULL DEFAULT '',   -- the problems found, one per line
     action     TEXT NOT NULL DEFAULT ''    -- what was done about it, e.g. the repair
 );
-CREATE INDEX IF NOT EXISTS fixity_checks_bundle ON fixity_checks (bundle_id, checked_at);
+CREATE INDEX IF NOT EXISTS fixity_checks_bundle ON fixity_checks (school, bundle_id, checked_at);
 CREATE TABLE IF NOT EXISTS destructions ( -- tombstones: bundles destroyed by an approved act
-    bundle_id   TEXT PRIMARY KEY REFERENCES bundles (bundle_id),
+    school      TEXT NOT NULL,
+    bundle_id   TEXT NOT NULL,
     act_id      TEXT NOT NULL,             -- the act's bundle id, e.g. act-1-v1
     act_number  TEXT NOT NULL,             -- № of the act
     act_date    TEXT NOT NULL,             -- YYYY-MM-DD, the act's date
     approved_by TEXT NOT NULL,             -- «ФИО, должность» of who approved it
-    approved_on TEXT NOT NULL              -- YYYY-MM-DD
+    approved_on TEXT NOT NULL,             -- YYYY-MM-DD
+    PRIMARY KEY (school, bundle_id),
+    FOREIGN KEY (school, bundle_id) REFERENCES bundles (school, bundle_id)
 );
 CREATE TABLE IF NOT EXISTS destroyed_replicas (
-    bundle_id    TEXT NOT NULL REFERENCES destructions (bundle_id),
+    school       TEXT NOT NULL,
+    bundle_id    TEXT NOT NULL,
     target       TEXT NOT NULL,
     destroyed_at TEXT,                     -- UTC, ISO 8601; NULL when restored from the act by a rebuild
-    PRIMARY KEY (bundle_id, target)
+    PRIMARY KEY (school, bundle_id, target),
+    FOREIGN KEY (school, bundle_id) REFERENCES destructions (school, bundle_id)
 );
 CREATE TABLE IF NOT EXISTS anchors (       -- what the bag alone cannot forge (R7): see record_anchor
-    bundle_id   TEXT PRIMARY KEY REFERENCES bundles (bundle_id),
+    school      TEXT NOT NULL,
+    bundle_id   TEXT NOT NULL,
     file        TEXT NOT NULL,             -- the tag file digested: tagmanifest-sha256.txt
     sha256      TEXT NOT NULL,             -- its SHA-256, lower-case hex
     recorded_at TEXT NOT NULL,             -- UTC, ISO 8601
-    origin      TEXT NOT NULL              -- Russian: where the digest came from (archive run, or a replica)
+    origin      TEXT NOT NULL,             -- Russian: where the digest came from (archive run, or a replica)
+    PRIMARY KEY (school, bundle_id),
+    FOREIGN KEY (school, bundle_id) REFERENCES bundles (school, bundle_id)
 );
 """
+
+KEYED_TABLES = (
+    "bundles",
+    "replicas",
+    "changes",
+    "fixity_checks",
+    "destructions",
+    "destroyed_replicas",
+    "anchors",
+)
+"""The catalog's tables keyed by (school, bundle id); a catalog from before schools has no `school` in
+replicas and the rest, and is migrated when opened (migrate_catalog)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,14 +173,70 @@ class ReplicaRecord:
     detail: str
 
 
-def open_catalog(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the catalog at `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA foreign_keys = ON")
-    db.executescript(SCHEMA)
+def open_catalog(location: str | Path, school: str | None = None) -> Database:
+    """Open (creating if needed) the catalog: a `postgresql://` URL, else the SQLite file at `location`.
+
+    `school` (a school's folder in keys) scopes the connection: the functions below then see
+    and write only that school's bundles, so one bundle id can exist at two schools."""
+    db = connect(location, school)
+    try:
+        migrate_catalog(db)
+        db.executescript(SCHEMA)
+    except BaseException:
+        db.close()
+        raise
     return db
+
+
+def migrate_catalog(db: Database) -> None:
+    """Key a catalog from before schools by (school, bundle id): each row takes its bundle's school.
+
+    Only SQLite catalogs predate schools. The old tables are copied into the new ones in one
+    transaction (one script), so a failed migration leaves the catalog as it was."""
+    columns = db.columns("replicas")
+    if db.is_postgresql or not columns or "school" in columns:
+        return
+    old = {table: db.columns(table) for table in KEYED_TABLES}
+    script = ["PRAGMA foreign_keys = OFF", "BEGIN"]
+    script += [f'ALTER TABLE "{table}" RENAME TO "old_{table}"' for table, names in old.items() if names]
+    script += ["DROP INDEX IF EXISTS fixity_checks_bundle", SCHEMA.strip().rstrip(";")]
+    for table, names in old.items():
+        if not names:
+            continue
+        school = (
+            "o.school"
+            if table == "bundles"
+            else ("COALESCE((SELECT b.school FROM old_bundles b WHERE b.bundle_id = o.bundle_id), '')")
+        )
+        listed = [name for name in names if name != "school"]
+        script.append(
+            f"INSERT INTO {table} (school, {', '.join(listed)})"
+            f" SELECT {school}, {', '.join('o.' + name for name in listed)} FROM old_{table} o"
+        )
+    script += [f'DROP TABLE "old_{table}"' for table, names in reversed(old.items()) if names]
+    script += ["COMMIT", "PRAGMA foreign_keys = ON"]
+    try:
+        db.executescript(";\n".join(script) + ";")
+    except sqlite3.DatabaseError as error:
+        db.connection.rollback()
+        db.execute("PRAGMA foreign_keys = ON")
+        raise CatalogError(f"Каталог не переведён на ключи по школам: {error}") from error
+
+
+def school_of(db: Database, bundle_id: str) -> str | None:
+    """The school whose bundle `bundle_id` is: the connection's school, else the one school that has
+    such a bundle (None if none has); CatalogError when several schools have one and none was chosen."""
+    if db.school is not None:
+        return db.school
+    rows = db.execute(
+        "SELECT school FROM bundles WHERE bundle_id = ? ORDER BY school", (bundle_id,)
+    ).fetchall()
+    if len(rows) > 1:
+        raise CatalogError(
+            f"Пакет {bundle_id} есть у нескольких школ ({', '.join(r[0] for r in rows)}): "
+            "укажите школу (--school)"
+        )
+    return rows[0][0] if rows else None
 
 
 # --- reading a record out of a bundle ---------------------------------------------
@@ -207,11 +291,14 @@ def read_bundle_record(target: Target, key: str) -> BundleRecord:
 # --- writing ---------------------------------------------------------------------
 
 
-def record_bundle(db: sqlite3.Connection, record: BundleRecord) -> None:
+def record_bundle(db: Database, record: BundleRecord) -> None:
     """Add a bundle; recording the same record again is a no-op, a different one is refused.
 
     A bundle that supersedes another marks that one as superseded.
     """
+    if db.school is not None and record.school != db.school:
+        raise CatalogError(f"Пакет {record.key} другой школы, чем {db.school}")
+    db = db.for_school(record.school)
     with db:
         existing = find_bundle(db, record.bundle_id)
         if existing is not None:
@@ -225,35 +312,56 @@ def record_bundle(db: sqlite3.Connection, record: BundleRecord) -> None:
             )
             if record.supersedes:
                 db.execute(
-                    "INSERT INTO changes (bundle_id, supersedes, summary, text) VALUES (?, ?, ?, ?)",
-                    (record.bundle_id, record.supersedes, record.changes_summary, record.changes_text),
+                    "INSERT INTO changes (school, bundle_id, supersedes, summary, text)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (
+                        record.school,
+                        record.bundle_id,
+                        record.supersedes,
+                        record.changes_summary,
+                        record.changes_text,
+                    ),
                 )
         if record.supersedes and find_bundle(db, record.supersedes) is not None:
-            _mark_superseded(db, record.supersedes, record.bundle_id)
+            _mark_superseded(db, record.school, record.supersedes, record.bundle_id)
         newer = db.execute(
-            "SELECT bundle_id FROM bundles WHERE supersedes = ?", (record.bundle_id,)
+            "SELECT bundle_id FROM bundles WHERE school = ? AND supersedes = ?",
+            (record.school, record.bundle_id),
         ).fetchone()
         if newer:
-            _mark_superseded(db, record.bundle_id, newer[0])
+            _mark_superseded(db, record.school, record.bundle_id, newer[0])
 
 
-def mark_superseded(db: sqlite3.Connection, bundle_id: str, superseded_by: str) -> None:
+def mark_superseded(db: Database, bundle_id: str, superseded_by: str) -> None:
     """Record that `superseded_by` replaces `bundle_id` (R9: the old one stays, marked)."""
     with db:
-        _mark_superseded(db, bundle_id, superseded_by)
+        _mark_superseded(db, _known_school(db, bundle_id), bundle_id, superseded_by)
 
 
-def _mark_superseded(db: sqlite3.Connection, bundle_id: str, superseded_by: str) -> None:
-    row = db.execute("SELECT superseded_by FROM bundles WHERE bundle_id = ?", (bundle_id,)).fetchone()
+def _mark_superseded(db: Database, school: str, bundle_id: str, superseded_by: str) -> None:
+    row = db.execute(
+        "SELECT superseded_by FROM bundles WHERE school = ? AND bundle_id = ?", (school, bundle_id)
+    ).fetchone()
     if row is None:
         raise CatalogError(f"Пакета {bundle_id} нет в каталоге")
     if row[0] not in (None, superseded_by):
         raise CatalogError(f"Пакет {bundle_id} уже заменён версией {row[0]}, а не {superseded_by}")
-    db.execute("UPDATE bundles SET superseded_by = ? WHERE bundle_id = ?", (superseded_by, bundle_id))
+    db.execute(
+        "UPDATE bundles SET superseded_by = ? WHERE school = ? AND bundle_id = ?",
+        (superseded_by, school, bundle_id),
+    )
+
+
+def _known_school(db: Database, bundle_id: str, hint: str = "") -> str:
+    """school_of a bundle the catalog must have; CatalogError naming it otherwise."""
+    school = school_of(db, bundle_id)
+    if school is None or find_bundle(db.for_school(school), bundle_id) is None:
+        raise CatalogError(f"Пакета {bundle_id} нет в каталоге{hint}")
+    return school
 
 
 def record_replica(
-    db: sqlite3.Connection,
+    db: Database,
     bundle_id: str,
     target: str,
     status: ReplicaStatus | str,
@@ -263,18 +371,22 @@ def record_replica(
     """Record where a bundle is kept and how it was last found; replaces the previous entry."""
     when = checked_at.astimezone(dt.UTC).isoformat(timespec="seconds") if checked_at else None
     with db:
-        if find_bundle(db, bundle_id) is None:
-            raise CatalogError(f"Пакета {bundle_id} нет в каталоге: сначала record_bundle")
+        school = _known_school(db, bundle_id, ": сначала record_bundle")
         db.execute(
-            "INSERT OR REPLACE INTO replicas (bundle_id, target, status, checked_at, detail)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (bundle_id, target, ReplicaStatus(status).value, when, "\n".join(detail)),
+            "INSERT INTO replicas (school, bundle_id, target, status, checked_at, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (school, bundle_id, target) DO UPDATE SET"
+            " status = excluded.status, checked_at = excluded.checked_at, detail = excluded.detail",
+            (school, bundle_id, target, ReplicaStatus(status).value, when, "\n".join(detail)),
         )
 
 
-def forget_target(db: sqlite3.Connection, target: str) -> int:
+def forget_target(db: Database, target: str) -> int:
     """Drop the replica states of a target no longer used (`targets retire`); its fixity history stays."""
     with db:
+        if db.school is not None:
+            return db.execute(
+                "DELETE FROM replicas WHERE school = ? AND target = ?", (db.school, target)
+            ).rowcount
         return db.execute("DELETE FROM replicas WHERE target = ?", (target,)).rowcount
 
 
@@ -282,7 +394,7 @@ def forget_target(db: sqlite3.Connection, target: str) -> int:
 
 
 def latest_version(
-    db: sqlite3.Connection, year: str, class_name: str, span: str, kind: str, school: str | None = None
+    db: Database, year: str, class_name: str, span: str, kind: str, school: str | None = None
 ) -> BundleRecord | None:
     """The newest version of a class's bundle for a span, or None if it was never archived."""
     found = list_bundles(
@@ -292,7 +404,7 @@ def latest_version(
 
 
 def list_bundles(
-    db: sqlite3.Connection,
+    db: Database,
     *,
     school: str | None = None,
     year: str | None = None,
@@ -306,31 +418,40 @@ def list_bundles(
 
     A bundle destroyed by an act (a tombstone, `record_destruction`) is left out unless
     `include_destroyed`: nothing is kept of it any more, so nothing may report it missing."""
-    filters = {"school": school, "year": year, "class_name": class_name, "span": span, "kind": kind}
+    filters = {
+        "school": school or db.school,
+        "year": year,
+        "class_name": class_name,
+        "span": span,
+        "kind": kind,
+    }
     where = [f"b.{column} = ?" for column, value in filters.items() if value is not None]
     if current_only:
         where.append("b.superseded_by IS NULL")
     if not include_destroyed:
-        where.append("b.bundle_id NOT IN (SELECT bundle_id FROM destructions)")
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM destructions d"
+            " WHERE d.school = b.school AND d.bundle_id = b.bundle_id)"
+        )
     return _select(db, where, [value for value in filters.values() if value is not None])
 
 
-def _select(db: sqlite3.Connection, where: list[str], params: list[object]) -> list[BundleRecord]:
+def _select(db: Database, where: list[str], params: list[object]) -> list[BundleRecord]:
     sql = (
         f"SELECT {', '.join('b.' + c for c in _BUNDLE_COLUMNS)}, "
         "COALESCE(c.summary, ''), COALESCE(c.text, '') "
-        "FROM bundles b LEFT JOIN changes c ON c.bundle_id = b.bundle_id"
+        "FROM bundles b LEFT JOIN changes c ON c.school = b.school AND c.bundle_id = b.bundle_id"
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY b.key"
     )
     return [BundleRecord(*row) for row in db.execute(sql, params)]
 
 
-def replicas_of(db: sqlite3.Connection, bundle_id: str) -> list[ReplicaRecord]:
+def replicas_of(db: Database, bundle_id: str) -> list[ReplicaRecord]:
     rows = db.execute(
         "SELECT bundle_id, target, status, checked_at, detail FROM replicas"
-        " WHERE bundle_id = ? ORDER BY target",
-        (bundle_id,),
+        " WHERE school = ? AND bundle_id = ? ORDER BY target",
+        (school_of(db, bundle_id), bundle_id),
     )
     return [ReplicaRecord(b, t, ReplicaStatus(s), c, d) for b, t, s, c, d in rows]
 
@@ -346,7 +467,7 @@ class FixityCheck:
 
 
 def record_fixity_check(
-    db: sqlite3.Connection,
+    db: Database,
     bundle_id: str,
     target: str,
     status: ReplicaStatus | str,
@@ -358,18 +479,26 @@ def record_fixity_check(
     when = checked_at.astimezone(dt.UTC).isoformat(timespec="seconds")
     with db:
         db.execute(
-            "INSERT INTO fixity_checks (bundle_id, target, checked_at, status, detail, action)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (bundle_id, target, when, ReplicaStatus(status).value, "\n".join(problems), action),
+            "INSERT INTO fixity_checks (school, bundle_id, target, checked_at, status, detail, action)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                _known_school(db, bundle_id),
+                bundle_id,
+                target,
+                when,
+                ReplicaStatus(status).value,
+                "\n".join(problems),
+                action,
+            ),
         )
     record_replica(db, bundle_id, target, status, checked_at, problems)
 
 
-def fixity_history(db: sqlite3.Connection, bundle_id: str) -> list[FixityCheck]:
+def fixity_history(db: Database, bundle_id: str) -> list[FixityCheck]:
     rows = db.execute(
         "SELECT bundle_id, target, checked_at, status, detail, action FROM fixity_checks"
-        " WHERE bundle_id = ? ORDER BY checked_at, rowid",
-        (bundle_id,),
+        " WHERE school = ? AND bundle_id = ? ORDER BY checked_at, rowid",
+        (school_of(db, bundle_id), bundle_id),
     )
     return [FixityCheck(b, t, c, ReplicaStatus(s), d, a) for b, t, c, s, d, a in rows]
 
@@ -391,7 +520,7 @@ class Destruction:
 
 
 def record_destruction(
-    db: sqlite3.Connection,
+    db: Database,
     bundle_id: str,
     act: Mapping[str, str],
     target: str,
@@ -401,12 +530,12 @@ def record_destruction(
     act_date, approved_by, approved_on); the first such record makes the bundle a tombstone."""
     when = destroyed_at.astimezone(dt.UTC).isoformat(timespec="seconds") if destroyed_at else None
     with db:
-        if find_bundle(db, bundle_id) is None:
-            raise CatalogError(f"Пакета {bundle_id} нет в каталоге")
+        school = _known_school(db, bundle_id)
         db.execute(
-            "INSERT OR IGNORE INTO destructions (bundle_id, act_id, act_number, act_date, approved_by,"
-            " approved_on) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO destructions (school, bundle_id, act_id, act_number, act_date, approved_by,"
+            " approved_on) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (school, bundle_id) DO NOTHING",
             (
+                school,
                 bundle_id,
                 act["act_id"],
                 act["act_number"],
@@ -416,23 +545,26 @@ def record_destruction(
             ),
         )
         db.execute(
-            "INSERT OR REPLACE INTO destroyed_replicas (bundle_id, target, destroyed_at) VALUES (?, ?, ?)",
-            (bundle_id, target, when),
+            "INSERT INTO destroyed_replicas (school, bundle_id, target, destroyed_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (school, bundle_id, target) DO UPDATE SET destroyed_at = excluded.destroyed_at",
+            (school, bundle_id, target, when),
         )
 
 
-def destruction_of(db: sqlite3.Connection, bundle_id: str) -> Destruction | None:
+def destruction_of(db: Database, bundle_id: str) -> Destruction | None:
     """The tombstone of a bundle, or None while it is kept."""
+    school = school_of(db, bundle_id)
     row = db.execute(
         "SELECT bundle_id, act_id, act_number, act_date, approved_by, approved_on FROM destructions"
-        " WHERE bundle_id = ?",
-        (bundle_id,),
+        " WHERE school = ? AND bundle_id = ?",
+        (school, bundle_id),
     ).fetchone()
     if row is None:
         return None
     targets = db.execute(
-        "SELECT target, destroyed_at FROM destroyed_replicas WHERE bundle_id = ? ORDER BY target",
-        (bundle_id,),
+        "SELECT target, destroyed_at FROM destroyed_replicas"
+        " WHERE school = ? AND bundle_id = ? ORDER BY target",
+        (school, bundle_id),
     ).fetchall()
     return Destruction(*row, targets=tuple((t, w) for t, w in targets))
 
@@ -468,7 +600,7 @@ def anchor_digest(stream: BinaryIO) -> str:
 
 
 def record_anchor(
-    db: sqlite3.Connection,
+    db: Database,
     bundle_id: str,
     digest: str,
     *,
@@ -485,9 +617,8 @@ def record_anchor(
     digest = digest.lower()
     when = (recorded_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="seconds")
     with db:
-        if find_bundle(db, bundle_id) is None:
-            raise CatalogError(f"Пакета {bundle_id} нет в каталоге: сначала record_bundle")
-        known = anchor_of(db, bundle_id)
+        school = _known_school(db, bundle_id, ": сначала record_bundle")
+        known = anchor_of(db.for_school(school), bundle_id)
         if known is not None:
             if known.sha256 != digest:
                 raise CatalogError(
@@ -495,26 +626,28 @@ def record_anchor(
                 )
             return
         db.execute(
-            "INSERT INTO anchors (bundle_id, file, sha256, recorded_at, origin) VALUES (?, ?, ?, ?, ?)",
-            (bundle_id, ANCHOR_FILE, digest, when, origin),
+            "INSERT INTO anchors (school, bundle_id, file, sha256, recorded_at, origin)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (school, bundle_id, ANCHOR_FILE, digest, when, origin),
         )
 
 
-def anchor_of(db: sqlite3.Connection, bundle_id: str) -> Anchor | None:
+def anchor_of(db: Database, bundle_id: str) -> Anchor | None:
     row = db.execute(
-        "SELECT bundle_id, file, sha256, recorded_at, origin FROM anchors WHERE bundle_id = ?", (bundle_id,)
+        "SELECT bundle_id, file, sha256, recorded_at, origin FROM anchors WHERE school = ? AND bundle_id = ?",
+        (school_of(db, bundle_id), bundle_id),
     ).fetchone()
     return Anchor(*row) if row else None
 
 
-def recorded_digests(db: sqlite3.Connection, bundle_id: str) -> dict[str, str]:
+def recorded_digests(db: Database, bundle_id: str) -> dict[str, str]:
     """{tag file: SHA-256} the catalog remembers for a bundle, for validators.bundle_checks; {} if none."""
     anchor = anchor_of(db, bundle_id)
     return {anchor.file: anchor.sha256} if anchor else {}
 
 
-def find_bundle(db: sqlite3.Connection, bundle_id: str) -> BundleRecord | None:
-    rows = _select(db, ["b.bundle_id = ?"], [bundle_id])
+def find_bundle(db: Database, bundle_id: str) -> BundleRecord | None:
+    rows = _select(db, ["b.school = ?", "b.bundle_id = ?"], [school_of(db, bundle_id), bundle_id])
     return rows[0] if rows else None
 
 
@@ -528,7 +661,7 @@ def _comparable(record: BundleRecord) -> tuple:
 # --- rebuilding ------------------------------------------------------------------
 
 
-def supersede_period_bundles(db: sqlite3.Connection, year_bundle: BundleRecord) -> None:
+def supersede_period_bundles(db: Database, year_bundle: BundleRecord) -> None:
     """R1: a class's period bundles are kept until its year bundle is sealed; then they are superseded."""
     current = list_bundles(
         db,
@@ -539,14 +672,14 @@ def supersede_period_bundles(db: sqlite3.Connection, year_bundle: BundleRecord) 
         current_only=True,
     )
     for record in current:
-        mark_superseded(db, record.bundle_id, year_bundle.bundle_id)
+        mark_superseded(db.for_school(record.school), record.bundle_id, year_bundle.bundle_id)
 
 
 DERIVED_TABLES = ("bundles", "replicas", "changes", "anchors")
 """What a rebuild reads back from the bundles; every other table is the catalog's own memory."""
 
 
-def _keep_fixity_history(db: sqlite3.Connection, old_catalog: Path) -> list[str]:
+def _keep_fixity_history(db: Database, old_catalog: Path) -> list[str]:
     """Carry the fixity history and every other table no bundle holds (e.g. the web page's users and
     access log, storage.accounts) over from the catalog being replaced."""
     if not old_catalog.exists():
@@ -572,7 +705,9 @@ def _keep_fixity_history(db: sqlite3.Connection, old_catalog: Path) -> list[str]
     return []
 
 
-def rebuild_catalog(catalog_path: Path, targets: Sequence[Target], *, verify: bool = False) -> list[str]:
+def rebuild_catalog(
+    catalog_path: str | Path, targets: Sequence[Target], *, verify: bool = False
+) -> list[str]:
     """Recreate the catalog from the bundles on the targets alone; return the problems met.
 
     Each bundle's record comes from its bag-info.txt and CHANGES.txt; superseded_by
@@ -582,14 +717,22 @@ def rebuild_catalog(catalog_path: Path, targets: Sequence[Target], *, verify: bo
     the first replica that verifies, and its origin says so — weaker than the original,
     as a bag rewritten consistently before the rebuild would be trusted. The new catalog is built
     beside the old one and replaces it in one rename, so a failed rebuild loses nothing.
+    Every school's bundles are rebuilt: `targets` are all the installation's.
     """
+    if is_postgresql_url(catalog_path):
+        raise CatalogError(
+            "Каталог на сервере PostgreSQL не восстанавливается этой командой: он общий для всех машин; "
+            "восстановите базу из резервной копии сервера"
+        )
     catalog_path = Path(catalog_path)
+    if catalog_path.exists():
+        open_catalog(catalog_path).close()  # an old catalog's own tables in today's form (migrate_catalog)
     building = catalog_path.with_name(catalog_path.name + ".rebuild")
     building.unlink(missing_ok=True)
     problems: list[str] = []
     db = open_catalog(building)
     try:
-        records: dict[str, BundleRecord] = {}
+        records: dict[tuple[str, str], BundleRecord] = {}
         for target in targets:
             try:
                 keys = target.list_bundles()
@@ -602,24 +745,27 @@ def rebuild_catalog(catalog_path: Path, targets: Sequence[Target], *, verify: bo
                 except CatalogError as error:
                     problems.append(str(error))
                     continue
-                known = records.get(record.bundle_id)
+                known = records.get((record.school, record.bundle_id))
                 if known is not None and known != record:
                     problems.append(
                         f"{target.name}: пакет {key} отличается от копии того же пакета на другом хранилище"
                     )
                     continue
+                school = db.for_school(record.school)
                 if known is None:
-                    records[record.bundle_id] = record
-                    record_bundle(db, record)
+                    records[(record.school, record.bundle_id)] = record
+                    record_bundle(school, record)
                 if verify:
                     found = verify_stored_bundle(target, key)
                     status = ReplicaStatus.CORRUPT if found else ReplicaStatus.VERIFIED
-                    record_replica(db, record.bundle_id, target.name, status, dt.datetime.now(dt.UTC), found)
+                    record_replica(
+                        school, record.bundle_id, target.name, status, dt.datetime.now(dt.UTC), found
+                    )
                     problems += found
-                    if not found and anchor_of(db, record.bundle_id) is None:
-                        problems += _anchor_from_replica(db, target, record)
+                    if not found and anchor_of(school, record.bundle_id) is None:
+                        problems += _anchor_from_replica(school, target, record)
                 else:
-                    record_replica(db, record.bundle_id, target.name, ReplicaStatus.STORED)
+                    record_replica(school, record.bundle_id, target.name, ReplicaStatus.STORED)
         for record in list_bundles(db, kind=BundleKind.YEAR, current_only=True):
             supersede_period_bundles(db, record)
         problems += _keep_fixity_history(db, catalog_path)
@@ -629,7 +775,7 @@ def rebuild_catalog(catalog_path: Path, targets: Sequence[Target], *, verify: bo
     return problems
 
 
-def _anchor_from_replica(db: sqlite3.Connection, target: Target, record: BundleRecord) -> list[str]:
+def _anchor_from_replica(db: Database, target: Target, record: BundleRecord) -> list[str]:
     """Record the anchor from a replica that has just verified; the problem if it cannot be read."""
     try:
         with target.open_file(record.key, ANCHOR_FILE) as stream:

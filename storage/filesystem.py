@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import filecmp
+import functools
 import os
 import shutil
 import tempfile
@@ -64,6 +65,11 @@ class FilesystemTarget:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root).expanduser().absolute())
+
+    @functools.cached_property
+    def _real_root(self) -> str:
+        """The root with symlinks resolved, once per target object (every file read checks against it)."""
+        return os.path.realpath(self.root)
 
     # --- the root ---
 
@@ -286,8 +292,8 @@ class FilesystemTarget:
         try:
             check_key(key)
             if relpath is None:
-                return path_inside(self.root, key)
-            return path_inside(self.root, key, relpath)
+                return path_inside(self.root, key, real_root=self._real_root)
+            return path_inside(self.root, key, relpath, real_root=self._real_root)
         except LayoutError as error:
             raise StorageError(f"{self.name}: {error}") from error
 

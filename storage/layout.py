@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Iterable
 from hashlib import sha256
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 
 class LayoutError(ValueError):
@@ -108,6 +109,10 @@ def check_key(key: str) -> str:
     return key
 
 
+_UNSAFE_CHAR = re.compile(r"[\\%\x00-\x1f\x7f-\x9f]")
+"""Backslash, "%" and the control characters (Unicode category Cc is exactly U+0000–U+001F, U+007F–U+009F)."""
+
+
 def check_relpath(relpath: str) -> str:
     """Return `relpath` if it is a safe relative POSIX path inside a bundle, else raise LayoutError.
 
@@ -119,24 +124,40 @@ def check_relpath(relpath: str) -> str:
         not relpath
         or relpath.startswith("/")
         or any(part in ("", ".", "..") for part in relpath.split("/"))
-        or any(char in relpath for char in "\\%")
-        or any(unicodedata.category(char) == "Cc" for char in relpath)
+        or _UNSAFE_CHAR.search(relpath) is not None
     )
     if bad:
         raise LayoutError(f"Недопустимый путь файла в пакете: «{relpath}»")
     return relpath
 
 
-def path_inside(root: Path, *relpaths: str) -> Path:
+def path_inside(root: Path, *relpaths: str, real_root: str | None = None) -> Path:
     """The path of `relpaths` joined under `root`, refusing anything that would land outside it.
 
-    Each piece is checked with check_relpath; then the result, with symlinks resolved
-    as far as it exists, must still be under the resolved root, so a symlink inside
-    the root pointing elsewhere is refused too.
+    Each piece is checked with check_relpath; then, if anything below the root is a
+    symlink, the path with symlinks resolved must still be under the resolved root, so a
+    symlink inside the root pointing elsewhere is refused too. `real_root` is the root
+    already resolved (a target resolves it once: this runs for every file a verify reads).
     """
-    real_root = root.resolve()
-    path = real_root.joinpath(*(PurePosixPath(check_relpath(part)) for part in relpaths))
-    real_path = Path(os.path.realpath(path))
-    if real_path != real_root and real_root not in real_path.parents:
-        raise LayoutError(f"Путь «{'/'.join(relpaths)}» ведёт за пределы хранилища {root}")
-    return path
+    pieces = [check_relpath(part) for part in relpaths]
+    real_root = real_root or os.path.realpath(root)
+    path = os.path.join(real_root, *pieces)
+    if _symlink_below(real_root, pieces):
+        real_path = os.path.realpath(path)
+        if real_path != real_root and not real_path.startswith(real_root.rstrip(os.sep) + os.sep):
+            raise LayoutError(f"Путь «{'/'.join(relpaths)}» ведёт за пределы хранилища {root}")
+    return Path(path)
+
+
+def _symlink_below(real_root: str, pieces: Iterable[str]) -> bool:
+    """Whether any existing step of the path below `real_root` is a symlink (lstat each, no more)."""
+    current = real_root
+    for piece in pieces:
+        for part in piece.split("/"):
+            current = os.path.join(current, part)
+            try:
+                if stat.S_ISLNK(os.lstat(current).st_mode):
+                    return True
+            except OSError:
+                return False  # nothing below a missing step (or a file): no symlink to follow
+    return False

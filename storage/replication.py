@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from storage.catalog import BundleRecord, record_replica
+from storage.database import Database
 from storage.layout import path_inside, work_prefix
 from storage.target import ReplicaStatus, StorageError, Target, verify_stored_bundle
 
@@ -52,7 +52,7 @@ def good_source(targets: Sequence[Target], key: str) -> Target | None:
 
 
 def complete_replicas(
-    db: sqlite3.Connection,
+    db: Database,
     targets: Sequence[Target],
     work_dir: Path,
     records: Sequence[BundleRecord],

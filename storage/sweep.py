@@ -9,11 +9,11 @@ and never a day early. Its catalog entry stays, with the deletion in its history
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.catalog import BundleRecord, list_bundles, record_fixity_check
+from storage.database import Database
 from storage.retention import is_expired
 from storage.target import ReplicaStatus, StorageError, Target
 
@@ -28,12 +28,12 @@ class SweepOutcome:
     detail: str  # why not, when not
 
 
-def expired_bundles(db: sqlite3.Connection, today: dt.date) -> list[BundleRecord]:
+def expired_bundles(db: Database, today: dt.date) -> list[BundleRecord]:
     """Bundles whose retain-until date has passed by `today` (a bundle is kept through its last day)."""
     return [r for r in list_bundles(db) if is_expired(today, dt.date.fromisoformat(r.retain_until))]
 
 
-def sweep_expired(db: sqlite3.Connection, targets: Sequence[Target], today: dt.date) -> list[SweepOutcome]:
+def sweep_expired(db: Database, targets: Sequence[Target], today: dt.date) -> list[SweepOutcome]:
     """Delete every expired bundle from every target that holds it and allows it; record each deletion."""
     outcomes = []
     for record in expired_bundles(db, today):

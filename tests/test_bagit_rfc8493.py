@@ -18,6 +18,7 @@ import bagit
 import boto3
 import pytest
 
+import validators.bagit_rfc8493 as rfc8493
 from storage.s3 import S3Target
 from tests.bundles import folder_target, sample_key, write_sample_bag
 from tests.s3server import S3Server
@@ -249,7 +250,7 @@ def test_an_empty_payload_is_valid(tmp_path: Path) -> None:
     bagit_python_validates(bag)
 
 
-def test_version_0_97_is_checked_by_the_1_0_rules_with_a_warning(tmp_path: Path) -> None:
+def test_a_0_97_bag_of_1_0_style_paths_is_valid_with_one_warning(tmp_path: Path) -> None:
     bag = make_bag(tmp_path, version="0.97")
     report = check(bag)
     assert_valid(report, warnings=1)
@@ -763,3 +764,302 @@ def test_a_bag_in_an_s3_bucket_is_validated_in_place(tmp_path: Path, s3_server: 
     assert_problem(report, "data/journal.pdf", "3", "SHA-512", "manifest-sha512.txt")
     assert_problem(report, "bag-info.txt", "2.2.2", "Payload-Oxum")
     assert report.bag == f"cloud:{key}"
+
+
+# --- every BagIt version: 0.93–0.97 (draft-kunze-bagit-00…14) and 1.0 (RFC 8493) ---------------
+
+DRAFT_PAYLOAD = {"data/journal.txt": b"5A, I quarter\n", "data/100%25 marks.csv": b"a,5\n"}
+DRAFTS = {"0.93": "00", "0.94": "01", "0.95": "02", "0.96": "03…04", "0.97": "05…14"}
+
+
+def make_draft_bag(root: Path, version: str, *, info_file: str | None = None) -> Path:
+    """A valid bag as a tool of that draft wrote it: MD5 manifests, paths as written (no percent-encoding),
+    tab separators and md5sum's "*" binary marker, "./" before a path; package-info.txt with
+    Packing-Date until 0.95, bag-info.txt with Bagging-Date after; a tag manifest from 0.95 on."""
+    old = version in ("0.93", "0.94", "0.95")
+    bag = root / f"bag-{version}"
+    for path, data in DRAFT_PAYLOAD.items():
+        write(bag, path, data)
+    write(bag, "bagit.txt", f"BagIt-Version: {version}\nTag-File-Character-Encoding: UTF-8\n")
+    journal, marks = (hashlib.md5(DRAFT_PAYLOAD[p]).hexdigest() for p in sorted(DRAFT_PAYLOAD)[::-1])
+    write_text(bag, "manifest-md5.txt", [f"{journal} *data/journal.txt", f"{marks}\t./data/100%25 marks.csv"])
+    oxum = f"{sum(map(len, DRAFT_PAYLOAD.values()))}.{len(DRAFT_PAYLOAD)}"
+    date = "Packing-Date" if old else "Bagging-Date"
+    info = ["Source-Organization: Школа № 7", f"{date}: 2009-05-25", f"Payload-Oxum: {oxum}"]
+    write_text(bag, info_file or ("package-info.txt" if old else "bag-info.txt"), info)
+    if version not in ("0.93", "0.94"):
+        write_tagmanifests(bag, ("md5",))
+    return bag
+
+
+def findings(problems: tuple) -> list[tuple[str, str, str]]:
+    return [(p.path, p.rule, p.message) for p in problems]
+
+
+def draft_warning(version: str) -> tuple[str, str, str]:
+    rules = "пути в манифестах и fetch.txt без процентного кодирования, «*» и «./» перед путём допускаются"
+    if version in ("0.93", "0.94", "0.95"):
+        rules += "; сведения о пакете в package-info.txt (Packing-Date, Package-Size)"
+    if version in ("0.93", "0.94"):
+        rules += "; манифестов служебных файлов нет"
+    return (
+        "bagit.txt",
+        "RFC 8493 §2.1.1",
+        f"bagit.txt: версия BagIt {version} (draft-kunze-bagit-{DRAFTS[version]}, до RFC 8493); "
+        f"пакет проверен по её правилам: {rules}",
+    )
+
+
+@pytest.mark.parametrize("version", list(DRAFTS))
+def test_a_valid_bag_of_each_draft_version_is_valid_with_one_warning(tmp_path: Path, version: str) -> None:
+    """Issue 14: auditors receive 0.93–0.97 bags from other archives; each is valid by its own draft."""
+    bag = make_draft_bag(tmp_path, version)
+    report = check(bag)
+    assert report.valid, format_report([report])
+    assert findings(report.warnings) == [draft_warning(version)]
+    assert report.files_checked == 2 + (3 if version not in ("0.93", "0.94") else 0)  # + tag files listed
+    bagit_python_validates(bag)  # the reference reader agrees: package-info.txt, "*", tabs, "./"
+
+
+def test_a_valid_1_0_bag_has_no_warning_and_1_0_forbids_the_drafts_manifests(tmp_path: Path) -> None:
+    bag = make_bag(tmp_path, DRAFT_PAYLOAD)
+    assert findings(check(bag).warnings) == []
+    drafted = make_draft_bag(tmp_path, "0.96")
+    write(drafted, "bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    write_tagmanifests(drafted, ("md5",))
+    report = check(drafted)
+    md5 = "manifest-md5.txt"
+    assert findings(report.problems) == [
+        (
+            "data/100%25 marks.csv",
+            "RFC 8493 §3",
+            f"data/100%25 marks.csv: файла нет в {md5}",
+        ),
+        (
+            "data/journal.txt",
+            "RFC 8493 §3",
+            f"data/journal.txt: файла нет в {md5}",
+        ),
+        (
+            md5,
+            "RFC 8493 §2.1.3",
+            f"{md5}, строка 1: «*data/journal.txt»: «*» перед путём (двоичный режим md5sum) в BagIt 1.0 "
+            "не допускается — путь начинается прямо после пробелов",
+        ),
+        (
+            md5,
+            "RFC 8493 §2.1.3",
+            f"{md5}, строка 2: «./data/100%25 marks.csv»: пустая часть пути или «.»; "
+            "путь должен называть файл прямо",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("version", [*DRAFTS, "1.0"])
+def test_every_version_forbids_a_changed_payload_file(tmp_path: Path, version: str) -> None:
+    bag = make_bag(tmp_path, DRAFT_PAYLOAD) if version == "1.0" else make_draft_bag(tmp_path, version)
+    write(bag, "data/journal.txt", b"5A, I QUARTER\n")  # the same size: only the checksums can tell
+    algorithms = ["SHA-256", "SHA-512"] if version == "1.0" else ["MD5"]
+    manifests = ["manifest-sha256.txt", "manifest-sha512.txt"] if version == "1.0" else ["manifest-md5.txt"]
+    assert findings(check(bag).problems) == [
+        (
+            "data/journal.txt",
+            "RFC 8493 §3",
+            f"data/journal.txt: контрольная сумма {algorithm} не совпадает с {manifest}",
+        )
+        for algorithm, manifest in zip(algorithms, manifests, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("version", ["0.93", "0.94", "0.95"])
+def test_until_0_95_package_info_txt_holds_the_labels_and_is_checked(tmp_path: Path, version: str) -> None:
+    bag = make_draft_bag(tmp_path, version)
+    text = (bag / "package-info.txt").read_text().replace("Payload-Oxum: 18.2", "Payload-Oxum: 99.2")
+    write(bag, "package-info.txt", text.replace("2009-05-25", "25.05.2009"))
+    if version == "0.95":
+        write_tagmanifests(bag, ("md5",))
+    report = check(bag)
+    assert findings(report.problems) == [
+        (
+            "package-info.txt",
+            "RFC 8493 §2.2.2",
+            "package-info.txt: Payload-Oxum 99.2 (99 байт в 2 файлах), а в папке data/ 18 байт в 2 файлах",
+        )
+    ]
+    assert (
+        "package-info.txt",
+        "RFC 8493 §2.2.2",
+        "package-info.txt, строка 2: Packing-Date «25.05.2009» не в виде ГГГГ-ММ-ДД",
+    ) in findings(report.warnings)
+
+
+def test_a_0_95_bag_with_bag_info_txt_gets_a_warning_its_labels_are_not_read(tmp_path: Path) -> None:
+    bag = make_draft_bag(tmp_path, "0.95", info_file="bag-info.txt")
+    text = (bag / "bag-info.txt").read_text().replace("Payload-Oxum: 18.2", "Payload-Oxum: 99.2")
+    write(bag, "bag-info.txt", text)
+    write_tagmanifests(bag, ("md5",))
+    report = check(bag)
+    assert report.valid, format_report([report])
+    assert findings(report.warnings) == [
+        (
+            "bag-info.txt",
+            "RFC 8493 §2.2.2",
+            "bag-info.txt: в BagIt 0.95 сведения о пакете пишутся в package-info.txt "
+            "(draft-kunze-bagit-02); bag-info.txt — прочий служебный файл, его метки не проверяются",
+        ),
+        draft_warning("0.95"),
+    ]
+
+
+def test_tag_manifests_are_checked_from_0_95_and_only_noted_before(tmp_path: Path) -> None:
+    for version in ("0.94", "0.95"):
+        bag = make_draft_bag(tmp_path, version)
+        write_text(bag, "tagmanifest-md5.txt", [f"{'0' * 32}  bagit.txt"])
+        report = check(bag)
+        if version == "0.94":
+            assert report.valid, format_report([report])
+            assert (
+                "tagmanifest-md5.txt",
+                "RFC 8493 §2.2.1",
+                "tagmanifest-md5.txt: в BagIt 0.94 манифестов служебных файлов нет (draft-kunze-bagit-01); "
+                "файл не проверяется",
+            ) in findings(report.warnings)
+        else:
+            assert findings(report.problems) == [
+                (
+                    "bagit.txt",
+                    "RFC 8493 §3",
+                    "bagit.txt: контрольная сумма MD5 не совпадает с tagmanifest-md5.txt",
+                )
+            ]
+
+
+@pytest.mark.parametrize("version", ["0.92", "0.98", "1.1", "2.0"])
+def test_versions_that_do_not_exist_are_refused(tmp_path: Path, version: str) -> None:
+    bag = make_bag(tmp_path, version=version)
+    assert findings(check(bag).problems) == [
+        (
+            "bagit.txt",
+            "RFC 8493 §2.1.1",
+            f"bagit.txt: версия BagIt {version} не поддерживается "
+            "(проверяются версии 0.93, 0.94, 0.95, 0.96, 0.97, 1.0)",
+        )
+    ]
+
+
+def test_a_0_97_bag_written_by_bagit_python_with_line_breaks_in_names_is_valid(tmp_path: Path) -> None:
+    """Issue 14: bagit-python writes BagIt 0.97 and percent-encodes CR and LF as %0D and %0A anyway
+    (its _encode_filename); 0.97 encodes nothing, so such a name is read back as bagit-python means it."""
+    folder = tmp_path / "bag"
+    write(folder, "two\nlines.txt", b"a")
+    write(folder, "cr\rname.txt", b"b")
+    write(folder, "plain.txt", b"c")
+    bagit.make_bag(str(folder), checksums=["sha256"])
+    assert "BagIt-Version: 0.97" in (folder / "bagit.txt").read_text()
+    manifest = (folder / "manifest-sha256.txt").read_text()
+    assert "data/two%0Alines.txt" in manifest and "data/cr%0Dname.txt" in manifest
+    report = check(folder)
+    assert report.valid, format_report([report])
+    assert report.files_checked == 3 + 3  # payload; bagit.txt, bag-info.txt, the manifest
+    lines = {
+        p: n
+        for n, p in enumerate(sorted(["data/two%0Alines.txt", "data/cr%0Dname.txt", "data/plain.txt"]), 1)
+    }
+    assert findings(report.warnings) == [
+        draft_warning("0.97"),
+        *(
+            (
+                "manifest-sha256.txt",
+                "RFC 8493 §2.1.3",
+                f"manifest-sha256.txt, строка {lines[raw]}: «{raw}»: «%0D»/«%0A» в пути прочитаны как "
+                "перевод строки, как их пишет bagit-python; в BagIt 0.97 пути не кодируются",
+            )
+            for raw in ("data/cr%0Dname.txt", "data/two%0Alines.txt")
+        ),
+    ]
+
+
+def test_a_0_97_name_with_a_literal_percent_0a_is_taken_as_written(tmp_path: Path) -> None:
+    bag = make_draft_bag(tmp_path, "0.97")
+    write(bag, "data/a%0Ab.txt", b"x")
+    lines = (bag / "manifest-md5.txt").read_text().splitlines()
+    write_text(bag, "manifest-md5.txt", [*lines, f"{hashlib.md5(b'x').hexdigest()}  data/a%0Ab.txt"])
+    write(bag, "bag-info.txt", (bag / "bag-info.txt").read_text().replace("18.2", "19.3"))
+    write_tagmanifests(bag, ("md5",))
+    report = check(bag)
+    assert report.valid, format_report([report])
+    assert findings(report.warnings) == [draft_warning("0.97")]
+
+
+# --- huge manifests ------------------------------------------------------------------------------------
+
+
+def test_a_manifest_over_the_line_limit_is_refused_naming_it_and_the_limit(tmp_path: Path) -> None:
+    """Issue 14: a million-line manifest cost 1.3 GB; a manifest past the limit is refused while
+    streaming (no line past it is kept) and its entries are not used, so no flood of findings."""
+    bag = make_bag(tmp_path)
+    digest = "0" * 64
+    edit_manifest(
+        bag,
+        "manifest-sha256.txt",
+        [*manifest_lines(bag, "manifest-sha256.txt"), *(f"{digest}  data/f{i}.txt" for i in range(2_000))],
+    )
+    report = validate_bag(DirectorySource(bag), max_manifest_lines=1_000)
+    assert findings(report.problems) == [
+        (
+            "manifest-sha256.txt",
+            "RFC 8493 §2.1.3",
+            "manifest-sha256.txt: больше 1 000 строк — список такой длины не проверяется "
+            "(предел 1 000 строк, docs/verify-and-audit.md)",
+        )
+    ]
+    assert validate_bag(
+        DirectorySource(bag), max_manifest_lines=3_000
+    ).problems  # under it: every entry checked
+    assert len(validate_bag(DirectorySource(bag), max_manifest_lines=3_000).problems) == 2_000
+
+
+def test_a_manifest_over_the_byte_limit_is_refused_unread(tmp_path: Path) -> None:
+    bag = make_bag(tmp_path)
+    size = (bag / "manifest-sha512.txt").stat().st_size
+    report = validate_bag(DirectorySource(bag), max_manifest_bytes=size - 1)
+    assert (
+        "manifest-sha512.txt",
+        "RFC 8493 §2.1.3",
+        f"manifest-sha512.txt: {size} байт — файл такого размера не "
+        f"проверяется (предел {size - 1} байт, docs/verify-and-audit.md)",
+    ) in findings(report.problems)
+
+
+@pytest.mark.parametrize(
+    ("newline", "encoding"),
+    [("\r\n", "UTF-8"), ("\r", "UTF-8"), ("\n", "UTF-16")],
+    ids=["CRLF", "CR", "UTF-16"],
+)
+def test_tag_files_are_streamed_in_chunks_and_lines_cut_by_a_chunk_are_joined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, newline: str, encoding: str
+) -> None:
+    """Manifests are read in CHUNK_SIZE pieces, never whole: with 7-byte chunks every line, a CRLF
+    and a two-byte letter are cut somewhere, and the bag still reads exactly as with whole files."""
+    bag = make_bag(tmp_path, newline=newline, encoding=encoding)
+    whole = check(bag)
+    monkeypatch.setattr(rfc8493, "CHUNK_SIZE", 7)
+    chunked = check(bag)
+    assert chunked.valid and findings(chunked.warnings) == findings(whole.warnings)
+    assert (chunked.files_checked, chunked.bytes_hashed) == (whole.files_checked, whole.bytes_hashed)
+    write(bag, "data/journal.pdf", b"%PDF-1.7\n% a JOURNAL\n")
+    assert findings(check(bag).problems) == [
+        ("data/journal.pdf", "RFC 8493 §3", f"data/journal.pdf: контрольная сумма {a} не совпадает с {m}")
+        for a, m in (("SHA-256", "manifest-sha256.txt"), ("SHA-512", "manifest-sha512.txt"))
+    ]
+
+
+def test_a_huge_bagit_txt_is_refused_unread(tmp_path: Path) -> None:
+    bag = make_bag(tmp_path)
+    write(bag, "bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n" + " " * CHUNK_SIZE)
+    write_tagmanifests(bag)
+    assert (
+        "bagit.txt",
+        "RFC 8493 §2.1.1",
+        "bagit.txt: 1 048 630 байт, а должно быть две короткие строки",
+    ) in findings(check(bag).problems)

@@ -1,4 +1,4 @@
-"""Full BagIt 1.0 validation by RFC 8493, written here, not delegated to bagit-python (R5, R7).
+"""Full BagIt validation by RFC 8493 (and 0.93–0.97 by their drafts), written here, not delegated (R5, R7).
 
 An auditor years from now asks one question of each stored bundle: is it the bag
 that was sealed, whole and unchanged? `validate_bag` answers it for one bag and
@@ -11,11 +11,15 @@ What is checked (RFC 8493 sections in brackets):
 
 * bagit.txt [§2.1.1]: present, UTF-8 without BOM, exactly the two lines
   `BagIt-Version: M.N` and `Tag-File-Character-Encoding: ENCODING`; version 1.0,
-  or 0.97 (a warning) checked by its own rules where they differ: its manifest and
-  fetch.txt paths are taken as written — 0.97 percent-encodes nothing, so `%` is
-  no error and `%25` is three characters — and a `./` before a path is allowed;
-  bag-info.txt's label spacing is not held to 1.0's; an encoding Python knows
-  (not UTF-8: a warning, the RFC says SHOULD).
+  or a draft version 0.93–0.97 (a warning) checked by its own rules where they
+  differ (`BAGIT_VERSIONS`): manifest and fetch.txt paths are taken as written —
+  the drafts percent-encode nothing, so `%` is no error and `%25` is three
+  characters — md5sum's binary-mode `*` and a `./` before a path are allowed;
+  bag-info.txt is package-info.txt until 0.95 (Packing-Date, Package-Size); 0.93
+  and 0.94 have no tag manifests; label spacing is not held to 1.0's; MD5/SHA-1
+  alone earns no warning. bagit-python writes 0.97 with CR and LF as %0D and %0A:
+  such a path is decoded when only the decoded name is in the bag (a warning).
+  An encoding Python knows (not UTF-8: a warning, the RFC says SHOULD).
 * data/ [§2.1.2] exists and is a folder.
 * Payload manifests `manifest-<algorithm>.txt` [§2.1.3]: at least one; lines
   `checksum<whitespace>filepath` (one or more spaces or tabs), read by the grammar
@@ -42,6 +46,10 @@ What is checked (RFC 8493 sections in brackets):
 * Paths [§5.1]: `..`, absolute paths (`/…`, `C:…`, `\\…`) and `~` are refused
   wherever they appear (manifests, fetch.txt) and never opened; backslashes and
   empty or `.` segments are errors too (§2.1.3: `/` is the separator).
+* Size: tag files are streamed in CHUNK_SIZE pieces, never read whole; a manifest
+  or fetch.txt past MAX_MANIFEST_LINES lines or MAX_MANIFEST_BYTES bytes is refused
+  (an error naming it and the limit) and its entries are not used, so memory stays
+  bounded whatever a bag declares (benchmarks/manifest_memory.py).
 * A file that cannot be read, whatever the source raises (an S3 stream fails with
   botocore's own errors), is a problem naming it [§3]; the rest is still checked.
 * Symbolic links and special files in the bag are errors [§5.1]: a link can point
@@ -89,6 +97,7 @@ from journal.russian import count_words
 from storage.bagformat import (
     BAG_INFO_FILE,
     BAGIT_FILE,
+    LINE_BREAK,
     PAYLOAD_DIR,
     decode_filepath,
     manifest_lines,
@@ -117,12 +126,84 @@ ALGORITHM_TITLES = {
 _RELATIVE_COST = {"md5": 2, "sha1": 1, "sha224": 1, "sha256": 1, "sha384": 3, "sha512": 3}
 """Per-byte cost with SHA extensions; the cheapest algorithm runs in the reading thread."""
 
-SUPPORTED_VERSIONS = {"1.0": False, "0.97": True}
-"""BagIt versions checked (each by its own rules) and whether the version itself earns a warning."""
-SINGLE_LABELS = ("Bagging-Date", "Bag-Size", "Payload-Oxum", "Bag-Group-Identifier", "Bag-Count")
-"""Reserved bag-info.txt labels that SHOULD NOT be repeated (RFC 8493 §2.2.2)."""
+PACKAGE_INFO_FILE = "package-info.txt"
+"""bag-info.txt's name in BagIt 0.93–0.95."""
+
+
+@dataclass(frozen=True, slots=True)
+class BagItVersion:
+    """What one version of the BagIt specification asks, where the versions differ.
+
+    Every version has bagit.txt with `BagIt-Version` and `Tag-File-Character-Encoding`,
+    data/, payload manifests `checksum filepath` (spaces or tabs between), fetch.txt
+    `url length filepath` and other tag files; only these rules differ.
+    """
+
+    number: str  # as bagit.txt declares it: "0.95"
+    specification: str  # where its rules are written
+    bag_info_file: str  # the file of reserved labels: package-info.txt until 0.95
+    date_label: str  # the reserved date label: Packing-Date until 0.95
+    size_label: str  # the reserved size label: Package-Size until 0.95
+    tag_manifests: bool  # tagmanifest-<algorithm>.txt is defined (from 0.95)
+    percent_encoded_filepaths: bool  # %, CR, LF in filepaths percent-encoded (1.0 only)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.number != "1.0"
+
+
+def _draft(number: str, drafts: str, *, old_names: bool, tag_manifests: bool = True) -> BagItVersion:
+    return BagItVersion(
+        number=number,
+        specification=f"draft-kunze-bagit-{drafts}",
+        bag_info_file=PACKAGE_INFO_FILE if old_names else BAG_INFO_FILE,
+        date_label="Packing-Date" if old_names else "Bagging-Date",
+        size_label="Package-Size" if old_names else "Bag-Size",
+        tag_manifests=tag_manifests,
+        percent_encoded_filepaths=False,
+    )
+
+
+BAGIT_VERSIONS = {
+    version.number: version
+    for version in (
+        _draft("0.93", "00", old_names=True, tag_manifests=False),
+        _draft("0.94", "01", old_names=True, tag_manifests=False),
+        _draft("0.95", "02", old_names=True),
+        _draft("0.96", "03…04", old_names=False),
+        _draft("0.97", "05…14", old_names=False),
+        BagItVersion(
+            number="1.0",
+            specification="RFC 8493",
+            bag_info_file=BAG_INFO_FILE,
+            date_label="Bagging-Date",
+            size_label="Bag-Size",
+            tag_manifests=True,
+            percent_encoded_filepaths=True,
+        ),
+    )
+}
+"""The BagIt versions checked, each by its own rules: the drafts 0.93–0.97 and RFC 8493 (1.0)."""
+SUPPORTED_VERSIONS = tuple(BAGIT_VERSIONS)
+
+
+def single_labels(version: BagItVersion) -> tuple[str, ...]:
+    """Reserved labels that SHOULD NOT be repeated (RFC 8493 §2.2.2), as the version names them."""
+    return (version.date_label, version.size_label, "Payload-Oxum", "Bag-Group-Identifier", "Bag-Count")
+
+
+MAX_MANIFEST_LINES = 250_000
+"""A manifest (or fetch.txt) with more non-blank lines is refused, unread past the limit: its entries
+are kept while compared, and at the limit, every entry naming a missing file, one check peaks at
+about 210 MB (benchmarks/manifest_memory.py; docs/verify-and-audit.md)."""
+MAX_MANIFEST_BYTES = 100_000_000
+"""A manifest (or fetch.txt) larger than this (10^8 bytes, ~400 bytes a line) is refused without reading."""
+SMALL_TAG_FILE = 1 << 20
+"""Tag files up to this size are kept after reading, so their checksums need no second read."""
 
 _MANIFEST_NAME = re.compile(r"(tag)?manifest-(.+)\.txt")
+_BAGIT_PYTHON_BREAK = re.compile(r"%0D|%0A")
+"""CR and LF as bagit-python writes them in every version (upper case only, as it also reads them)."""
 _VERSION_LINE = re.compile(r"BagIt-Version: ([0-9]+\.[0-9]+)")
 _ENCODING_LINE = re.compile(r"Tag-File-Character-Encoding: (\S+)")
 _FETCH_LINE = re.compile(r"(\S+)[ \t]+(\S+)[ \t]+(.+)")
@@ -364,15 +445,20 @@ def validate_bag(
     *,
     max_rate_mb_s: float | None = None,
     supported_algorithms: Sequence[str] = SUPPORTED_ALGORITHMS,
+    max_manifest_lines: int = MAX_MANIFEST_LINES,
+    max_manifest_bytes: int = MAX_MANIFEST_BYTES,
 ) -> BagReport:
     """Validate one bag by RFC 8493: every failed file with its reason, and what the RFC calls SHOULD.
 
     `supported_algorithms` are those this run may compute; a manifest in any other
-    cannot be verified and is reported as an error. Never raises for a bad bag: an
-    unreadable bag or file is itself a problem in the report.
+    cannot be verified and is reported as an error. A manifest or fetch.txt with more
+    than `max_manifest_lines` entries or `max_manifest_bytes` bytes is refused (an error
+    naming it and the limit), so memory stays bounded whatever a bag declares. Never
+    raises for a bad bag: an unreadable bag or file is itself a problem in the report.
     """
     started = time.perf_counter()
-    validation = _Validation(source, Throttle(max_rate_mb_s), tuple(supported_algorithms))
+    limits = (max_manifest_lines, max_manifest_bytes)
+    validation = _Validation(source, Throttle(max_rate_mb_s), tuple(supported_algorithms), *limits)
     validation.run()
     problems = tuple(sorted(validation.problems, key=lambda problem: problem.path))
     warnings = tuple(sorted(validation.warnings, key=lambda problem: problem.path))
@@ -390,7 +476,14 @@ def validate_bag(
 class _Validation:
     """The state of one validation; each method checks one RFC element and records findings."""
 
-    def __init__(self, source: BagSource, throttle: Throttle, supported: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        source: BagSource,
+        throttle: Throttle,
+        supported: tuple[str, ...],
+        max_manifest_lines: int = MAX_MANIFEST_LINES,
+        max_manifest_bytes: int = MAX_MANIFEST_BYTES,
+    ) -> None:
         self.source = source
         self.throttle = throttle
         self.supported = supported
@@ -400,8 +493,11 @@ class _Validation:
         self.folders: set[str] = set()
         self.encoding = "utf-8"  # Python's codec name
         self.encoding_title = "UTF-8"  # as bagit.txt spells it, for messages
-        self.version = "1.0"
-        self.read_bytes: dict[str, bytes] = {}  # tag files already read, hashed from memory
+        self.version = BAGIT_VERSIONS["1.0"]
+        self.read_bytes: dict[str, bytes] = {}  # small tag files already read, hashed from memory
+        self.unread: set[str] = set()  # tag files whose reading stopped at a problem
+        self.max_manifest_lines = max_manifest_lines
+        self.max_manifest_bytes = max_manifest_bytes
         self.manifests: list[_Manifest] = []
         self.fetch: list[_FetchEntry] = []
         self.files_checked = 0
@@ -455,35 +551,94 @@ class _Validation:
         self.throttle.read(len(data))
         return data
 
-    def read_tag_text(self, relpath: str, section: str) -> list[str] | None:
-        """The lines of a tag file decoded with Tag-File-Character-Encoding, or None (reported)."""
-        data = self.read(relpath)
-        if data is None:
-            return None
+    def read_tag_lines(self, relpath: str, section: str, max_lines: int | None = None) -> Iterator[str]:
+        """The lines of a tag file decoded with Tag-File-Character-Encoding, streamed; problems reported.
+
+        Read in chunks and never held whole (manifests of big bags run to millions of
+        lines); only a file up to SMALL_TAG_FILE is kept for hashing. A file larger than
+        max_manifest_bytes, or with more than `max_lines` non-blank lines, is refused:
+        the error names it and the limit, and no line past the limit is yielded.
+        """
+        limit = self.max_manifest_bytes
+        self.unread.add(relpath)  # until the last line is read
+        if self.files.get(relpath, 0) > limit:
+            self.error(relpath, section, f"{relpath}: {_too_big(self.files[relpath], limit)}")
+            return
         try:
-            text = data.decode(self.encoding)
-        except UnicodeDecodeError as error:
-            self.error(
-                relpath,
-                section,
-                f"{relpath}: не читается в кодировке {self.encoding_title} (байт {error.start})",
-            )
-            return None
-        if text.startswith("\ufeff"):
-            text = text[1:]
-            if self.encoding == "utf-8":
-                self.warn(
-                    relpath,
-                    "2.1.1",
-                    f"{relpath}: начинается с метки порядка байтов (BOM), в UTF-8 она не нужна",
-                )
-        return split_tag_lines(text)
+            with self.source.open(relpath) as stream:
+                yield from self._decoded_lines(relpath, section, stream, limit, max_lines)
+        except Exception as error:  # any failure to read is a finding (module docstring)
+            self.error(relpath, "3", f"{relpath}: файл не читается: {_reason(error)}")
+
+    def _decoded_lines(
+        self, relpath: str, section: str, stream: BinaryIO, limit: int, max_lines: int | None
+    ) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder(self.encoding)()
+        kept: list[bytes] | None = [] if self.files.get(relpath, 0) <= SMALL_TAG_FILE else None
+        pending, consumed, count, first = "", 0, 0, True
+        while True:
+            chunk = stream.read(CHUNK_SIZE)
+            self.throttle.read(len(chunk))
+            if consumed + len(chunk) > limit:
+                self.error(relpath, section, f"{relpath}: {_too_big(None, limit)}")
+                return
+            try:
+                buffered = len(decoder.getstate()[0])
+                text = pending + decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                where = consumed - buffered + error.start
+                reason = f"не читается в кодировке {self.encoding_title} (байт {where})"
+                self.error(relpath, section, f"{relpath}: {reason}")
+                return
+            consumed += len(chunk)
+            if kept is not None:
+                kept.append(chunk)
+            if first and text:
+                first = False
+                if text.startswith("\ufeff"):
+                    text = text[1:]
+                    if self.encoding == "utf-8":
+                        self.warn(
+                            relpath,
+                            "2.1.1",
+                            f"{relpath}: начинается с метки порядка байтов (BOM), в UTF-8 она не нужна",
+                        )
+            if chunk:  # the last line may go on in the next chunk, and a final CR may be half a CRLF
+                held = "\r" if text.endswith("\r") else ""
+                *lines, pending = LINE_BREAK.split(text.removesuffix(held) if held else text)
+                pending += held
+            else:
+                lines = split_tag_lines(text)
+            for line in lines:
+                if max_lines is not None and line.strip():
+                    count += 1
+                    if count > max_lines:
+                        self.error(
+                            relpath,
+                            section,
+                            f"{relpath}: больше {_figure(max_lines)} строк — список такой длины не "
+                            f"проверяется (предел {_figure(max_lines)} строк, docs/verify-and-audit.md)",
+                        )
+                        return
+                yield line
+            if not chunk:
+                break
+        self.unread.discard(relpath)
+        if kept is not None:
+            self.read_bytes[relpath] = b"".join(kept)
 
     # --- §2.1.1 bagit.txt ---
 
     def check_bag_declaration(self) -> None:
         if BAGIT_FILE not in self.files:
             self.error(BAGIT_FILE, "2.1.1", f"{BAGIT_FILE}: файл отсутствует — без него папка не пакет BagIt")
+            return
+        if self.files[BAGIT_FILE] > SMALL_TAG_FILE:  # two short lines: a bigger file is not read at all
+            self.error(
+                BAGIT_FILE,
+                "2.1.1",
+                f"{BAGIT_FILE}: {_figure(self.files[BAGIT_FILE])} байт, а должно быть две короткие строки",
+            )
             return
         data = self.read(BAGIT_FILE)
         if data is None:
@@ -520,21 +675,18 @@ class _Validation:
                 f"а записано «{lines[1]}»",
             )
         if version:
-            self.version = version.group(1)
-            if self.version not in SUPPORTED_VERSIONS:
+            declared = BAGIT_VERSIONS.get(version.group(1))
+            if declared is None:
                 self.error(
                     BAGIT_FILE,
                     "2.1.1",
-                    f"{BAGIT_FILE}: версия BagIt {self.version} не поддерживается "
+                    f"{BAGIT_FILE}: версия BagIt {version.group(1)} не поддерживается "
                     f"(проверяются версии {', '.join(SUPPORTED_VERSIONS)})",
                 )
-            elif SUPPORTED_VERSIONS[self.version]:
-                self.warn(
-                    BAGIT_FILE,
-                    "2.1.1",
-                    f"{BAGIT_FILE}: версия BagIt {self.version} (до RFC 8493); пакет проверен по её "
-                    "правилам: пути в манифестах без процентного кодирования",
-                )
+            else:
+                self.version = declared
+            if declared is not None and declared.is_draft:
+                self.warn(BAGIT_FILE, "2.1.1", f"{BAGIT_FILE}: {_draft_rules(declared)}")
         if encoding:
             name = encoding.group(1)
             try:
@@ -571,6 +723,14 @@ class _Validation:
                 continue
             is_tag, algorithm = bool(match.group(1)), match.group(2)
             section = "2.2.1" if is_tag else "2.1.3"
+            if is_tag and not self.version.tag_manifests:
+                self.warn(
+                    name,
+                    "2.2.1",
+                    f"{name}: в BagIt {self.version.number} манифестов служебных файлов нет "
+                    f"({self.version.specification}); файл не проверяется",
+                )
+                continue
             if algorithm not in self.supported or algorithm not in hashlib.algorithms_available:
                 self.error(
                     name,
@@ -579,9 +739,10 @@ class _Validation:
                     f"суммы этого манифеста проверить нельзя (поддерживаются: {', '.join(self.supported)})",
                 )
                 continue
-            lines = self.read_tag_text(name, section)
-            if lines is not None:
-                self.manifests.append(self.parse_manifest(name, algorithm, is_tag, lines))
+            lines = self.read_tag_lines(name, section, self.max_manifest_lines)
+            manifest = self.parse_manifest(name, algorithm, is_tag, lines)
+            if name not in self.unread:  # a manifest read in part checks nothing
+                self.manifests.append(manifest)
 
         payload_names = {
             name: match.group(2)
@@ -591,7 +752,7 @@ class _Validation:
         if not payload_names:
             self.error("", "2.1.3", "Пакет: нет ни одного манифеста содержимого (manifest-<алгоритм>.txt)")
         algorithms = set(payload_names.values())
-        if algorithms and algorithms <= WEAK_ALGORITHMS:
+        if algorithms and algorithms <= WEAK_ALGORITHMS and not self.version.is_draft:
             titles = " и ".join(ALGORITHM_TITLES[a] for a in sorted(algorithms))
             self.warn(
                 min(payload_names),
@@ -609,7 +770,7 @@ class _Validation:
                     "ни одним манифестом содержимого",
                 )
 
-    def parse_manifest(self, name: str, algorithm: str, is_tag: bool, lines: list[str]) -> _Manifest:
+    def parse_manifest(self, name: str, algorithm: str, is_tag: bool, lines: Iterable[str]) -> _Manifest:
         manifest = _Manifest(name, algorithm, is_tag)
         section = "2.2.1" if is_tag else "2.1.3"
         for number, line, entry in manifest_lines(lines):  # the one grammar (storage.bagformat)
@@ -669,12 +830,30 @@ class _Validation:
     def filepath(self, name: str, number: int, raw: str, section: str) -> str | None:
         """A manifest's or fetch.txt's filepath decoded (§2.1.3), or None if it is unsafe (reported)."""
         where = f"{name}, строка {number}: «{raw}»"
-        if self.version != "0.97":
+        if self.version.percent_encoded_filepaths:
             path, stray = decode_filepath(raw)
             if stray:
                 self.error(name, "2.1.3", f"{where}: знак «%» не закодирован как «%25»")
-        else:  # 0.97 (draft-kunze-bagit-14) encodes nothing: the path as written, "./" before it allowed
-            path = raw.removeprefix("./")
+            if raw.startswith("*"):
+                self.error(
+                    name,
+                    "2.1.3",
+                    f"{where}: «*» перед путём (двоичный режим md5sum) в BagIt 1.0 не допускается — "
+                    "путь начинается прямо после пробелов",
+                )
+                return None
+        else:  # the drafts encode nothing: the path as written, "*" (md5sum -b) and "./" before it allowed
+            path = raw.removeprefix("*").removeprefix("./")
+            if path not in self.files and _BAGIT_PYTHON_BREAK.search(path):
+                decoded = _BAGIT_PYTHON_BREAK.sub(lambda m: "\r" if m.group(0) == "%0D" else "\n", path)
+                if decoded in self.files:
+                    self.warn(
+                        name,
+                        "2.1.3",
+                        f"{where}: «%0D»/«%0A» в пути прочитаны как перевод строки, как их пишет "
+                        f"bagit-python; в BagIt {self.version.number} пути не кодируются",
+                    )
+                    path = decoded
         reason = _unsafe_path(path)
         if reason:
             self.error(name, "5.1" if reason[1] else section, f"{where}: {reason[0]}")
@@ -684,15 +863,21 @@ class _Validation:
     # --- §2.2.2 bag-info.txt ---
 
     def read_bag_info(self) -> list[tuple[str, str, int]]:
-        if BAG_INFO_FILE not in self.files:
+        """bag-info.txt (package-info.txt until 0.95) as (label, value, line) with folded lines joined."""
+        name = self.version.bag_info_file
+        other = ({BAG_INFO_FILE, PACKAGE_INFO_FILE} - {name}).pop()
+        if other in self.files and name not in self.files:
+            self.warn(
+                other,
+                "2.2.2",
+                f"{other}: в BagIt {self.version.number} сведения о пакете пишутся в {name} "
+                f"({self.version.specification}); {other} — прочий служебный файл, его метки не проверяются",
+            )
+        if name not in self.files:
             return []
-        lines = self.read_tag_text(BAG_INFO_FILE, "2.2.2")
-        if lines is None:
-            return []
-        name = BAG_INFO_FILE
         fields: list[tuple[str, str, int]] = []
-        strict = self.version == "1.0"
-        for number, line in enumerate(lines, start=1):
+        strict = not self.version.is_draft
+        for number, line in enumerate(self.read_tag_lines(name, "2.2.2"), start=1):
             if not line.strip():
                 continue
             if line[0] in " \t":
@@ -716,8 +901,10 @@ class _Validation:
                     f"а после двоеточия — один пробел: «{line}»",
                 )
             fields.append((label.strip(" \t"), value.strip(" \t"), number))
+        if name in self.unread:
+            return []
 
-        for single in SINGLE_LABELS:
+        for single in single_labels(self.version):
             found = [f for f in fields if f[0].lower() == single.lower()]
             if len(found) > 1:
                 self.warn(
@@ -726,9 +913,11 @@ class _Validation:
                     f"{name}, строки {', '.join(str(f[2]) for f in found)}: метка {single} повторяется",
                 )
         for label, value, number in fields:
-            if label.lower() == "bagging-date" and not _is_date(value):
+            if label.lower() == self.version.date_label.lower() and not _is_date(value):
                 self.warn(
-                    name, "2.2.2", f"{name}, строка {number}: Bagging-Date «{value}» не в виде ГГГГ-ММ-ДД"
+                    name,
+                    "2.2.2",
+                    f"{name}, строка {number}: {self.version.date_label} «{value}» не в виде ГГГГ-ММ-ДД",
                 )
         return fields
 
@@ -737,13 +926,11 @@ class _Validation:
         if not oxums:
             return
         value, number = oxums[0]
+        name = self.version.bag_info_file
         match = _OXUM.fullmatch(value)
         if not match:
-            self.error(
-                BAG_INFO_FILE,
-                "2.2.2",
-                f"{BAG_INFO_FILE}, строка {number}: Payload-Oxum «{value}» не в виде «байты.файлы»",
-            )
+            where = f"{name}, строка {number}"
+            self.error(name, "2.2.2", f"{where}: Payload-Oxum «{value}» не в виде «байты.файлы»")
             return
         if any(entry.path not in self.files for entry in self.fetch):
             return  # an incomplete bag is reported as such; its size cannot match yet
@@ -751,9 +938,9 @@ class _Validation:
         octets, streams = int(match.group(1)), int(match.group(2))
         if (octets, streams) != (sum(sizes), len(sizes)):
             self.error(
-                BAG_INFO_FILE,
+                name,
                 "2.2.2",
-                f"{BAG_INFO_FILE}: Payload-Oxum {value} ({_bytes_in_files(octets, streams)}), "
+                f"{name}: Payload-Oxum {value} ({_bytes_in_files(octets, streams)}), "
                 f"а в папке {PAYLOAD_PREFIX} {_bytes_in_files(sum(sizes), len(sizes))}",
             )
 
@@ -762,9 +949,9 @@ class _Validation:
     def read_fetch(self) -> None:
         if FETCH_FILE not in self.files:
             return
-        lines = self.read_tag_text(FETCH_FILE, "2.2.3")
+        lines = self.read_tag_lines(FETCH_FILE, "2.2.3", self.max_manifest_lines)
         payload = [m for m in self.manifests if not m.is_tag]
-        for number, line in enumerate(lines or [], start=1):
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             match = _FETCH_LINE.fullmatch(line)
@@ -910,6 +1097,34 @@ def _is_date(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _draft_rules(version: BagItVersion) -> str:
+    """The warning on a bag of a draft version: which rules it was checked by."""
+    rules = ["пути в манифестах и fetch.txt без процентного кодирования, «*» и «./» перед путём допускаются"]
+    if version.bag_info_file != BAG_INFO_FILE:
+        labels = f"{version.date_label}, {version.size_label}"
+        rules.append(f"сведения о пакете в {version.bag_info_file} ({labels})")
+    if not version.tag_manifests:
+        rules.append("манифестов служебных файлов нет")
+    return (
+        f"версия BagIt {version.number} ({version.specification}, до RFC 8493); пакет проверен по её "
+        f"правилам: {'; '.join(rules)}"
+    )
+
+
+def _figure(n: int) -> str:
+    """A count as Russian text writes it: 250 000."""
+    return f"{n:,}".replace(",", " ")
+
+
+def _too_big(size: int | None, limit: int) -> str:
+    """Why a tag file is refused for its size: `size` when the listing told it, None when reading did."""
+    stated = f"{_figure(size)} байт" if size is not None else f"больше {_figure(limit)} байт"
+    return (
+        f"{stated} — файл такого размера не проверяется "
+        f"(предел {_figure(limit)} байт, docs/verify-and-audit.md)"
+    )
 
 
 def _bytes_in_files(octets: int, streams: int) -> str:

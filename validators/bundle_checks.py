@@ -310,9 +310,7 @@ class _Layer:
                 self.error(
                     path,
                     RULE_PDFA,
-                    f"{path}: не соответствует {RULE_PDFA} — "
-                    f"{_violations(len(violations))}: "
-                    f"{listed}{tail}",
+                    f"{path}: не соответствует {RULE_PDFA} — {_violations(len(violations))}: {listed}{tail}",
                 )
             elif report.unsupported:
                 first = report.unsupported[0]
