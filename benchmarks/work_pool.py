@@ -1,16 +1,17 @@
 """Benchmark: one Prefect worker against two on this machine, for the same archive job.
 
-    .venv/bin/python -m benchmarks.work_pool                        # demo "small": the year, 4 classes
-    .venv/bin/python -m benchmarks.work_pool --period Q1            # a quarter (3 classes: uneven)
-    .venv/bin/python -m benchmarks.work_pool --size school          # 44 classes (takes many minutes)
+    .venv/bin/python -m benchmarks.work_pool                    # 3 demo schools "small", Q1: 9 classes
+    .venv/bin/python -m benchmarks.work_pool --year             # their year instead: 12 classes, sealed
+    .venv/bin/python -m benchmarks.work_pool --size class       # 3 classes: a short check that it works
 
 A real `prefect server start` on 127.0.0.1 (its own PREFECT_HOME, nothing sent out), the
-`archive_class` deployment (`journal-archive deploy`), then the same job twice, each time in a
-fresh home with the same demo journal: once with `journal-archive workers --count 1`, once with
-`--count 2`. Each run is the administrator's command (`journal-archive archive …`) from start to
-its table. Issue 13's goals, printed beside the figures: two workers at least 1.8× one worker,
-and the peak RSS of each worker (the worker process and the class run it started, summed, sampled
-every 0.1 s) at most 400 MB.
+`archive_class` deployment (`journal-archive deploy`), then the same job (three demo schools in
+one installation, `demo --schools 3`) twice, each time in a fresh home with the same journals:
+once with `journal-archive workers --count 1`, once with `--count 2`. Each run is the
+administrator's command (`journal-archive archive …`) from start to its table. Issue 13's goals,
+printed beside the figures: two workers at least 1.8× one worker, and a peak RSS of at most
+400 MB per worker, for the class run it started (the whole worker, with `prefect worker` and
+`journal-archive workers`, is printed too; sampled every 0.1 s).
 """
 
 from __future__ import annotations
@@ -70,11 +71,11 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]
     raise SystemExit(f"Prefect server did not start: see {folder / 'server.log'}")
 
 
-def make_home(home: Path, size: str, api_url: str, env: dict[str, str]) -> dict[str, str]:
+def make_home(home: Path, schools: int, size: str, api_url: str, env: dict[str, str]) -> dict[str, str]:
     """A demo home whose configuration names the server; the environment its commands run in."""
     env = {**env, "JOURNAL_ARCHIVE_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)  # the configuration names the server
-    run([str(BIN / "journal-archive"), "demo", "--size", size], env)
+    run([str(BIN / "journal-archive"), "demo", "--schools", str(schools), "--size", size], env)
     config = home / CONFIG_NAME
     text = config.read_text(encoding="utf-8")
     config.write_text(text.replace('# api_url = "http://127.0.0.1:4200/api"', f'api_url = "{api_url}"'))
@@ -167,10 +168,12 @@ def timed_run(env: dict[str, str], workers: int, job: list[str]) -> tuple[float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="small", choices=("class", "small", "school"))
-    parser.add_argument("--period", help="Archive this reporting period instead of the year.")
+    parser.add_argument("--schools", type=int, default=3)
+    parser.add_argument("--period", default="Q1", help="The reporting period to archive (default Q1).")
+    parser.add_argument("--year", action="store_true", help="Archive the year (sealed bundles) instead.")
     args = parser.parse_args()
-    job = ["period", "--year", YEAR, "--period", args.period] if args.period else ["year", "--year", YEAR]
-    job += [] if args.period else ["--allow-errors"]
+    job = ["year", "--year", YEAR, "--allow-errors"] if args.year else ["period", "--year", YEAR]
+    job += [] if args.year else ["--period", args.period]
     with tempfile.TemporaryDirectory(prefix="work-pool-") as tmp:
         folder = Path(tmp)
         server, env = start_server(folder)
@@ -178,14 +181,14 @@ def main() -> None:
             api_url = env["PREFECT_API_URL"]
             figures = {}
             for workers in (1, 2):
-                home_env = make_home(folder / f"home-{workers}", args.size, api_url, env)
+                home_env = make_home(folder / f"home-{workers}", args.schools, args.size, api_url, env)
                 figures[workers] = timed_run(home_env, workers, job)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
     (one, peaks_one), (two, peaks_two) = figures[1], figures[2]
     speed_up = one / two
-    print(f"job: archive {' '.join(job)}, demo size {args.size}, {os.cpu_count()} cores")
+    print(f"job: archive {' '.join(job)}, {args.schools} demo schools «{args.size}», {os.cpu_count()} cores")
     for label, wall, peaks in (("one worker: ", one, peaks_one), ("two workers:", two, peaks_two)):
         print(
             f"{label} {wall:6.1f} s; peak RSS of a class run {peaks.class_run:.0f} MB, "

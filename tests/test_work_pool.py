@@ -1,9 +1,10 @@
 """A municipality's run on a Prefect process work pool (issue 13), against real servers.
 
-A real `prefect server start` on 127.0.0.1 with its own PREFECT_HOME, the `archive_class`
+Three demo schools with their catalog on the real PostgreSQL (advisory class locks), a real
+`prefect server start` on 127.0.0.1 with its own PREFECT_HOME, the `archive_class`
 deployment registered by `journal-archive deploy`, two workers started by
 `journal-archive workers` (each its own process group, as if on its own machine), and one
-`archive period` for every class. Mid-run one worker's machine "dies": the worker and the
+`archive period` for every class of every school. Mid-run one worker's machine "dies": the worker and the
 flow-run process that is building a bundle are SIGKILLed. Prefect's zombie detection (flow-run
 heartbeats and the automation `deploy` registers) marks that run Crashed; the parent submits
 the class again and the other worker archives it. Checked: one set of bundles (one version of
@@ -29,7 +30,6 @@ from pathlib import Path
 import pytest
 
 from pipeline.settings import CONFIG_NAME, ConfigError, load_settings
-from tests.homes import make_demo_home
 
 YEAR = "2024/2025"
 PERIOD = "Q1"
@@ -104,17 +104,28 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         stop_group(process)
 
 
-@pytest.fixture(scope="module")
-def pool_home(tmp_path_factory: pytest.TempPathFactory, prefect_server: PrefectServer) -> Path:
-    """The demo school (four classes) with [prefect] pointing at the server, the deployment registered."""
-    home = tmp_path_factory.mktemp("home")
-    make_demo_home(home, "small")
+SCHOOLS = ("school-17", "school-18", "school-19")  # `demo --schools 3`: one class (5А) each
+
+
+@pytest.fixture
+def pool_home(tmp_path: Path, prefect_server: PrefectServer, postgres_url: str) -> Path:
+    """Three demo schools with a PostgreSQL catalog and [prefect] naming the server; `deploy` run."""
+    home = tmp_path / "home"
+    made = subprocess.run(
+        [str(SCRIPT), "--home", str(home), "demo", "--schools", "3", "--size", "class"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
     config = home / CONFIG_NAME
     text = config.read_text(encoding="utf-8")
     text = text.replace('# api_url = "http://127.0.0.1:4200/api"', f'api_url = "{prefect_server.api_url}"')
     text = text.replace("lost_after_seconds = 90", f"lost_after_seconds = {LOST_AFTER_SECONDS}")
-    config.write_text(text, encoding="utf-8")
-    assert load_settings(home).uses_work_pool
+    config.write_text(text + f'\n[catalog]\nurl = "{postgres_url}"\n', encoding="utf-8")
+    settings = load_settings(home)
+    assert settings.uses_work_pool and settings.catalog_url == postgres_url
+    assert [school.folder for school in settings.schools] == list(SCHOOLS)
     deployed = cli(home, prefect_server, "deploy")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     assert "archive_class/archive-class" in deployed.stdout
@@ -196,7 +207,7 @@ def building_pid(work_dir: Path) -> int | None:
 def test_a_run_spreads_over_two_workers_and_survives_a_killed_one(
     pool_home: Path, prefect_server: PrefectServer, two_workers: list[Worker]
 ) -> None:
-    settings = load_settings(pool_home)
+    work_dir = load_settings(pool_home).work_dir
     env = {**prefect_server.env, "JOURNAL_ARCHIVE_HOME": str(pool_home)}
     env.pop("PREFECT_API_URL")
     run = subprocess.Popen(
@@ -215,7 +226,7 @@ def test_a_run_spreads_over_two_workers_and_survives_a_killed_one(
             assert worker.process.poll() is None, worker.log_path.read_text(encoding="utf-8")
         assert run.poll() is None, "the run ended before any class was being built"
         assert time.monotonic() < deadline, "no class run started building a bundle"
-        victim = building_pid(settings.work_dir)
+        victim = building_pid(work_dir)
         if victim is not None:
             killed = next((w for w in two_workers if victim in w.pids()), None)
         time.sleep(0.2)
@@ -227,19 +238,23 @@ def test_a_run_spreads_over_two_workers_and_survives_a_killed_one(
     assert run.returncode == 0, stdout + stderr
     survivor = next(w for w in two_workers if w is not killed)
 
-    # One set of bundles: one version of each class's Q1 journal, on both targets, each copy intact.
-    listed = cli(pool_home, prefect_server, "catalog", "list", "--all", "--format", "json")
-    rows = json.loads(listed.stdout)
-    assert sorted(row["class_name"] for row in rows) == ["1А", "5А", "9А"]  # 10А works in half-years
-    assert all(row["bundle_id"].endswith("-q1-v1") for row in rows)
-    expected = {row["bundle_id"] for row in rows}
-    for target in settings.targets():
-        stored = [key.rsplit("/", 1)[-1] for key in target.list_bundles()]
-        assert sorted(stored) == sorted(expected), target.name  # no partial or second copy anywhere
-    verified = cli(pool_home, prefect_server, "verify", "--all")
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    # One set of bundles: one version of each school's 5А Q1 journal, the same on both targets,
+    # each copy intact; nothing else on any target.
+    keys = set()
+    for school in SCHOOLS:
+        listed = cli(
+            pool_home, prefect_server, "catalog", "list", "--all", "--format", "json", "--school", school
+        )
+        assert listed.returncode == 0, listed.stdout + listed.stderr
+        rows = json.loads(listed.stdout)
+        assert [(row["class_name"], row["bundle_id"]) for row in rows] == [("5А", "2024-2025-5a-q1-v1")]
+        keys.add(f"{school}/2024-2025/5a/2024-2025-5a-q1-v1")
+        verified = cli(pool_home, prefect_server, "verify", "--all", "--school", school)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+    for target in load_settings(pool_home).targets():
+        assert sorted(target.list_bundles()) == sorted(keys), target.name  # no partial or second copy
     # The killed build folder was cleared by a later class run on this machine.
-    assert not list(settings.work_dir.glob(f"*.pid{victim}-*"))
+    assert not list(work_dir.glob(f"*.pid{victim}-*"))
 
     # Both workers took classes; the one killed mid-class had its class finished by the other.
     killed_runs, survivor_runs = killed.submitted(), survivor.submitted()
@@ -248,9 +263,9 @@ def test_a_run_spreads_over_two_workers_and_survives_a_killed_one(
     flow_runs = read_flow_runs(prefect_server, [*killed_runs, *survivor_runs])
     crashed = [r for r in flow_runs if r["id"] in killed_runs and r["state_type"] == "CRASHED"]
     assert len(crashed) == 1, flow_runs  # marked by the zombie automation `deploy` registered
-    lost_class = crashed[0]["parameters"]["class_name"]
-    finished = [r["parameters"]["class_name"] for r in flow_runs if r["id"] in survivor_runs]
-    assert lost_class in finished
+    lost = crashed[0]["parameters"]
+    finished = [r["parameters"] for r in flow_runs if r["id"] in survivor_runs]
+    assert any((f["school"], f["class_name"]) == (lost["school"], lost["class_name"]) for f in finished)
     assert all(r["state_type"] == "COMPLETED" for r in flow_runs if r["id"] in survivor_runs)
     assert "Без сбоев: 3 пакета из 3." in stdout
 
