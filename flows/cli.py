@@ -565,11 +565,11 @@ def shared_server_settings(ctx: click.Context) -> Settings:
 def deploy(ctx: click.Context) -> None:
     """Register the work pool, the archive_class deployment and its lost-run detection on the server."""
     settings = shared_server_settings(ctx)
-    from flows.pool import DEPLOYMENT_NAME, FLOW_NAME, register_work_pool
+    from flows.pool import deployment_name, register_work_pool
 
     register_work_pool(settings)
     click.echo(
-        f"Развёртывание {FLOW_NAME}/{DEPLOYMENT_NAME} на рабочем пуле «{settings.work_pool}» "
+        f"Развёртывание {deployment_name(settings)} на рабочем пуле «{settings.work_pool}» "
         f"сервера {settings.prefect_api_url} зарегистрировано"
     )
 

@@ -60,8 +60,7 @@ from pipeline.settings import Settings, load_settings, select_school
 
 T = TypeVar("T")
 
-DEPLOYMENT_NAME = "archive-class"
-FLOW_NAME = "archive_class"
+FLOW_NAME = "archive_class"  # its deployment is named after the work pool: archive_class/<pool>
 HEARTBEAT_SECONDS = 30  # Prefect's shortest interval between a flow run's heartbeats
 ATTEMPTS = 3  # runs of one class before the parent gives up on it (crashed machines)
 POLL_SECONDS = 1.0  # how often the parent asks the server about its class runs
@@ -170,7 +169,7 @@ class WorkPoolExecutor:
         school = f"{parameters['school']} " if parameters.get("school") else ""
         name = f"{school}{parameters['class_name']} {parameters.get('period') or 'год'} {parameters['year']}"
         flow_run = run_deployment(
-            f"{FLOW_NAME}/{DEPLOYMENT_NAME}",
+            deployment_name(self.settings),
             parameters=parameters,
             flow_run_name=name if run.attempt == 1 else f"{name} (попытка {run.attempt})",
             timeout=0,
@@ -250,6 +249,11 @@ def read_class_results(client: Any, flow_run_id: UUID) -> list[ClassArchiveResul
 # --- Registering the pool, the deployment and the zombie detection ---------------------------
 
 
+def deployment_name(settings: Settings) -> str:
+    """`archive_class/<pool>`: one deployment per work pool, so `workers --pool` never moves another's."""
+    return f"{FLOW_NAME}/{settings.work_pool}"
+
+
 def lost_runs_automation_name(settings: Settings) -> str:
     return f"journal-archive: lost class runs on {settings.work_pool}"
 
@@ -264,7 +268,7 @@ def register_work_pool(settings: Settings) -> UUID:
             with contextlib.suppress(ObjectAlreadyExists):  # another machine's workers made it just now
                 client.create_work_pool(WorkPoolCreate(name=settings.work_pool, type="process"))
     deployment = archive_class.to_deployment(
-        name=DEPLOYMENT_NAME,
+        name=settings.work_pool,
         work_pool_name=settings.work_pool,
         entrypoint_type=EntrypointType.MODULE_PATH,
         job_variables={

@@ -128,7 +128,7 @@ def pool_home(tmp_path: Path, prefect_server: PrefectServer, postgres_url: str) 
     assert [school.folder for school in settings.schools] == list(SCHOOLS)
     deployed = cli(home, prefect_server, "deploy")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    assert "archive_class/archive-class" in deployed.stdout
+    assert "archive_class/journal-archive" in deployed.stdout
     return home
 
 
