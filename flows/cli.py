@@ -319,6 +319,10 @@ def classes_to_archive(
     for settings, _ in runs:
         settings.targets()  # a bad target configuration stops here, before any work
     prefect_environment(runs[0][0], options_of(ctx).verbosity)
+    if runs[0][0].uses_work_pool:  # the classes go to the shared server's work pool: is it there?
+        from flows.pool import check_server
+
+        check_server(runs[0][0])
     return runs
 
 
@@ -556,6 +560,9 @@ def shared_server_settings(ctx: click.Context) -> Settings:
             '"http://host:4200/api" (docs/deployment.md)'
         )
     prefect_environment(settings, options_of(ctx).verbosity)
+    from flows.pool import check_server
+
+    check_server(settings)
     return settings
 
 

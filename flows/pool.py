@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+import httpx
 from prefect import flow, get_client
 from prefect.artifacts import create_table_artifact
 from prefect.client.schemas.actions import WorkPoolCreate
@@ -56,7 +57,7 @@ from pipeline.archive import (
     result_data,
     result_from_data,
 )
-from pipeline.settings import Settings, load_settings, select_school
+from pipeline.settings import ConfigError, Settings, load_settings, select_school
 
 T = TypeVar("T")
 
@@ -247,6 +248,18 @@ def read_class_results(client: Any, flow_run_id: UUID) -> list[ClassArchiveResul
 
 
 # --- Registering the pool, the deployment and the zombie detection ---------------------------
+
+
+def check_server(settings: Settings) -> None:
+    """ConfigError naming the server unless the configured Prefect server answers its health check."""
+    url = f"{settings.prefect_api_url}/health"
+    try:
+        httpx.get(url, timeout=10).raise_for_status()
+    except httpx.HTTPError as error:
+        raise ConfigError(
+            f"Сервер Prefect {settings.prefect_api_url} ([prefect] api_url в {settings.config_path}) "
+            f"не отвечает: {error}"
+        ) from error
 
 
 def deployment_name(settings: Settings) -> str:

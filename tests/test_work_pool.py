@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.settings import CONFIG_NAME, ConfigError, load_settings
+from tests.homes import make_demo_home, run_cli
 
 YEAR = "2024/2025"
 PERIOD = "Q1"
@@ -320,3 +321,18 @@ def test_a_bad_prefect_section_is_named(tmp_path: Path, line: str, named: str) -
     settings.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(named)):
         load_settings(tmp_path)
+
+
+def test_an_unreachable_prefect_server_is_named_before_any_work(tmp_path: Path) -> None:
+    settings = make_demo_home(tmp_path)
+    closed = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    config = settings.config_path
+    text = config.read_text(encoding="utf-8").replace(
+        '# api_url = "http://127.0.0.1:4200/api"', f'api_url = "{closed}"'
+    )
+    config.write_text(text, encoding="utf-8")
+    for args in (("deploy",), ("workers", "--count", "1"), ("archive", "year", "--year", "2024/2025")):
+        result = run_cli(*args, home=tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"Сервер Prefect {closed}" in result.stderr and "не отвечает" in result.stderr
+        assert "Traceback" not in result.stderr
