@@ -52,10 +52,12 @@ from storage.bagformat import (
     tagmanifest_name,
 )
 from storage.layout import LayoutError, check_relpath
+from storage.modes import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 
 SOFTWARE_NAME = "journal-archive"
-FILE_MODE = 0o644
-DIR_MODE = 0o755
+FILE_MODE = PRIVATE_FILE_MODE
+DIR_MODE = PRIVATE_DIR_MODE
+"""A bag being built is the owner's work (A2): 0o600 files, 0o700 folders; a target stores it 0o400/0o500."""
 
 
 class BagError(Exception):

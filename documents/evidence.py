@@ -231,7 +231,7 @@ def new_record(
 
 def write_new_files(folder: Path, files: Mapping[str, bytes], when: dt.datetime | None = None) -> None:
     """Add files to a bag folder, in order, never replacing one: a hidden partial name, fsync, mode
-    0644, then rename; on any failure what this call wrote is removed. The folder keeps its mtime."""
+    0600, then rename; on any failure what this call wrote is removed. The folder keeps its mtime."""
     folder = Path(folder)
     folder_times = folder.stat()
     written: list[Path] = []

@@ -43,6 +43,7 @@ from documents._exec import openssl
 from documents._exec.tsa_client import TimestampError, request_token
 from documents.bag import verify_bag_against_manifests
 from storage.bagformat import EVIDENCE_DIR, SEAL_FILE, tagmanifest_name
+from storage.modes import PRIVATE_FILE_MODE, private_dir, write_private
 
 SEALED_FILE = tagmanifest_name("sha256")
 """What the seal signs: the SHA-256 tagmanifest (bag-info, manifests, README — and through the
@@ -50,7 +51,7 @@ manifests every payload file)."""
 
 KEY_FILE = "seal-key.pem"
 CERT_FILE = "seal-cert.pem"
-KEY_MODE = 0o600
+KEY_MODE = PRIVATE_FILE_MODE
 RSA_BITS = 3072
 CERT_YEARS = 30
 """A demo certificate is valid from `valid_from` for 30 years: the longest retention is 25 years
@@ -126,7 +127,7 @@ def create_demo_signing_pair(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         .sign(key, hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     key_bytes = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -134,7 +135,7 @@ def create_demo_signing_pair(
     with os.fdopen(descriptor, "wb") as stream:
         stream.write(key_bytes)
     os.chmod(key_path, KEY_MODE)  # whatever the umask
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    write_private(cert_path, certificate.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
 
 

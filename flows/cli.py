@@ -22,7 +22,14 @@ import click
 
 from pipeline.errors import FAILURES, USER_ERRORS
 from pipeline.kinds import RETRIEVABLE_KINDS
-from pipeline.settings import HOME_ENV, Settings, academic_year, load_settings, select_school
+from pipeline.settings import (
+    HOME_ENV,
+    Settings,
+    academic_year,
+    load_settings,
+    owner_only_process,
+    select_school,
+)
 
 PACKAGE = "journal-archive"
 EXIT_FAILED = 1  # something checked, archived or repaired failed (README: Exit codes)
@@ -70,6 +77,7 @@ def main(ctx: click.Context, home: Path | None, quiet: bool, verbose: bool) -> N
     Exit codes: 0 done; 1 something checked, archived or repaired failed; 2 bad input."""
     if quiet and verbose:
         raise click.UsageError("-q и -v задаются по отдельности")
+    owner_only_process()  # personal data (A2): nothing this run creates is readable by others
     ctx.obj = Options(home, -1 if quiet else 1 if verbose else 0)
 
 
@@ -109,7 +117,7 @@ school_option = click.option(
 
 
 clock: Callable[[], dt.date] = dt.date.today
-"""Today's date for the default `--year`; tests replace it."""
+"""Today's date for the default `--year` and the date of an inventory; tests replace it."""
 
 
 def current_year() -> str:
@@ -421,6 +429,26 @@ def catalog_history(ctx: click.Context, bundle_id: str) -> None:
         ("Проверено (UTC)", "Хранилище", "Копия", "Что сделано", "Найдено"),
         [(r.checked_at, r.target, r.status, r.action, r.detail.replace("\n", "; ")) for r in rows],
     )
+
+
+@catalog.command("inventory")
+@year_option
+@click.option(
+    "--to",
+    "to_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the PDF and CSV (default: the home's inventories/ folder).",
+)
+@school_option
+@click.pass_context
+@user_errors
+def catalog_inventory(ctx: click.Context, year: str, to_dir: Path | None) -> None:
+    """The yearly inventory (опись) as PDF/A-3b and CSV: every bundle of the year and each copy's state."""
+    from pipeline.inventory import make_inventory
+
+    made = make_inventory(settings_of(ctx, create=False), year, clock(), to_dir)
+    click.echo(f"Опись за {year} учебный год: {made.pdf}")
+    click.echo(f"Таблица описи (CSV): {made.csv}")
 
 
 @catalog.command("rebuild")

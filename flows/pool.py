@@ -57,7 +57,7 @@ from pipeline.archive import (
     result_data,
     result_from_data,
 )
-from pipeline.settings import ConfigError, Settings, load_settings, select_school
+from pipeline.settings import ConfigError, Settings, load_settings, owner_only_process, select_school
 
 T = TypeVar("T")
 
@@ -85,6 +85,7 @@ def archive_class(
 
     The result rows also go into a table artifact: that is how the run that submitted this one
     reads them, from any machine."""
+    owner_only_process()  # a worker may be a bare `prefect worker start`: children's data stays private (A2)
     settings = select_school(load_settings(Path(home) if home else None), school)
     if period:
         results = [archive_period_class(settings, year, class_name, period)]

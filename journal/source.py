@@ -10,6 +10,7 @@ snapshot extracted from either must be equal and render to the same bytes (R10).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -145,6 +146,8 @@ def _sqlite_engine(url: URL, shown: str, *, create: bool) -> Engine:
         raise SourceError(f"Файл базы данных журнала не найден: {path}")
     if create and not path.parent.is_dir():
         raise SourceError(f"Нет папки для базы данных журнала: {path.parent}")
+    if create and not path.exists():  # marks and names are personal data (A2): owner-only, whatever the umask
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     engine = sa.create_engine(url)
 
     # pysqlite's own transaction handling does not begin a transaction for reads and

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
+import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from journal.model import ClassJournal
 from journal.russian import count_words
 from journal.source import SourceError, extract_class_journal, list_classes, open_source, select_class_names
 from pipeline.errors import ClassNameClash, PreviousVersionUnreadable, staff_message
+from pipeline.executor import local_executor
 from pipeline.settings import Settings, schools_to_run
 from pipeline.workspace import clean_stale_work
 from storage.bagformat import PAYLOAD_DIR, manifest_name
@@ -39,6 +41,7 @@ from storage.catalog import (
     bundle_record,
     find_bundle,
     latest_version,
+    list_bundles,
     record_anchor,
     record_bundle,
     record_replica,
@@ -46,6 +49,7 @@ from storage.catalog import (
 )
 from storage.database import Database, advisory_lock
 from storage.layout import bundle_id, bundle_key, safe_name, work_prefix
+from storage.modes import PRIVATE_FILE_MODE, private_dir
 from storage.replication import complete_replicas, fetch_bundle
 from storage.retention import BundleKind, retain_until
 from storage.target import (
@@ -91,6 +95,7 @@ class ClassArchiveResult:
     message: str = ""
     findings: tuple[Finding, ...] = field(default=(), repr=False)
     school: str = ""  # the school's name when the configuration has several ([[schools]])
+    message_is_journal_data: bool = False  # the message quotes the journal (a student, a mark): not logged
 
     @property
     def findings_summary(self) -> str:
@@ -105,7 +110,9 @@ class ClassArchiveResult:
 
     @property
     def line(self) -> str:
-        """The bundle's outcome in one Russian line (the Prefect log)."""
+        """The bundle's outcome in one Russian line (the Prefect log): class, kind, bundle id and counts,
+        never a student's name or a mark (152-ФЗ, A2) — a message quoting the journal is left to the
+        administrator's table and `check`."""
         parts = [f"{self.class_name} · {kind_title(self.kind)}: {self.status}"]
         if self.bundle_id:
             parts.append(self.bundle_id)
@@ -113,7 +120,9 @@ class ClassArchiveResult:
             parts.append(count_words(self.sheets, "лист", "листа", "листов"))
         if self.findings_summary:
             parts.append(self.findings_summary)
-        if self.message:
+        if self.message and self.message_is_journal_data:
+            parts.append(f"подробности: journal-archive check --class {self.class_name}")
+        elif self.message:
             parts.append(self.message)
         return "; ".join(parts)
 
@@ -202,13 +211,18 @@ OWN_ERRORS = (
     JournalDataError,
 )
 """Errors whose message is already worded for the administrator (bad journal data among them)."""
+JOURNAL_DATA_ERRORS = (JournalDataError, JournalXmlError)
+"""Errors whose message may quote the journal (a student, a mark): shown to staff, never logged."""
 
 
 def failed_result(class_name: str, kind: str, error: Exception) -> ClassArchiveResult:
     """A class that could not be archived: our own errors speak for themselves; anything else is a
     fault of the program, told in Russian without Python's names, its traceback going to the log."""
     detail = staff_message(error, OWN_ERRORS, context=f"class {class_name}")
-    return ClassArchiveResult(class_name, ArchiveStatus.FAILED, kind=kind, message=detail)
+    quotes_journal = isinstance(error, JOURNAL_DATA_ERRORS)
+    return ClassArchiveResult(
+        class_name, ArchiveStatus.FAILED, kind=kind, message=detail, message_is_journal_data=quotes_journal
+    )
 
 
 def lost_result(class_name: str, period: str | None, reason: str) -> ClassArchiveResult:
@@ -237,10 +251,10 @@ def class_lock(settings: Settings, year: str, class_name: str, school: str = "")
         with advisory_lock(settings.catalog_url, "class", school, safe_name(year), safe_name(class_name)):
             yield
         return
-    settings.locks_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.locks_dir)
     prefix = f"{safe_name(school)}-" if school else ""
     path = settings.locks_dir / f"{prefix}{safe_name(year)}-{safe_name(class_name)}.lock"
-    with path.open("a") as handle:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -257,7 +271,12 @@ def blocked_result(class_name: str, findings: Sequence[Finding], kind: str = "")
     """A class whose journal has errors, when errors block archiving: the row names the first error."""
     first_error = next(f for f in findings if f.severity is Severity.ERROR)
     return ClassArchiveResult(
-        class_name, ArchiveStatus.BLOCKED, kind=kind, message=first_error.message, **finding_fields(findings)
+        class_name,
+        ArchiveStatus.BLOCKED,
+        kind=kind,
+        message=first_error.message,
+        message_is_journal_data=True,
+        **finding_fields(findings),
     )
 
 
@@ -560,7 +579,7 @@ def archive_bundle(
                 **counts,
             )
         version = next_version(targets, latest, journal, spec, school_folder(settings, journal))
-        settings.work_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.work_dir)
         with tempfile.TemporaryDirectory(
             prefix=work_prefix(version.bundle_id), dir=settings.work_dir
         ) as work_name:
@@ -604,6 +623,94 @@ def archive_bundle(
 
 
 # --- A class's archives: a reporting period (R1) and the year (R2, R3, R6) --------------------
+
+
+def already_archived(
+    settings: Settings, year: str, class_name: str, period: str | None
+) -> list[ClassArchiveResult] | None:
+    """A class's «без изменений» results when every bundle this run would write is archived already
+    from the same data and present on every target; None when there is anything to do or report.
+
+    It extracts the journal and writes journal.xml only (no rules, no rendering, no lock: it
+    changes nothing), so a re-run of an unchanged school can say so without starting the
+    orchestrator. Anything else (no earlier version, a missing copy, any error) is None: the
+    full run handles and reports it.
+    """
+    specs = [PERIOD] if period else list(year_end_kinds())
+    try:
+        if not _catalog_knows(settings, year, class_name):
+            return None  # never archived: skip the extraction
+        with settings.open_catalog() as catalog:
+            journal = extract_journal(settings, year, class_name, period)
+            source_fingerprint = fingerprint(journal_xml(journal))
+            school, targets = school_folder(settings, journal), settings.targets()
+            results = []
+            for spec in specs:
+                latest = latest_version(
+                    catalog,
+                    journal.year.name,
+                    journal.school_class.name,
+                    spec.span_code(journal),
+                    spec.kind,
+                    school=school,
+                )
+                if latest is None or latest.source_fingerprint != source_fingerprint:
+                    return None
+                if not all(_holds(target, latest.key) for target in targets):
+                    return None  # the full run completes the copies (R8); a destroyed one has none
+                results.append(
+                    ClassArchiveResult(
+                        journal.school_class.name,
+                        ArchiveStatus.UNCHANGED,
+                        kind=spec.kind,
+                        bundle_id=latest.bundle_id,
+                    )
+                )
+            return of_school(settings, results)
+    except Exception:  # whatever it is, the full run meets it again and reports it in words
+        return None
+
+
+def split_already_archived(
+    runs: Sequence[tuple[Settings, tuple[str, ...]]], year: str, period: str | None
+) -> tuple[list[ClassArchiveResult], list[tuple[Settings, tuple[str, ...]]]]:
+    """(the results of the classes already archived unchanged, the (school, classes) runs left to do).
+
+    Classes the catalog knows are checked with `already_archived` side by side on this machine's
+    cores; a class never archived is left to do without reading its journal."""
+    known = [
+        (settings, name) for settings, names in runs for name in names if _catalog_knows(settings, year, name)
+    ]
+    found: dict[tuple[str, str], list[ClassArchiveResult]] = {}
+    if known:
+        executor = local_executor(len(known))
+        try:
+            futures = [
+                executor.submit(already_archived, settings, year, name, period) for settings, name in known
+            ]
+            for (settings, name), future in zip(known, futures, strict=True):
+                results = future.result()
+                if results is not None:
+                    found[(settings.school_folder, name)] = results
+        finally:
+            executor.shutdown()
+    done = [
+        result
+        for settings, names in runs
+        for name in names
+        for result in found.get((settings.school_folder, name), [])
+    ]
+    left = [
+        (settings, remaining)
+        for settings, names in runs
+        if (remaining := tuple(name for name in names if (settings.school_folder, name) not in found))
+    ]
+    return done, left
+
+
+def _catalog_knows(settings: Settings, year: str, class_name: str) -> bool:
+    with settings.open_catalog() as catalog:
+        return bool(list_bundles(catalog, year=year, class_name=class_name))
 
 
 def archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:

@@ -29,6 +29,7 @@ Nothing here imports Prefect: flows.audit wraps `run_audit`.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from storage.catalog import (
 )
 from storage.database import Database
 from storage.layout import work_prefix
+from storage.modes import PRIVATE_FILE_MODE, private_dir
 from storage.replication import fetch_bundle
 from storage.target import ReplicaStatus, StorageError, Target
 from validators.bundle_checks import BundleReport
@@ -292,7 +294,7 @@ def _repair(
         action = "восстановить не удалось: исправной копии нет ни на одном хранилище"
         return {t.name: (_status_of(checker, t), action, None) for t in bad}
     repairs = {}
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.work_dir)
     with tempfile.TemporaryDirectory(prefix=work_prefix("repair"), dir=settings.work_dir) as temp:
         try:
             copy = fetch_bundle(source, record.key, Path(temp) / record.bundle_id)
@@ -447,13 +449,13 @@ def format_renewals(outcomes: Sequence[ReplicaOutcome], now: dt.datetime, within
 
 def write_digest(settings: Settings, digest: str, started: dt.datetime) -> Path:
     """Write the digest to `home/audits/YYYY-MM-DDTHHMMSSZ.txt` (a suffix if that second is taken)."""
-    folder = settings.home / AUDITS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(settings.home / AUDITS_DIR)
     stem = f"{started.astimezone(dt.UTC):%Y-%m-%dT%H%M%SZ}"
     for number in range(1, 1000):
         path = folder / (f"{stem}.txt" if number == 1 else f"{stem}-{number}.txt")
         try:
-            with path.open("x", encoding="utf-8") as handle:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 handle.write(digest)
         except FileExistsError:
             continue

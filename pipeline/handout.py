@@ -21,6 +21,7 @@ from pipeline.retrieval import retrieve_by_id
 from pipeline.settings import Settings
 from storage.bagformat import PAYLOAD_DIR
 from storage.catalog import find_bundle
+from storage.modes import PRIVATE_FILE_MODE
 
 BUNDLE_ID = re.compile(r"^[0-9a-z][0-9a-z-]{0,100}$")
 """What a bundle id looks like (2024-2025-5a-year-v1): no slash, no dot, so never a path."""
@@ -85,6 +86,8 @@ def hand_out(settings: Settings, bundle_id: str, into: Path, now: dt.datetime | 
         for path in sorted(into.rglob("*")):
             if path.is_file() and path != archive:
                 zipped.write(path, path.relative_to(into).as_posix())
+    for made in (receipt_pdf, archive):  # owner-only whatever the umask (A2), like what retrieve wrote
+        made.chmod(PRIVATE_FILE_MODE)
     return Handout(
         bundle_id,
         title,

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from documents.kinds import kind_title
+from documents.act import retention_words
+from documents.inventory import CopyState, Inventory, InventoryEntry, inventory_csv, render_inventory_pdf
+from documents.kinds import case_title, kind_title
 from journal.model import class_name_sort_key
 from journal.names import class_key, year_name
 from journal.russian import format_date
 from pipeline.settings import Settings, every_school, select_targets
 from storage.catalog import (
+    BundleRecord,
     CatalogError,
     destruction_of,
     find_bundle,
@@ -22,7 +28,10 @@ from storage.catalog import (
     replicas_of,
 )
 from storage.database import Database
+from storage.modes import PRIVATE_FILE_MODE, private_dir, write_private
 from storage.replication import ReplicaRepair, complete_replicas
+from storage.retention import RETENTION_RULES, RetentionClass
+from storage.target import ReplicaStatus
 
 
 @dataclass(frozen=True)
@@ -187,3 +196,102 @@ def replicate(settings: Settings, year: str | None = None, to: str | None = None
         return complete_replicas(db, targets, settings.work_dir, records, to=to)
     finally:
         db.close()
+
+
+# --- the yearly inventory (опись) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MadeInventory:
+    pdf: Path
+    csv: Path
+    bundles: int
+    copies: int
+    pages: int
+
+
+def inventory_of(settings: Settings, year: str, today: dt.date) -> Inventory:
+    """Every bundle the catalog knows for `year` — superseded versions and destroyed bundles too —
+    with each copy's state as last checked; made on `today` (the injected clock)."""
+    if not settings.has_catalog():
+        raise CatalogError("Каталога ещё нет: в архиве нет пакетов")
+    name = year_name(year)
+    db = settings.open_catalog()  # the selected school's bundles only
+    try:
+        records = list_bundles(db, year=name, current_only=False, include_destroyed=True)
+        if not records:
+            raise CatalogError(f"В каталоге нет пакетов за {name} учебный год")
+        records.sort(key=lambda r: (class_name_sort_key(r.class_name), r.kind, r.span, r.version))
+        entries = tuple(_inventory_entry(db, record) for record in records)
+    finally:
+        db.close()
+    inventory = Inventory(records[0].school_name, name, today.isoformat(), entries)
+    if inventory.latest_record > inventory.made_on:  # an inventory never predates what it lists
+        raise CatalogError(
+            f"Опись не может быть составлена {format_date(today)}: каталог записывает события "
+            f"{format_date(dt.date.fromisoformat(inventory.latest_record))} — часы компьютера отстают?"
+        )
+    return inventory
+
+
+def _inventory_entry(db: Database, record: BundleRecord) -> InventoryEntry:
+    destroyed = destruction_of(db, record.bundle_id)
+    gone = {target for target, _ in destroyed.targets} if destroyed else set()
+    copies = tuple(
+        CopyState(r.target, r.status.title, _utc_minutes(r.checked_at), r.status is ReplicaStatus.VERIFIED)
+        for r in replicas_of(db, record.bundle_id)
+        if r.target not in gone
+    )
+    notes = []
+    if record.superseded_by:
+        notes.append(f"заменён версией {record.superseded_by}")
+    if destroyed is not None:
+        act_date = format_date(dt.date.fromisoformat(destroyed.act_date))
+        notes.append(f"уничтожен по акту № {destroyed.act_number} от {act_date}")
+    return InventoryEntry(
+        bundle_id=record.bundle_id,
+        title=case_title(record.kind, record.class_name, record.year, record.span_name),
+        kind=kind_title(record.kind),
+        class_name=record.class_name,
+        period=record.span_name,
+        version=record.version,
+        created=record.created,
+        retention=retention_words(RETENTION_RULES[RetentionClass(record.retention_class)].years),
+        retain_until=record.retain_until,
+        copies=copies,
+        note="; ".join(notes),
+    )
+
+
+def _utc_minutes(checked_at: str | None) -> str:
+    """«2031-01-02 10:15» from the catalog's ISO 8601 UTC time; "" if the copy was never checked."""
+    if not checked_at:
+        return ""
+    return dt.datetime.fromisoformat(checked_at).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def inventory_file_stem(settings: Settings, year: str) -> str:
+    """«inventory-2024-2025»: the inventory's PDF and CSV are this with .pdf and .csv; with several
+    schools ([[schools]]) the school's folder comes first: «inventory-school-7-2024-2025»."""
+    school = f"{settings.school_folder}-" if len(settings.schools) > 1 and settings.school_folder else ""
+    return f"inventory-{school}" + year_name(year).replace("/", "-")
+
+
+def make_inventory(
+    settings: Settings, year: str, today: dt.date, to_dir: Path | None = None
+) -> MadeInventory:
+    """Write the yearly inventory as PDF/A-3b and CSV into `to_dir` (default `home/inventories`),
+    owner-only (A2); the same catalog state and day give the same bytes."""
+    inventory = inventory_of(settings, year, today)
+    folder = private_dir(to_dir, ours=False) if to_dir is not None else private_dir(settings.inventories_dir)
+    stem = inventory_file_stem(settings, year)
+    csv_path, pdf_path = folder / f"{stem}.csv", folder / f"{stem}.pdf"
+    data = inventory_csv(inventory)
+    with tempfile.TemporaryDirectory(prefix=f".{stem}-", dir=folder) as work:
+        partial = Path(work) / pdf_path.name
+        pages = render_inventory_pdf(inventory, partial, csv_name=csv_path.name, csv_data=data)
+        partial.chmod(PRIVATE_FILE_MODE)
+        write_private(csv_path, data)
+        os.replace(partial, pdf_path)
+    copies = sum(len(entry.copies) for entry in inventory.entries)
+    return MadeInventory(pdf_path, csv_path, len(inventory.entries), copies, pages)

@@ -63,6 +63,7 @@ from storage.catalog import (
 )
 from storage.database import Database
 from storage.layout import bundle_key
+from storage.modes import private_dir, write_private
 from storage.retention import RETENTION_RULES, BundleKind, RetentionClass, is_expired, retain_until
 from storage.target import ReplicaStatus, StorageError, Target
 
@@ -141,14 +142,14 @@ def draft_act(settings: Settings, today: dt.date, as_of: dt.date | None = None) 
         entries=entries,
     )
     data = act_json(act)
-    settings.acts_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.acts_dir)
     folder = settings.acts_dir / f"act-{act.number}"
     with tempfile.TemporaryDirectory(prefix=f".act-{act.number}-", dir=settings.acts_dir) as work:
         payload = build_payload(DESTRUCTION_ACT, act, Path(work), data, duplex=False)
         staging = Path(work) / "act"
-        staging.mkdir()
+        private_dir(staging)
         for name in ACT_FILES:
-            (staging / name).write_bytes(payload.files[name])
+            write_private(staging / name, payload.files[name])
         staging.rename(folder)
     return ActFolder(folder, act, None)
 
@@ -270,7 +271,7 @@ def approve_act(
         "files_sha256": file_digests(folder.path),
     }
     data = json.dumps(approval, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    (folder.path / APPROVAL_NAME).write_text(data, encoding="utf-8")
+    write_private(folder.path / APPROVAL_NAME, data)
     return read_act_folder(folder.path)
 
 
@@ -403,7 +404,7 @@ def archive_act(
         data_date=act.day,
     )
     readme = bag_readme(spec.describe(act), bundle, spec.describe_files(list(files)))
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.work_dir)
     with tempfile.TemporaryDirectory(prefix=f"{bundle}-", dir=settings.work_dir) as work:
         bag = write_bag(Path(work) / bundle, files, info, readme)
         replicas = store_replicas(targets, key, bag)

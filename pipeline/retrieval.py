@@ -31,6 +31,7 @@ from storage.catalog import (
     list_bundles,
     replicas_of,
 )
+from storage.modes import private_dir, write_private
 from storage.replication import fetch_bundle
 from storage.retention import RETENTION_RULES
 from storage.target import ReplicaStatus, Target
@@ -95,7 +96,7 @@ def _hand_out(settings: Settings, verifier: Verifier, record: BundleRecord, to_d
         if not report.valid:
             passed_over.append(_failure(target.name, report))
             continue
-        to_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(to_dir, ours=False)  # made owner-only (A2) if new; what goes in is owner-only
         partial = to_dir / f".{record.bundle_id}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         try:
@@ -108,13 +109,12 @@ def _hand_out(settings: Settings, verifier: Verifier, record: BundleRecord, to_d
         finally:
             shutil.rmtree(partial, ignore_errors=True)
         if verifier.certificate is not None:  # README.txt's openssl command expects it beside the bundle
-            shutil.copyfile(verifier.certificate, to_dir / CERT_FILE)
+            write_private(to_dir / CERT_FILE, verifier.certificate.read_bytes())
         if verifier.tsa_certificate is not None:  # and the timestamp check its TSA's certificate
-            shutil.copyfile(verifier.tsa_certificate, to_dir / TSA_CERT_FILE)
+            write_private(to_dir / TSA_CERT_FILE, verifier.tsa_certificate.read_bytes())
         receipt = to_dir / f"{record.bundle_id}.receipt.txt"
-        receipt.write_text(
-            receipt_text(record, target, destination, passed_over, anchor, seal=local.seal), encoding="utf-8"
-        )
+        text = receipt_text(record, target, destination, passed_over, anchor, seal=local.seal)
+        write_private(receipt, text)
         return Retrieved(record.bundle_id, destination, receipt, target.name, tuple(passed_over))
     raise NoReplicaPassed(
         f"Пакет {record.bundle_id} не выдан: ни одна копия не прошла проверку. " + " ".join(passed_over)

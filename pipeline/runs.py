@@ -36,6 +36,7 @@ from pipeline.kinds import kind_title
 from pipeline.settings import Settings
 from storage import accounts
 from storage.accounts import RunRecord
+from storage.modes import private_dir, write_private
 
 Clock = Callable[[], dt.datetime]
 ExecutorFactory = Callable[[int], Executor]
@@ -224,8 +225,8 @@ class RunBoard:
 
             reports = verify_bundles(self.settings, bundle_ids, on_replica)
             folder = reports_dir(self.settings)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{run.run_id}.json").write_text(report_json(reports), encoding="utf-8")
+            private_dir(folder)
+            write_private(folder / f"{run.run_id}.json", report_json(reports))
             bad = sum(not r.valid for r in reports)
             return f"Проверено копий: {len(reports)}; исправны: {len(reports) - bad}; повреждены: {bad}."
 

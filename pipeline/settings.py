@@ -22,6 +22,7 @@ from documents.seal import CERT_FILE, KEY_FILE, TSA_CERT_FILE
 from storage.catalog import open_catalog
 from storage.database import Database, is_postgresql_url
 from storage.layout import CATALOG_FILE, TARGET_IDS_FILE, safe_name
+from storage.modes import PRIVATE_UMASK, private_dir, write_private
 from storage.target import StorageError, Target
 from storage.targets import targets_from_config
 
@@ -209,6 +210,11 @@ class Settings:
         return self.home / "acts"
 
     @property
+    def inventories_dir(self) -> Path:
+        """Yearly inventories (`catalog inventory`) unless --to names another folder."""
+        return self.home / "inventories"
+
+    @property
     def locks_dir(self) -> Path:
         """Lock files that keep two runs from archiving one class at once."""
         return self.home / "locks"
@@ -247,6 +253,13 @@ class Settings:
         return list(groups.items())
 
 
+def owner_only_process() -> None:
+    """Give this process the umask 0o077 (storage.modes.PRIVATE_UMASK): what other libraries create
+    for us (SQLite's journal files, Prefect's database, uvicorn's logs) is owner-only too (A2). Our own
+    files get explicit modes whatever the umask; this covers the rest."""
+    os.umask(PRIVATE_UMASK)
+
+
 def default_home() -> Path:
     if os.environ.get(HOME_ENV):
         return Path(os.environ[HOME_ENV])
@@ -280,9 +293,9 @@ def load_settings(home: Path | None = None, *, create: bool = True) -> Settings:
     config_path = home / CONFIG_NAME
     try:
         if create:
-            home.mkdir(parents=True, exist_ok=True)
+            private_dir(home)  # owner-only (A2): the home holds the catalog, the key and journals
             if not config_path.exists():
-                config_path.write_text(DEFAULT_CONFIG, encoding="utf-8")
+                write_private(config_path, DEFAULT_CONFIG)
         text = config_path.read_text(encoding="utf-8") if create or config_path.exists() else DEFAULT_CONFIG
         config = tomllib.loads(text)
     except OSError as error:

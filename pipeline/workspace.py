@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from storage.layout import WORK_PID_MARK
+from storage.modes import PRIVATE_DIR_MODE
 
 
 def clean_stale_work(work_dir: Path) -> list[str]:
@@ -47,12 +48,12 @@ def _owner_alive(name: str) -> bool:
 
 
 def _remove(path: Path) -> None:
-    """Remove a file or a folder tree, including read-only parts (a fetched copy keeps 0o444 files)."""
+    """Remove a file or a folder tree, including read-only parts (sealed 0o500 folders, 0o400 files)."""
     if path.is_symlink() or not path.is_dir():
         path.unlink(missing_ok=True)
         return
+    path.chmod(PRIVATE_DIR_MODE)
     for folder, dirs, _ in os.walk(path):
         for name in dirs:
-            Path(folder, name).chmod(0o755)
-    path.chmod(0o755)
+            Path(folder, name).chmod(PRIVATE_DIR_MODE)
     shutil.rmtree(path, ignore_errors=True)

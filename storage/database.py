@@ -23,6 +23,8 @@ from typing import Any
 
 import psycopg
 
+from storage.modes import write_private
+
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -159,6 +161,8 @@ def connect(location: str | Path, school: str | None = None) -> Database:
         return Database(connection, POSTGRESQL, school)
     path = Path(location)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        write_private(path, b"")  # owner-only (A2) before SQLite fills it; its journal files take its mode
     connection = sqlite3.connect(path, timeout=30)
     connection.execute("PRAGMA foreign_keys = ON")
     return Database(connection, SQLITE, school)

@@ -1,7 +1,8 @@
 """The filesystem target: bundles as read-only folders under a root (R7, R8, R9).
 
 The target writes a bundle into a hidden temporary folder under its root, fsyncs
-every file and folder, makes files read-only (0o444) and folders 0o555, and renames
+every file and folder, makes files read-only and owner-only (0o400) and folders 0o500, and
+renames
 the folder into place: a bundle is visible only when complete. A crash leaves only
 a hidden `.incomplete-<pid>-…` folder, which the next write removes once that
 process is gone. It satisfies storage.target.Target.
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from storage.layout import LayoutError, check_key, path_inside
+from storage.modes import PRIVATE_DIR_MODE, SEALED_DIR_MODE, SEALED_FILE_MODE, private_dir, write_private
 from storage.target import (
     BundleExistsError,
     BundleNotFoundError,
@@ -40,8 +42,8 @@ from storage.target import (
 )
 
 TEMP_PREFIX = ".incomplete-"
-FILE_MODE = 0o444
-DIR_MODE = 0o555
+FILE_MODE = SEALED_FILE_MODE
+DIR_MODE = SEALED_DIR_MODE
 IDENTITY_FILE = ".journal-archive-target"
 """In every target root, written by `init_root`: which target this folder is (name and a random id)."""
 
@@ -70,6 +72,11 @@ class FilesystemTarget:
     def _real_root(self) -> str:
         """The root with symlinks resolved, once per target object (every file read checks against it)."""
         return os.path.realpath(self.root)
+
+    @functools.cached_property
+    def _plain_folders(self) -> set[str]:
+        """Folders under the root already seen to be real folders, not symlinks (see path_inside)."""
+        return set()
 
     # --- the root ---
 
@@ -118,11 +125,10 @@ class FilesystemTarget:
             return found[1]
         identity = uuid.uuid4().hex
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            private_dir(self.root)  # owner-only (A2): the bundles under it hold personal data
             temp = self.root / f"{IDENTITY_FILE}.tmp-{os.getpid()}"
-            with temp.open("w", encoding="utf-8") as stream:
-                stream.write(f"# journal-archive storage target\nname = {self.name}\nid = {identity}\n")
-                stream.flush()
+            write_private(temp, f"# journal-archive storage target\nname = {self.name}\nid = {identity}\n")
+            with temp.open("rb") as stream:
                 os.fsync(stream.fileno())
             os.rename(temp, self.root / IDENTITY_FILE)
             _fsync_dir(self.root)
@@ -240,7 +246,7 @@ class FilesystemTarget:
         self.check_root()
         final = self._path(key)
         trash = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=self.root))
-        final.chmod(0o755)  # moving a folder to another parent rewrites its ".." entry
+        final.chmod(PRIVATE_DIR_MODE)  # moving a folder to another parent rewrites its ".." entry
         try:
             os.rename(final, trash / "bundle")
         except OSError as error:
@@ -292,8 +298,12 @@ class FilesystemTarget:
         try:
             check_key(key)
             if relpath is None:
-                return path_inside(self.root, key, real_root=self._real_root)
-            return path_inside(self.root, key, relpath, real_root=self._real_root)
+                return path_inside(
+                    self.root, key, real_root=self._real_root, plain_folders=self._plain_folders
+                )
+            return path_inside(
+                self.root, key, relpath, real_root=self._real_root, plain_folders=self._plain_folders
+            )
         except LayoutError as error:
             raise StorageError(f"{self.name}: {error}") from error
 
@@ -327,7 +337,8 @@ def _make_parents(folder: Path, root: Path) -> None:
     """Create `folder` and its missing parents under root, fsyncing each parent that gained an entry."""
     missing = [p for p in [folder, *folder.parents] if root in p.parents and not p.exists()]
     for path in reversed(missing):
-        path.mkdir(exist_ok=True)
+        path.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+        path.chmod(PRIVATE_DIR_MODE)  # whatever the umask (A2)
         _fsync_dir(path.parent)
 
 
@@ -343,10 +354,10 @@ def _remove_tree(path: Path) -> None:
     """Remove a folder tree including read-only parts (unlinking needs a writable folder)."""
     if not path.exists():
         return
+    path.chmod(PRIVATE_DIR_MODE)
     for folder, dirs, _ in os.walk(path):
         for name in dirs:
-            Path(folder, name).chmod(0o755)
-    path.chmod(0o755)
+            Path(folder, name).chmod(PRIVATE_DIR_MODE)
     shutil.rmtree(path)
 
 
@@ -383,10 +394,10 @@ def _add_file(final: Path, data: bytes, root: Path, opened: list[Path]) -> None:
     """One new file under `root` (the bundle folder); folders opened for writing go into `opened`."""
     for parent in [root, *sorted(p for p in final.parents if root in p.parents)]:
         if parent.is_dir() and parent not in opened:
-            parent.chmod(0o755)
+            parent.chmod(PRIVATE_DIR_MODE)
             opened.append(parent)
     if not final.parent.is_dir():
-        final.parent.mkdir()
+        final.parent.mkdir(mode=PRIVATE_DIR_MODE)
         opened.append(final.parent)
     link_new_file(final, data, FILE_MODE)
     directory = os.open(final.parent, os.O_RDONLY)

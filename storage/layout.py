@@ -131,33 +131,43 @@ def check_relpath(relpath: str) -> str:
     return relpath
 
 
-def path_inside(root: Path, *relpaths: str, real_root: str | None = None) -> Path:
+def path_inside(
+    root: Path, *relpaths: str, real_root: str | None = None, plain_folders: set[str] | None = None
+) -> Path:
     """The path of `relpaths` joined under `root`, refusing anything that would land outside it.
 
     Each piece is checked with check_relpath; then, if anything below the root is a
     symlink, the path with symlinks resolved must still be under the resolved root, so a
-    symlink inside the root pointing elsewhere is refused too. `real_root` is the root
-    already resolved (a target resolves it once: this runs for every file a verify reads).
+    symlink inside the root pointing elsewhere is refused too. A target calls this for
+    every file a verify reads, so it passes its root resolved once (`real_root`) and a set
+    of the folders it has already seen to be real folders (`plain_folders`, filled here).
     """
     pieces = [check_relpath(part) for part in relpaths]
     real_root = real_root or os.path.realpath(root)
     path = os.path.join(real_root, *pieces)
-    if _symlink_below(real_root, pieces):
+    if _symlink_below(
+        real_root, "/".join(pieces).split("/"), set() if plain_folders is None else plain_folders
+    ):
         real_path = os.path.realpath(path)
         if real_path != real_root and not real_path.startswith(real_root.rstrip(os.sep) + os.sep):
             raise LayoutError(f"Путь «{'/'.join(relpaths)}» ведёт за пределы хранилища {root}")
     return Path(path)
 
 
-def _symlink_below(real_root: str, pieces: Iterable[str]) -> bool:
-    """Whether any existing step of the path below `real_root` is a symlink (lstat each, no more)."""
+def _symlink_below(real_root: str, parts: list[str], plain_folders: set[str]) -> bool:
+    """Whether any existing step of the path below `real_root` is a symlink: lstat each step but
+    the folders known to be real ones (added to `plain_folders` as they are found)."""
     current = real_root
-    for piece in pieces:
-        for part in piece.split("/"):
-            current = os.path.join(current, part)
-            try:
-                if stat.S_ISLNK(os.lstat(current).st_mode):
-                    return True
-            except OSError:
-                return False  # nothing below a missing step (or a file): no symlink to follow
+    for number, part in enumerate(parts, start=1):
+        current = f"{current}/{part}"
+        if number < len(parts) and current in plain_folders:
+            continue
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:
+            return False  # nothing below a missing step (or a file): no symlink to follow
+        if stat.S_ISLNK(mode):
+            return True
+        if stat.S_ISDIR(mode):
+            plain_folders.add(current)
     return False

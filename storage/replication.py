@@ -9,6 +9,7 @@ new copy back. A copy that is never verified is never used as a source.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 from storage.catalog import BundleRecord, record_replica
 from storage.database import Database
 from storage.layout import path_inside, work_prefix
+from storage.modes import PRIVATE_FILE_MODE, private_dir
 from storage.target import ReplicaStatus, StorageError, Target, verify_stored_bundle
 
 
@@ -31,11 +33,16 @@ class ReplicaRepair:
 
 
 def fetch_bundle(target: Target, key: str, directory: Path) -> Path:
-    """Copy a stored bundle's files into `directory` (streamed, file by file)."""
+    """Copy a stored bundle's files into `directory` (streamed, file by file), owner-only whatever
+    the umask (A2): files 0o600, folders 0o700."""
+    private_dir(directory)
     for relpath in target.iter_files(key):
         destination = path_inside(directory, relpath)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        with target.open_file(key, relpath) as source, destination.open("wb") as sink:
+        for folder in reversed(destination.relative_to(directory).parents[:-1]):
+            private_dir(directory / folder)
+        descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+        with target.open_file(key, relpath) as source, os.fdopen(descriptor, "wb") as sink:
+            os.fchmod(sink.fileno(), PRIVATE_FILE_MODE)
             shutil.copyfileobj(source, sink, 1 << 20)
     return directory
 

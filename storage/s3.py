@@ -57,6 +57,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, format_manifest, parse_bag_info
 from storage.layout import LayoutError, check_key, check_relpath
+from storage.retention import PERMANENTLY
 from storage.target import (
     BundleExistsError,
     BundleNotFoundError,
@@ -117,8 +118,16 @@ class S3RequestError(StorageError):
         self.status = status
 
 
+PERMANENT_LOCK = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+"""The lock of a bundle kept permanently (Retain-Until 9999-12-31, e.g. a destruction act): the last
+second S3's timestamps can say — there is no «day after» 9999-12-31."""
+
+
 def lock_until(retain_until: dt.date) -> dt.datetime:
-    """When the lock of a bundle kept through `retain_until` ends: 00:00 UTC the day after."""
+    """When the lock of a bundle kept through `retain_until` ends: 00:00 UTC the day after;
+    PERMANENT_LOCK for a bundle kept permanently."""
+    if retain_until >= PERMANENTLY:
+        return PERMANENT_LOCK
     return dt.datetime.combine(retain_until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
 

@@ -68,7 +68,7 @@ REPLICA_STATUS_TITLES = {
 @dataclass(frozen=True, slots=True)
 class FileStat:
     size: int
-    read_only: bool  # cannot be changed through this target (0o444 file, locked object)
+    read_only: bool  # cannot be changed through this target (0o400 file, locked object)
 
 
 @dataclass(frozen=True, slots=True)

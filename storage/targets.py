@@ -14,6 +14,7 @@ from pathlib import Path
 
 from storage.filesystem import FilesystemTarget
 from storage.layout import DEFAULT_TARGETS, TARGET_IDS_FILE
+from storage.modes import write_private
 from storage.s3 import S3Target, s3_target_from_config
 from storage.target import StorageError, Target
 
@@ -92,6 +93,6 @@ def init_folder_target(target: FilesystemTarget, base: Path) -> str:
         identities[target.name] = identity
         path = base / TARGET_IDS_FILE
         temp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        temp.write_text(json.dumps(identities, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        write_private(temp, json.dumps(identities, ensure_ascii=False, indent=2) + "\n")
         os.replace(temp, path)
     return identity

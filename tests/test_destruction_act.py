@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
 
+import boto3
 import pikepdf
 import pytest
 from click.testing import CliRunner
@@ -22,12 +24,14 @@ from flows.cli import main
 from pipeline.archive import archive_period_class, archive_year_class, class_names_for
 from pipeline.audit import run_audit
 from pipeline.errors import RetentionActError
-from pipeline.inventory import catalog_rows, rebuild, replicate
+from pipeline.inventory import catalog_rows, make_inventory, rebuild, replicate
 from pipeline.retention import apply_act, approve_act, draft_act, expired
 from pipeline.settings import Settings, load_settings
 from pipeline.verify import verify_catalog
 from storage.catalog import destruction_of, open_catalog
+from storage.s3 import PERMANENT_LOCK
 from tests.homes import make_demo_home
+from tests.s3server import S3Server
 
 YEAR = "2024/2025"
 LAST_DAY = dt.date(2030, 12, 31)  # Retain-Until of the 2024/2025 journal (R2) and its quarter bundles
@@ -252,3 +256,66 @@ def test_catalog_list_as_csv_and_json_and_the_fixity_history(settings: Settings)
     assert sorted(line.split()[1] for line in lines) == ["primary", "secondary"]
     unknown = CliRunner().invoke(main, ["--home", home, "catalog", "history", "2024-2025-5a-q9-v1"])
     assert unknown.exit_code == 2 and "нет в каталоге" in unknown.output
+
+
+def test_the_archived_act_on_an_object_lock_bucket_is_locked_for_good(
+    s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The act is kept permanently (Retain-Until 9999-12-31): on an S3 Object Lock target its objects
+    are locked until 9999-12-31 23:59:59 UTC, the last second S3 can state. The expired bundle's own
+    lock (until 2031-01-01 by the real clock) still makes the bucket refuse its deletion today."""
+    settings = make_demo_home(tmp_path / "home", size="class")
+    config = settings.config_path.read_text(encoding="utf-8")
+    bucket = f"acts-{secrets.token_hex(4)}"
+    cloud = (
+        f'name = "cloud"\ntype = "s3"\nbucket = "{bucket}"\nendpoint_url = "{s3_server.endpoint_url}"\n'
+        'access_key_id_env = "TEST_S3_KEY"\nsecret_access_key_env = "TEST_S3_SECRET"\n'
+    )
+    settings.config_path.write_text(config[: config.index('name = "secondary"')] + cloud, encoding="utf-8")
+    monkeypatch.setenv("TEST_S3_KEY", s3_server.access_key_id)
+    monkeypatch.setenv("TEST_S3_SECRET", s3_server.secret_access_key)
+    settings = load_settings(settings.home)
+    (class_name,) = class_names_for(settings, YEAR, None)
+    assert archive_period_class(settings, YEAR, class_name, "Q1").ok
+
+    assert draft_act(settings, AFTER) is not None
+    approve_act(settings, "1", "Ёлкина Т. В., директор", AFTER)
+    applied = apply_act(settings, "1", AFTER)
+    assert {(d.bundle_id, d.target) for d in applied.refused} == {("2024-2025-5a-q1-v1", "cloud")}
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=s3_server.access_key_id,
+        aws_secret_access_key=s3_server.secret_access_key,
+    )
+    names = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"] if "/act-1-v1/" in o["Key"]]
+    assert any(name.endswith("/data/act.pdf") for name in names)
+    info = client.get_object(Bucket=bucket, Key=next(n for n in names if n.endswith("/bag-info.txt")))
+    assert "Retain-Until: 9999-12-31" in info["Body"].read().decode("utf-8")
+    for name in names:
+        retention = client.get_object_retention(Bucket=bucket, Key=name)["Retention"]
+        assert retention == {"Mode": "COMPLIANCE", "RetainUntilDate": PERMANENT_LOCK}, name
+
+
+def test_the_inventory_lists_destroyed_bundles_with_their_act_and_no_copies(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The yearly inventory keeps a destroyed file (дело) in its list, saying by which act, with no copy."""
+    draft_act(settings, AFTER)
+    approve_act(settings, "1", "Ёлкина Т. В., директор", AFTER)
+    assert not apply_act(settings, "1", AFTER).refused
+    made = make_inventory(settings, YEAR, AFTER, tmp_path / "out")
+    rows = list(csv.DictReader(io.StringIO(made.csv.read_text(encoding="utf-8"))))
+    by_bundle: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_bundle.setdefault(row["Пакет"], []).append(row)
+    assert set(by_bundle) == {"2024-2025-5a-q1-v1", "2024-2025-5a-year-v1", "2024-2025-5a-summary-v1"}
+    for destroyed in ("2024-2025-5a-q1-v1", "2024-2025-5a-year-v1"):
+        (row,) = by_bundle[destroyed]
+        assert row["Хранилище"] == "" and "уничтожен по акту № 1 от 2 января 2031 г." in row["Примечание"]
+    assert {row["Хранилище"] for row in by_bundle["2024-2025-5a-summary-v1"]} == {"primary", "secondary"}
+    assert "Итого 3 (три) дела; 2 (две) копии, из них проверенных — 2 (две) копии." in " ".join(
+        pdf_text(made.pdf).split()
+    )

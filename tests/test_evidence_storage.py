@@ -59,8 +59,8 @@ def test_a_read_only_folder_target_gets_new_files_only(
     assert {p: p.read_bytes() for p in before} == before
     for relpath in files:
         assert (stored / relpath).read_bytes() == files[relpath]
-        assert (stored / relpath).stat().st_mode & 0o777 == 0o444
-    assert stored.stat().st_mode & 0o777 == 0o555 and (stored / "evidence").stat().st_mode & 0o777 == 0o555
+        assert (stored / relpath).stat().st_mode & 0o777 == 0o400
+    assert stored.stat().st_mode & 0o777 == 0o500 and (stored / "evidence").stat().st_mode & 0o777 == 0o500
     with pytest.raises(StorageError, match=r"evidence/0002\.tsr уже есть"):
         target.add_files(key, {"evidence/0002.tsr": b"forged"})
     assert (stored / "evidence" / "0002.tsr").read_bytes() == files["evidence/0002.tsr"]

@@ -71,3 +71,28 @@ def test_signing_works_inside_a_running_event_loop(tmp_path: Path) -> None:
         return _outside_event_loop(lambda: asyncio.run(asyncio.sleep(0, result=7)))
 
     assert asyncio.run(inside()) == 7
+
+
+def test_a_signature_container_bigger_than_the_reserve_is_measured_and_still_signed(
+    summary_pdf: bytes, signing_pair: tuple[Path, Path], tsa: TsaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The usual reserve saves pyHanko's dry run; a container that outgrows it (a TSA with a long chain)
+    must fall back to measuring, never fail the bundle."""
+    import documents.pades
+
+    trust = [signing_pair[1], tsa.cert_path]  # type: ignore[attr-defined]
+    monkeypatch.setattr(documents.pades, "SIGNATURE_RESERVE", 64)  # far too small for any container
+    signed = sign_pdf(summary_pdf, *signing_pair, signer_name=SCHOOL, tsa_url=tsa.url, trust=trust)
+    check = check_pdf_signature(signed, trust)
+    assert check is not None and check.intact and check.valid and check.timestamped, check
+
+
+def test_an_unreadable_signing_key_is_named(
+    summary_pdf: bytes, signing_pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from documents.pades import PadesError
+
+    broken = tmp_path / "seal-key.pem"
+    broken.write_text("не ключ")
+    with pytest.raises(PadesError, match=r"seal-key\.pem: ключ для подписи PDF не загружается"):
+        sign_pdf(summary_pdf, broken, signing_pair[1], signer_name=SCHOOL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import random
@@ -18,8 +19,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from documents.bag import bag_readme, write_bag
 from storage.catalog import rebuild_catalog
-from storage.s3 import MARKER, MAX_ATTEMPTS, S3Target, composite_checksum, lock_until
+from storage.retention import PERMANENTLY, RetentionClass
+from storage.s3 import MARKER, MAX_ATTEMPTS, PERMANENT_LOCK, S3Target, composite_checksum, lock_until
 from storage.target import (
     BundleExistsError,
     BundleNotFoundError,
@@ -31,7 +34,7 @@ from storage.target import (
     verify_stored_bundle,
 )
 from storage.targets import targets_from_config
-from tests.bundles import folder_target, sample_key, write_sample_bag
+from tests.bundles import PAYLOAD, folder_target, sample_bag_info, sample_key, write_sample_bag
 from tests.s3server import S3Server, free_ports
 
 LOCKED_UNTIL = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
@@ -87,6 +90,30 @@ def test_lock_ends_after_the_retain_until_day_in_utc() -> None:
     assert lock_until(dt.date(2030, 12, 31)) == LOCKED_UNTIL
     part = hashlib.sha256(b"x").digest()
     assert composite_checksum([part, part]).endswith("-2")
+
+
+def test_a_bundle_kept_permanently_is_locked_until_the_last_second_of_9999(
+    tmp_path: Path, make_target: MakeTarget, s3_client: Any
+) -> None:
+    """A destruction act's bundle (Retention-Class permanent, Retain-Until 9999-12-31): there is no day
+    after 9999-12-31, so its objects are locked until 9999-12-31 23:59:59 UTC, and the server keeps it."""
+    assert lock_until(PERMANENTLY) == PERMANENT_LOCK == dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    info = dataclasses.replace(
+        sample_bag_info(), retention_class=RetentionClass.PERMANENT.value, retain_until=PERMANENTLY
+    )
+    descriptions = {name: "Файл." for name in PAYLOAD}
+    readme = bag_readme("Акт", info.external_identifier, descriptions, has_changes=False)
+    bag = write_bag(tmp_path / "work" / info.external_identifier, PAYLOAD, info, readme)
+    assert "Retain-Until: 9999-12-31" in (bag / "bag-info.txt").read_text(encoding="utf-8")
+    target = make_target()
+    key = sample_key(bag)
+    target.put_bundle(key, bag)
+    for relpath in [*target.iter_files(key), MARKER]:
+        retention = s3_client.get_object_retention(Bucket=target.bucket, Key=f"{key}/{relpath}")["Retention"]
+        assert retention == {"Mode": "COMPLIANCE", "RetainUntilDate": PERMANENT_LOCK}, relpath
+    assert verify_stored_bundle(target, key) == []
+    with pytest.raises(RetentionError):
+        target.delete_bundle_if_expired(key, dt.date(9999, 12, 31), PERMANENTLY)
 
 
 def test_put_bundle_stores_every_file_checksummed_and_locked(

@@ -123,8 +123,8 @@ def test_verify_at_a_later_date_and_renewal_on_the_targets(year, tsa: TsaServer)
         assert f"{bundle_id}: добавлена запись доказательств на primary, secondary" in renewed.output
         for copy in bundle_dirs(settings, bundle_id):
             record = copy / "evidence" / "0002.tsr"
-            assert record.is_file() and record.stat().st_mode & 0o777 == 0o444
-            assert copy.stat().st_mode & 0o777 == 0o555  # the folder is read-only again
+            assert record.is_file() and record.stat().st_mode & 0o777 == 0o400
+            assert copy.stat().st_mode & 0o777 == 0o500  # the folder is read-only again
     after = runner.invoke(main, [*home, "verify", "--all"])
     assert after.exit_code == 0, after.output
 

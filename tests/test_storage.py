@@ -150,9 +150,11 @@ def test_put_bundle_stores_read_only_and_verifies(tmp_path: Path) -> None:
     assert target.read_file(key, "data/journal.pdf") == (bag / "data/journal.pdf").read_bytes()
     assert verify_stored_bundle(target, key) == []
     placed = tmp_path / "primary" / key
-    assert set(modes(placed).values()) == {0o444, 0o555}
-    assert stat.S_IMODE(placed.stat().st_mode) == 0o555
-    assert {p: m for p, m in modes(placed).items() if m == 0o555} == {"data": 0o555, "data/csv": 0o555}
+    assert set(modes(placed).values()) == {0o400, 0o500}  # read-only and owner-only (A2)
+    assert stat.S_IMODE(placed.stat().st_mode) == 0o500
+    assert {p: m for p, m in modes(placed).items() if m == 0o500} == {"data": 0o500, "data/csv": 0o500}
+    school_year_class = [p for p in placed.parents if p.is_relative_to(target.root)]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in school_year_class} == {0o700}
     assert placed.stat().st_mtime_ns == bag.stat().st_mtime_ns  # tar of the stored copy is reproducible too
     assert target.stat(key, "bagit.txt").read_only
     with pytest.raises(StorageError):

@@ -67,7 +67,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(pristine: Path, tmp_path: Path) -> Settings:
-    """A copy of the archived home (modes kept: files 0o444, folders 0o555)."""
+    """A copy of the archived home (modes kept: files 0o400, folders 0o500)."""
     home = tmp_path / "home"
     shutil.copytree(pristine, home, symlinks=True)
     return load_settings(home)

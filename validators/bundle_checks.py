@@ -75,7 +75,7 @@ RULE_XSD = "XSD"
 RULE_SEAL = "seal"
 RULE_CATALOG = "catalog"
 RULE_STORAGE = "storage"
-"""A stored file that can still be changed (not 0o444, not a locked object version)."""
+"""A stored file that can still be changed (a write bit set, not a locked object version)."""
 RULE_REPLICA = "replica"
 """The replica is on its target and the target answers. Failing it is a *missing* replica, not a
 damaged one: the fixity audit (pipeline.audit) tells the two apart by it (BundleReport.missing)."""
@@ -192,7 +192,7 @@ def check_stored_bundle(
     """check_bundle of a replica on a storage target, plus what only storage can break.
 
     A bundle the target does not have is INVALID with that reason; a stored file that
-    can still be changed (not 0o444, not a locked object version) is a problem too.
+    can still be changed (a write bit set, not a locked object version) is a problem too.
     """
     name = f"{target.name}:{key}"
     try:

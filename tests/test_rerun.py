@@ -1,0 +1,90 @@
+"""An unchanged re-run is found without the orchestrator: `already_archived` (issue 13, R9).
+
+It may only say «без изменений» when every bundle the run would write is archived from the
+same data and present on every target; anything else is left to the full run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pipeline.archive import ArchiveStatus, already_archived, archive_period_class, split_already_archived
+from pipeline.settings import Settings, load_settings
+from tests.homes import bundle_dirs_on, make_demo_home
+
+YEAR = "2024/2025"
+CLASS = "5А"
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = make_demo_home(tmp_path_factory.mktemp("rerun") / "home")
+    result = archive_period_class(settings, YEAR, CLASS, "Q1")
+    assert result.status == ArchiveStatus.CREATED, result
+    return settings
+
+
+def test_an_archived_unchanged_class_is_reported_unchanged_with_its_bundle(archived: Settings) -> None:
+    results = already_archived(archived, YEAR, CLASS, "Q1")
+    assert results is not None
+    assert [(r.class_name, r.status, r.bundle_id) for r in results] == [
+        (CLASS, ArchiveStatus.UNCHANGED, "2024-2025-5a-q1-v1")
+    ]
+
+
+def test_a_period_never_archived_is_left_to_the_full_run(archived: Settings) -> None:
+    assert already_archived(archived, YEAR, CLASS, "Q2") is None
+    assert already_archived(archived, YEAR, CLASS, None) is None  # the year: no sealed bundles yet
+
+
+def test_a_changed_mark_is_left_to_the_full_run(archived: Settings, tmp_path: Path) -> None:
+    settings = copy_of(archived, tmp_path / "copy")
+    db = sqlite3.connect(settings.home / "journal.sqlite")
+    with db:
+        row = db.execute(
+            """SELECT m.rowid, m.value FROM mark m
+               JOIN lesson l ON l.year_id = m.year_id AND l.id = m.lesson_id
+               JOIN course c ON c.year_id = l.year_id AND c.id = l.course_id
+               JOIN school_class k ON k.year_id = c.year_id AND k.id = c.class_id
+               JOIN reporting_period p ON p.year_id = l.year_id AND p.code = 'Q1'
+               WHERE k.name = ? AND m.value IN ('4', '5') AND l.date BETWEEN p.start_date AND p.end_date
+               ORDER BY m.rowid LIMIT 1""",
+            (CLASS,),
+        ).fetchone()
+        db.execute("UPDATE mark SET value = ? WHERE rowid = ?", ("4" if row[1] == "5" else "5", row[0]))
+    db.close()
+    assert already_archived(settings, YEAR, CLASS, "Q1") is None
+
+
+def test_a_missing_copy_is_left_to_the_full_run_which_completes_it(
+    archived: Settings, tmp_path: Path
+) -> None:
+    settings = copy_of(archived, tmp_path / "copy")
+    secondary = settings.targets()[1]
+    for folder in bundle_dirs_on(secondary, "2024-2025-5a-q1-v1"):  # type: ignore[arg-type]
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o700)
+        shutil.rmtree(folder)
+    assert already_archived(settings, YEAR, CLASS, "Q1") is None
+    assert archive_period_class(settings, YEAR, CLASS, "Q1").status == ArchiveStatus.UNCHANGED
+    assert already_archived(settings, YEAR, CLASS, "Q1") is not None
+
+
+def copy_of(settings: Settings, home: Path) -> Settings:
+    """Another home with the same journal, catalog and targets (each test changes its own copy)."""
+    shutil.copytree(settings.home, home, symlinks=True)
+    for path in [home, *home.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o700)  # copied read-only bundle folders stay writable here
+    return load_settings(home)
+
+
+def test_split_leaves_exactly_the_classes_with_work_to_the_run(archived: Settings) -> None:
+    done, left = split_already_archived([(archived, (CLASS,))], YEAR, "Q1")
+    assert [(r.class_name, r.status) for r in done] == [(CLASS, ArchiveStatus.UNCHANGED)] and left == []
+    done, left = split_already_archived([(archived, (CLASS,))], YEAR, "Q2")
+    assert done == [] and left == [(archived, (CLASS,))]
