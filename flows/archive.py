@@ -6,11 +6,16 @@ itself stays in this process: in ephemeral mode (no server configured) a Prefect
 runner with worker processes would start one temporary API server per worker
 (STACK-NOTES), so each Prefect task runs in a thread and hands its class to the
 executor. Every class is its own task run, visible in the logs and in the UI.
+
+With a shared Prefect server configured (`[prefect] api_url`), the classes go to the work pool
+instead (flows.pool): each class is a flow run of the `archive_class` deployment, done by
+whichever worker takes it, and this flow waits for them all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +87,8 @@ def archive_period(
     names one school of several ([[schools]]), by default every school's classes run.
     """
     runs = school_classes(load_settings(Path(home) if home else None), school, year, period, class_names)
+    if runs and runs[0][0].uses_work_pool:
+        return on_work_pool(runs, year, period, on_result=on_result)
     executor = local_executor(sum(len(names) for _, names in runs))
     try:
         futures = [
@@ -105,6 +112,8 @@ def archive_year(
 ) -> list[ClassArchiveResult]:
     """Close the year: for every class a sealed journal bundle (5 years) and summary bundle (25 years)."""
     runs = school_classes(load_settings(Path(home) if home else None), school, year, None, class_names)
+    if runs and runs[0][0].uses_work_pool:
+        return on_work_pool(runs, year, None, allow_errors=allow_errors, on_result=on_result)
     executor = local_executor(sum(len(names) for _, names in runs))
     try:
         futures = [
@@ -115,3 +124,36 @@ def archive_year(
         return [result for future in futures for result in future.result()]
     finally:
         executor.shutdown()
+
+
+def on_work_pool(
+    runs: list[tuple[Settings, tuple[str, ...]]],
+    year: str,
+    period: str | None,
+    *,
+    allow_errors: bool = False,
+    on_result: ResultCallback | None = None,
+) -> list[ClassArchiveResult]:
+    """Every school's classes as flow runs on the work pool (flows.pool), reported as each ends;
+    the results in the order of the classes."""
+    from flows.pool import work_pool_executor
+
+    executor = work_pool_executor(runs[0][0])  # one server and pool for the whole installation
+    try:
+        futures = [
+            executor.submit(archive_period_class, settings, year, name, period)
+            if period
+            else executor.submit(archive_year_class, settings, year, name, allow_errors=allow_errors)
+            for settings, names in runs
+            for name in names
+        ]
+        for future in as_completed(futures):
+            report(as_list(future.result()), on_result)
+        return [result for future in futures for result in as_list(future.result())]
+    finally:
+        executor.shutdown()
+
+
+def as_list(value: ClassArchiveResult | list[ClassArchiveResult]) -> list[ClassArchiveResult]:
+    """A period archive's one result, or a year archive's list, as a list."""
+    return value if isinstance(value, list) else [value]

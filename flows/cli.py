@@ -226,6 +226,8 @@ def prefect_environment(settings: Settings, verbosity: int = 0) -> None:
         os.environ.setdefault(PREFECT_LOG_LEVEL_ENV, "WARNING")
     os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    if settings.prefect_api_url:  # the shared server of the work pool (docs/deployment.md)
+        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
@@ -326,6 +328,10 @@ def classes_to_archive(
     for settings, _ in runs:
         settings.targets()  # a bad target configuration stops here, before any work
     prefect_environment(runs[0][0], options_of(ctx).verbosity)
+    if runs[0][0].uses_work_pool:  # the classes go to the shared server's work pool: is it there?
+        from flows.pool import check_server
+
+        check_server(runs[0][0])
     return runs
 
 
@@ -550,6 +556,11 @@ def serve(ctx: click.Context) -> None:
     from flows.archive import archive_period, archive_year
     from flows.audit import audit_deployments
 
+    if settings.uses_work_pool:  # runs started here spread their classes over the work pool
+        from flows.pool import register_work_pool
+
+        register_work_pool(settings)
+
     school = {"school": settings.school.folder} if settings.school and len(settings.schools) > 1 else {}
     suffix = f"-{settings.school.folder}" if school and settings.school else ""  # one set per school
 
@@ -566,6 +577,60 @@ def serve(ctx: click.Context) -> None:
         ),
         *audit_deployments(settings),  # the fixity audit on its schedules (R7, R8)
     )
+
+
+def shared_server_settings(ctx: click.Context) -> Settings:
+    """The installation's settings (every school) for a command that needs the shared Prefect server;
+    Prefect's environment set up."""
+    settings = settings_of(ctx, school=False)
+    if not settings.uses_work_pool:
+        raise click.UsageError(
+            f"в {settings.config_path} не указан сервер Prefect: [prefect] api_url = "
+            '"http://host:4200/api" (docs/deployment.md)'
+        )
+    prefect_environment(settings, options_of(ctx).verbosity)
+    from flows.pool import check_server
+
+    check_server(settings)
+    return settings
+
+
+@main.command()
+@click.pass_context
+@user_errors
+def deploy(ctx: click.Context) -> None:
+    """Register the work pool, the archive_class deployment and its lost-run detection on the server."""
+    settings = shared_server_settings(ctx)
+    from flows.pool import deployment_name, register_work_pool
+
+    register_work_pool(settings)
+    click.echo(
+        f"Развёртывание {deployment_name(settings)} на рабочем пуле «{settings.work_pool}» "
+        f"сервера {settings.prefect_api_url} зарегистрировано"
+    )
+
+
+@main.command()
+@click.option("--pool", help="Work pool name (default: [prefect] work_pool of the configuration).")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    help="Workers to start on this machine, each one class at a time (default: one per core).",
+)
+@click.pass_context
+@user_errors
+def workers(ctx: click.Context, pool: str | None, count: int | None) -> None:
+    """Start Prefect workers of the work pool on this machine until interrupted (docs/deployment.md)."""
+    settings = shared_server_settings(ctx)
+    if pool:
+        settings = dataclasses.replace(settings, work_pool=pool)
+    from flows.pool import register_work_pool, run_workers
+    from pipeline.executor import worker_count
+
+    register_work_pool(settings)
+    count = count or worker_count()
+    click.echo(f"Работников: {count}, рабочий пул «{settings.work_pool}», сервер {settings.prefect_api_url}")
+    sys.exit(run_workers(settings, count))
 
 
 def _iso_date(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -969,12 +1034,14 @@ def users_disable(ctx: click.Context, name: str) -> None:
 def web(ctx: click.Context, host: str, port: int, secure_cookies: bool) -> None:
     """Serve the web page for the secretary, the auditor and the administrator; with several schools
     and no --school, staff choose the school on the page."""
-    from flows.web import serve as serve_web
-
     installation = settings_of(ctx, school=False)
     chosen = schools_to_run(installation, school_of(ctx))
     for school in chosen:
         school.targets()  # a bad target configuration stops here
     settings = chosen[0] if len(chosen) == 1 else installation
+    if settings.uses_work_pool:  # the administrator's archive runs go to the Prefect work pool
+        prefect_environment(settings, options_of(ctx).verbosity)
+    from flows.web import serve as serve_web
+
     click.echo(f"Архив классных журналов: http://{host}:{port}/ (остановить: Ctrl+C)")
     serve_web(settings, host, port, secure_cookies=secure_cookies)

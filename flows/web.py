@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -32,9 +33,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pipeline import access_log, bundles
 from pipeline.access_log import Action
 from pipeline.errors import USER_ERRORS
+from pipeline.executor import local_executor
 from pipeline.handout import BadBundleId, Handout, check_bundle_id, hand_out
-from pipeline.runs import QUEUED, RunBoard, run_failed
-from pipeline.settings import DEFAULT_YEAR, Settings, school_settings
+from pipeline.runs import QUEUED, ExecutorFactory, RunBoard, run_failed
+from pipeline.settings import Settings, academic_year, school_settings
 from pipeline.users import (
     SESSION_LIFETIME,
     LoginRefused,
@@ -97,12 +99,24 @@ def with_school(text: str, school: str) -> str:
     return f"{text} ({school})" if school else text
 
 
+def class_executor(settings: Settings) -> ExecutorFactory:
+    """Where the administrator's archive runs its classes: as flow runs of the `archive_class`
+    deployment on the Prefect work pool when a server is configured (flows.pool), otherwise in
+    this web process's own worker pool."""
+    if not settings.uses_work_pool:
+        return local_executor
+    from flows.pool import work_pool_executor
+
+    return lambda classes: work_pool_executor(settings)
+
+
 def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = False) -> FastAPI:
-    """The web application for one home; `clock` is the time of sessions, throttling and the log."""
+    """The web application for one home; `clock` is the time of sessions, throttling and the log,
+    and its date in the school's timezone gives the academic year the archive form proposes."""
     app = FastAPI(title="journal-archive", docs_url=None, redoc_url=None, openapi_url=None)
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=StrictUndefined)
     env.globals.update(role_title=lambda role: Role(role).title, queued=QUEUED, local_time=bundles.local_time)
-    board = RunBoard(settings, clock)
+    board = RunBoard(settings, clock, class_executor(settings))
     schools = school_choices(settings)
     school_names = {  # as the page shows them: «№ 17» never split across lines
         folder: chosen.school.name.replace("№ ", "№\u00a0")
@@ -116,6 +130,10 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
     shutil.rmtree(handouts_root, ignore_errors=True)  # copies of a previous process are stale
 
     # --- helpers -------------------------------------------------------------------
+
+    def current_year() -> str:
+        """The academic year of today in the school's timezone, as the commands' default `--year`."""
+        return academic_year(clock().astimezone(ZoneInfo(settings.timezone)).date())
 
     def forget_handouts(which: Callable[[Handed], bool]) -> None:
         """Delete handed-out copies (children's personal data) once their downloads are no longer needed:
@@ -291,7 +309,7 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
     def search_args(request: Request) -> dict[str, str]:
         query = request.query_params
         return {
-            "year": query.get("year", DEFAULT_YEAR).strip(),
+            "year": query.get("year", "").strip(),  # all years, as `catalog list` without --year
             "class_name": query.get("class", "").strip(),
             "kind": query.get("kind", "").strip(),
             "school": query.get("school", "").strip() if schools else "",  # "": every school
@@ -310,7 +328,7 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
         return {
             "bundles": found,
             "kinds": bundles.kind_choices(),
-            "years": bundles.years(settings) or [DEFAULT_YEAR],
+            "years": bundles.years(settings) or [current_year()],
             **args,
         }
 
@@ -522,7 +540,7 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
             session,
             runs=board.past("archive")[:20],
             periods=PERIODS,
-            year=DEFAULT_YEAR,
+            year=current_year(),
             run_failed=run_failed,
         )
 
@@ -530,7 +548,7 @@ def create_app(settings: Settings, clock: Clock = _now, secure_cookies: bool = F
     async def start_archive(request: Request) -> Response:
         session = allowed(request, Role.ADMIN)
         form = await form_of(request, session)
-        year = form.get("year", DEFAULT_YEAR).strip() or DEFAULT_YEAR
+        year = form.get("year", "").strip() or current_year()
         period = form.get("period", "year")
         if period != "year" and period not in PERIODS:
             raise Refused(400, f"Периода «{period}» нет.")

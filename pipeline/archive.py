@@ -127,6 +127,32 @@ class ClassArchiveResult:
         return "; ".join(parts)
 
 
+def result_data(result: ClassArchiveResult) -> dict[str, object]:
+    """A class's result as plain JSON data: how it travels back from a flow run on another machine."""
+    data = dataclasses.asdict(result)
+    data["findings"] = [
+        {**dataclasses.asdict(f), "severity": str(f.severity), "date": f.date.isoformat() if f.date else None}
+        for f in result.findings
+    ]
+    return data
+
+
+def result_from_data(data: dict[str, object]) -> ClassArchiveResult:
+    """The result `result_data` wrote, as it was."""
+    findings = tuple(
+        Finding(
+            **{
+                **f,
+                "severity": Severity(f["severity"]),
+                "date": dt.date.fromisoformat(f["date"]) if f["date"] else None,
+            }
+        )
+        for f in data.get("findings", ())  # type: ignore[union-attr]
+    )
+    replicas = tuple((str(target), str(status)) for target, status in data.get("replicas", ()))  # type: ignore[union-attr]
+    return ClassArchiveResult(**{**data, "findings": findings, "replicas": replicas})  # type: ignore[arg-type]
+
+
 def outcome_line(results: Sequence[ClassArchiveResult]) -> str:
     """«Без сбоев: 3 пакета из 4.» under the administrator's table."""
     ok = count_words(sum(r.ok for r in results), "пакет", "пакета", "пакетов")
@@ -196,6 +222,17 @@ def failed_result(class_name: str, kind: str, error: Exception) -> ClassArchiveR
     quotes_journal = isinstance(error, JOURNAL_DATA_ERRORS)
     return ClassArchiveResult(
         class_name, ArchiveStatus.FAILED, kind=kind, message=detail, message_is_journal_data=quotes_journal
+    )
+
+
+def lost_result(class_name: str, period: str | None, reason: str) -> ClassArchiveResult:
+    """A class whose run elsewhere (a work pool's flow run) ended without a result, `reason` saying how."""
+    kind = BundleKind.PERIOD if period else BundleKind.YEAR
+    return ClassArchiveResult(
+        class_name,
+        ArchiveStatus.FAILED,
+        kind=kind,
+        message=f"{reason}; пакет не записан, повторите архивирование этого класса",
     )
 
 

@@ -6,6 +6,10 @@ one worker process per core), run in a thread of the web process so the page ans
 while it works. A `Run` holds the progress the polling page shows (a row per class,
 updated as each class finishes); when it ends its result table is written to the
 catalog's `web_runs`, so past runs stay visible after a restart.
+
+Where the classes run is the board's executor factory: the local process pool by default;
+flows/web.py hands in the Prefect work pool's executor when a Prefect server is configured,
+so each class is a flow run of the `archive_class` deployment on the pool's workers.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from storage.accounts import RunRecord
 from storage.modes import private_dir, write_private
 
 Clock = Callable[[], dt.datetime]
+ExecutorFactory = Callable[[int], Executor]
+"""The executor for a run of that many classes."""
 QUEUED = "в очереди"
 
 
@@ -107,9 +113,10 @@ class Run:
 class RunBoard:
     """The runs of this web process; finished ones are also in the catalog."""
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, executor: ExecutorFactory = local_executor) -> None:
         self.settings = settings
         self.clock = clock
+        self.executor = executor
         self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()
 
@@ -224,7 +231,9 @@ class RunBoard:
                         run.rows[first : first + 1] = [{**school, **_result_row(r)} for r in found]
                         run.done += 1
 
-                results += archive_classes(scope, year, period, names, on_class=on_class)
+                results += archive_classes(
+                    scope, year, period, names, executor=self.executor(len(names)), on_class=on_class
+                )
             return outcome_line(results)
 
         return self._start("archive", title, user_name, count, rows, work)
@@ -307,4 +316,4 @@ def run_failed(record: RunRecord) -> bool:
     return record.outcome.startswith("Сбой") or any(row.get("failed") for row in record.rows)
 
 
-__all__ = ["QUEUED", "ArchiveStatus", "Run", "RunBoard", "archive_classes", "run_failed"]
+__all__ = ["QUEUED", "ArchiveStatus", "ExecutorFactory", "Run", "RunBoard", "archive_classes", "run_failed"]

@@ -29,8 +29,6 @@ from storage.targets import targets_from_config
 HOME_ENV = "JOURNAL_ARCHIVE_HOME"
 KEYS_DIR = "keys"  # inside the home: the demo signing pair
 CONFIG_NAME = "journal-archive.toml"
-DEFAULT_YEAR = "2024/2025"
-"""The demo school's year (`journal-archive demo`); commands default to academic_year() instead."""
 ACADEMIC_YEAR_START_MONTH = 9  # a Russian school year runs 1 September – 31 August
 
 DEFAULT_CONFIG = f"""\
@@ -85,6 +83,16 @@ schedule = "0 3 * * 0"
 # the weekly audit hashes every file against the catalog's anchors, which pins the exact bytes.
 deep_schedule = "0 5 1 * *"
 
+[prefect]
+# A Prefect server shared by several machines (docs/deployment.md): with it every class of a run is
+# a flow run of the `archive_class` deployment on this process work pool, done by whichever worker
+# (`journal-archive workers`) takes it. Without it each run works on this machine alone.
+# api_url = "http://127.0.0.1:4200/api"
+work_pool = "journal-archive"
+# A class run whose machine sends no heartbeat (every 30 s) for this long is marked crashed and
+# given to another worker.
+lost_after_seconds = 90
+
 # Storage targets, at least two on different media (R8). Relative paths are inside this folder.
 [[targets]]
 name = "primary"
@@ -101,6 +109,8 @@ DEFAULT_AUDIT_SCHEDULE = "0 3 * * 0"
 DEFAULT_DEEP_AUDIT_SCHEDULE = "0 5 1 * *"
 DEFAULT_RENEW_WITHIN_DAYS = 180
 DEFAULT_TIMEZONE = "Europe/Moscow"
+DEFAULT_WORK_POOL = "journal-archive"
+DEFAULT_LOST_AFTER_SECONDS = 90  # > Prefect's 30 s between a flow run's heartbeats
 AUDIT_SCHEDULE_KEY = "audit_schedule"
 """The optional key of a [[targets]] entry giving that target its own audit schedule."""
 RETIRED_KEY = "retired"
@@ -150,9 +160,17 @@ class Settings:
     director_post: str = "Директор"
     timezone: str = DEFAULT_TIMEZONE  # [school] timezone: the schedules' cron runs in it
     alert_urls: tuple[str, ...] = ()  # [alerts] urls: Apprise URLs told when an audit finds damage
+    prefect_api_url: str | None = None  # [prefect] api_url: class runs go to the work pool when set
+    work_pool: str = DEFAULT_WORK_POOL  # [prefect] work_pool: the process work pool of class runs
+    lost_after_seconds: int = DEFAULT_LOST_AFTER_SECONDS  # [prefect]: no heartbeat this long → crashed
     catalog_url: str | None = None  # [catalog] url: a PostgreSQL catalog shared by machines; None: the file
     schools: tuple[School, ...] = ()  # [[schools]]; empty: one school, from [source], [[targets]], [school]
     school: School | None = None  # the school this settings object archives (select_school)
+
+    @property
+    def uses_work_pool(self) -> bool:
+        """Whether class runs are flow runs on the Prefect work pool (a shared server is configured)."""
+        return self.prefect_api_url is not None
 
     @property
     def catalog_location(self) -> str | Path:
@@ -359,8 +377,12 @@ def load_settings(home: Path | None = None, *, create: bool = True) -> Settings:
         for number, entry in enumerate(listed_schools, 1)
     )
     check_distinct_schools(schools, targets, config_path)
+    prefect_api_url, work_pool, lost_after = prefect_section(config, config_path)
     return Settings(
         home=home,
+        prefect_api_url=prefect_api_url,
+        work_pool=work_pool,
+        lost_after_seconds=lost_after,
         catalog_url=catalog_url,
         schools=schools,
         **people,
@@ -376,6 +398,31 @@ def load_settings(home: Path | None = None, *, create: bool = True) -> Settings:
         deep_audit_schedule=deep_schedule,
         target_audit_schedules=own_schedules,
     )
+
+
+def prefect_section(config: dict[str, object], config_path: Path) -> tuple[str | None, str, int]:
+    """[prefect] api_url (None: no shared server), work_pool and lost_after_seconds, checked."""
+    section = config.get("prefect", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"В файле настроек {config_path}: [prefect] должно быть разделом")
+    url = section.get("api_url")
+    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise ConfigError(
+            f"В файле настроек {config_path}: [prefect] api_url должен быть адресом "
+            "http://…/api сервера Prefect"
+        )
+    pool = section.get("work_pool", DEFAULT_WORK_POOL)
+    if not isinstance(pool, str) or not pool.strip():
+        raise ConfigError(
+            f"В файле настроек {config_path}: [prefect] work_pool должно быть именем рабочего пула"
+        )
+    lost_after = section.get("lost_after_seconds", DEFAULT_LOST_AFTER_SECONDS)
+    if not isinstance(lost_after, int) or isinstance(lost_after, bool) or lost_after <= 30:
+        raise ConfigError(
+            f"В файле настроек {config_path}: [prefect] lost_after_seconds — число секунд больше 30 "
+            "(запуск подаёт признак жизни раз в 30 с)"
+        )
+    return url or None, pool, lost_after
 
 
 def check_targets(entries: object, where: str) -> list[dict[str, object]]:

@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -31,7 +32,7 @@ from flows.cli import main
 from pipeline import access_log
 from pipeline.archive import archive_period_class, archive_year_class
 from pipeline.audit import run_audit
-from pipeline.settings import Settings, load_settings, schools_to_run
+from pipeline.settings import Settings, academic_year, load_settings, schools_to_run
 from pipeline.users import add_user
 from storage import accounts
 from tests.homes import make_demo_home
@@ -381,6 +382,10 @@ def test_admin_archives_a_period_watches_it_and_reads_the_access_log(
 ) -> None:
     page = log_in(context, "boss")
     assert page.url.endswith("/admin")
+    # The form proposes the current academic year (the server's clock in the school's timezone).
+    today = dt.datetime.now(ZoneInfo(site.settings.timezone)).date()
+    expect(page.get_by_role("textbox", name="Учебный год")).to_have_value(academic_year(today))
+    page.get_by_role("textbox", name="Учебный год").fill(YEAR)  # the demo school's year
     page.get_by_label("Что архивировать").select_option("Q1")
     page.get_by_label("Классы").fill("5а")
     page.screenshot(path=site.shots / "admin.png", full_page=True)
