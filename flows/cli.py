@@ -260,8 +260,6 @@ def archive_period_command(ctx: click.Context, year: str, period: str, class_nam
 
     With several schools ([[schools]]) and no --school, every school's classes are archived."""
     runs = classes_to_archive(ctx, year, period, class_names)
-    from flows.archive import archive_period
-
     home = runs[0][0].home
     for settings, names in runs:
         click.echo(
@@ -273,13 +271,15 @@ def archive_period_command(ctx: click.Context, year: str, period: str, class_nam
             other = classes_without(settings, year, names)
             if other:
                 click.echo(f"Без периода {period.upper()} (другое деление учебного года): {', '.join(other)}")
-    run_archive(
-        ctx,
-        sum(len(names) for _, names in runs),
-        lambda on_result: archive_period(
-            year, period, list(class_names) or None, str(home), on_result=on_result, school=school_of(ctx)
-        ),
-    )
+
+    def start_flow(
+        names: list[str] | None, school: str | None, on_result: Callable[[Any], None]
+    ) -> list[Any]:
+        from flows.archive import archive_period
+
+        return archive_period(year, period, names, str(home), on_result=on_result, school=school)
+
+    run_archive(ctx, runs, year, period, start_flow)
 
 
 @archive.command("year")
@@ -298,23 +298,18 @@ def archive_year_command(
 ) -> None:
     """Close the year: per class a sealed journal bundle (5 years, R2) and summary bundle (25 years, R3)."""
     runs = classes_to_archive(ctx, year, None, class_names)
-    from flows.archive import archive_year
-
     home = runs[0][0].home
     for settings, names in runs:
         click.echo(f"{school_title(settings)}Годовой архив {year}: {len(names)} кл. → {home}")
-    run_archive(
-        ctx,
-        2 * sum(len(names) for _, names in runs),
-        lambda on_result: archive_year(
-            year,
-            list(class_names) or None,
-            str(home),
-            allow_errors,
-            on_result=on_result,
-            school=school_of(ctx),
-        ),
-    )
+
+    def start_flow(
+        names: list[str] | None, school: str | None, on_result: Callable[[Any], None]
+    ) -> list[Any]:
+        from flows.archive import archive_year
+
+        return archive_year(year, names, str(home), allow_errors, on_result=on_result, school=school)
+
+    run_archive(ctx, runs, year, None, start_flow)
 
 
 def classes_to_archive(
@@ -335,6 +330,11 @@ def classes_to_archive(
     return runs
 
 
+def school_label(settings: Settings) -> str:
+    """The school's name as results carry it (ClassArchiveResult.school): "" with one school."""
+    return settings.school.name if settings.school and len(settings.schools) > 1 else ""
+
+
 def school_title(settings: Settings) -> str:
     """«МБОУ СОШ № 17: » before a line about one school of several; "" with one school."""
     return f"{settings.school.name}: " if settings.school and len(settings.schools) > 1 else ""
@@ -346,11 +346,40 @@ def progress_bar(ctx: click.Context, length: int, label: str) -> Any:
     return click.progressbar(length=length, label=label, show_pos=True, file=sys.stderr, hidden=hidden)
 
 
-def run_archive(ctx: click.Context, bundles: int, run: Callable[[Callable[[Any], None]], list[Any]]) -> None:
-    """Run an archive flow with a progress bar, print the administrator's table, exit 1 on any failure."""
-    bar = progress_bar(ctx, bundles, "Пакеты")
+FlowStart = Callable[[list[str] | None, str | None, Callable[[Any], None]], list[Any]]
+"""Starts an archive flow: (class names or None for all, the --school value, the progress callback)."""
+
+
+def run_archive(
+    ctx: click.Context,
+    runs: list[tuple[Settings, tuple[str, ...]]],
+    year: str,
+    period: str | None,
+    start_flow: FlowStart,
+) -> None:
+    """Archive `runs` with a progress bar, print the administrator's table, exit 1 on any failure.
+
+    Classes already archived from the same data are found first, without Prefect
+    (pipeline.archive.split_already_archived): a re-run of an unchanged school starts no flow,
+    and one with a few changed classes of one school runs the flow for those classes only."""
+    from pipeline.archive import split_already_archived
+
+    done, left = split_already_archived(runs, year, period)
+    per_class = 1 if period else 2
+    bar = progress_bar(ctx, per_class * sum(len(names) for _, names in runs), "Пакеты")
     with bar:
-        results = run(lambda result: bar.update(1))
+        bar.update(len(done))
+        if len(left) == 1:
+            settings, names = left[0]
+            school = settings.school.name if settings.school else school_of(ctx)
+            done += start_flow(list(names), school, lambda result: bar.update(1))
+        elif left:  # several schools with work: one flow for everything, as asked
+            done = start_flow(
+                list(ctx.params["class_names"]) or None, school_of(ctx), lambda r: bar.update(1)
+            )
+    asked = [(school_label(settings), name) for settings, names in runs for name in names]
+    order = {school_and_class: i for i, school_and_class in enumerate(asked)}
+    results = sorted(done, key=lambda r: order.get((r.school, r.class_name), len(order)))
     schools = any(r.school for r in results)
     print_table(
         ("Школа", "Класс", "Пакет", "Стр.", "Листов", "Статус", "Замечания")[0 if schools else 1 :],

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.archive import ArchiveStatus, already_archived, archive_period_class, split_already_archived
 from pipeline.settings import Settings, load_settings
-from tests.homes import bundle_dirs_on, make_demo_home
+from tests.homes import bundle_dirs_on, make_demo_home, run_cli
 
 YEAR = "2024/2025"
 CLASS = "5А"
@@ -43,20 +43,7 @@ def test_a_period_never_archived_is_left_to_the_full_run(archived: Settings) -> 
 
 def test_a_changed_mark_is_left_to_the_full_run(archived: Settings, tmp_path: Path) -> None:
     settings = copy_of(archived, tmp_path / "copy")
-    db = sqlite3.connect(settings.home / "journal.sqlite")
-    with db:
-        row = db.execute(
-            """SELECT m.rowid, m.value FROM mark m
-               JOIN lesson l ON l.year_id = m.year_id AND l.id = m.lesson_id
-               JOIN course c ON c.year_id = l.year_id AND c.id = l.course_id
-               JOIN school_class k ON k.year_id = c.year_id AND k.id = c.class_id
-               JOIN reporting_period p ON p.year_id = l.year_id AND p.code = 'Q1'
-               WHERE k.name = ? AND m.value IN ('4', '5') AND l.date BETWEEN p.start_date AND p.end_date
-               ORDER BY m.rowid LIMIT 1""",
-            (CLASS,),
-        ).fetchone()
-        db.execute("UPDATE mark SET value = ? WHERE rowid = ?", ("4" if row[1] == "5" else "5", row[0]))
-    db.close()
+    change_a_q1_mark(settings)
     assert already_archived(settings, YEAR, CLASS, "Q1") is None
 
 
@@ -88,3 +75,51 @@ def test_split_leaves_exactly_the_classes_with_work_to_the_run(archived: Setting
     assert [(r.class_name, r.status) for r in done] == [(CLASS, ArchiveStatus.UNCHANGED)] and left == []
     done, left = split_already_archived([(archived, (CLASS,))], YEAR, "Q2")
     assert done == [] and left == [(archived, (CLASS,))]
+
+
+def test_the_cli_re_run_of_an_unchanged_class_starts_no_flow_and_a_changed_one_only_its_class(
+    archived: Settings, tmp_path: Path
+) -> None:
+    settings = copy_of(archived, tmp_path / "copy")
+    unchanged = run_cli("archive", "period", "--year", YEAR, "--period", "Q1", home=settings.home)
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert "2024-2025-5a-q1-v1" in unchanged.stdout and "без изменений" in unchanged.stdout
+    assert flow_runs(settings) == []  # Prefect was never started
+
+    change_a_q1_mark(settings)
+    changed = run_cli("archive", "period", "--year", YEAR, "--period", "Q1", home=settings.home)
+    assert changed.returncode == 0, changed.stderr
+    assert "2024-2025-5a-q1-v2" in changed.stdout and "создан" in changed.stdout
+    assert flow_runs(settings) == ["archive_period"]
+
+
+def flow_runs(settings: Settings) -> list[str]:
+    """The names of the flows Prefect ran in this home (its own database)."""
+    database = settings.home / "prefect" / "prefect.db"
+    if not database.exists():
+        return []
+    db = sqlite3.connect(database)
+    try:
+        return [
+            name for (name,) in db.execute("SELECT f.name FROM flow_run r JOIN flow f ON f.id = r.flow_id")
+        ]
+    finally:
+        db.close()
+
+
+def change_a_q1_mark(settings: Settings) -> None:
+    """Turn one «5» of 5А in the first quarter into «4» (or a «4» into «5») in the SQLite journal."""
+    db = sqlite3.connect(settings.home / "journal.sqlite")
+    with db:
+        row = db.execute(
+            """SELECT m.rowid, m.value FROM mark m
+               JOIN lesson l ON l.year_id = m.year_id AND l.id = m.lesson_id
+               JOIN course c ON c.year_id = l.year_id AND c.id = l.course_id
+               JOIN school_class k ON k.year_id = c.year_id AND k.id = c.class_id
+               JOIN reporting_period p ON p.year_id = l.year_id AND p.code = 'Q1'
+               WHERE k.name = ? AND m.value IN ('4', '5') AND l.date BETWEEN p.start_date AND p.end_date
+               ORDER BY m.rowid LIMIT 1""",
+            (CLASS,),
+        ).fetchone()
+        db.execute("UPDATE mark SET value = ? WHERE rowid = ?", ("4" if row[1] == "5" else "5", row[0]))
+    db.close()
