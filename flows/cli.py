@@ -166,7 +166,7 @@ def demo(
     ctx: click.Context, size: str, seed: int, force: bool, school_count: int | None, source_url: str | None
 ) -> None:
     """Generate the demo school year 2024/2025 into the journal database."""
-    from pipeline.school import make_demo_school, make_demo_schools
+    from pipeline.school import journal_counts, make_demo_school, make_demo_schools
 
     started = time.perf_counter()
     if school_count is not None:
@@ -181,10 +181,11 @@ def demo(
             click.echo(f"Демонстрационная печать школы (самоподписанный сертификат): {made.seal_certificate}")
         for target in made.targets:
             click.echo(f"Подготовлено хранилище {target.name}: {target.root}")
+        counts = journal_counts(len(data.students), len(data.lessons), len(data.marks))
+        seconds = f"{time.perf_counter() - started:.1f}".replace(".", ",")
         click.echo(
-            f"Демо-школа «{data.school.short_name}», {data.year.name}: {len(data.classes)} кл., "
-            f"{len(data.students)} уч., {len(data.lessons)} уроков, {len(data.marks)} отметок "
-            f"— записано в {made.written_to} за {time.perf_counter() - started:.1f} с"
+            f"Демо-школа «{data.school.short_name}», {data.year.name}: {len(data.classes)} кл., {counts} "
+            f"— записано в {made.written_to} за {seconds} с"
         )
 
 
@@ -526,12 +527,12 @@ def replicate(ctx: click.Context, year: str | None, to: str | None) -> None:
 @user_errors
 def import_command(ctx: click.Context, xml_file: Path, source_url: str | None) -> None:
     """Read an archived journal.xml back into a journal database (R10)."""
-    from pipeline.school import import_journal_xml
+    from pipeline.school import import_journal_xml, journal_counts
 
     journal = import_journal_xml(xml_file, source_url or settings_of(ctx).source_url)
     click.echo(
         f"Импортирован журнал {journal.school_class.name} класса, {journal.span_name} {journal.year.name}: "
-        f"{len(journal.students)} уч., {len(journal.lessons)} уроков, {len(journal.marks)} отметок."
+        f"{journal_counts(len(journal.students), len(journal.lessons), len(journal.marks))}."
     )
 
 

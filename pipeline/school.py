@@ -15,6 +15,7 @@ from documents.seal import create_demo_signing_pair
 from documents.xml_format import read_journal_xml, school_year_of
 from journal.demo import DEMO_SCHOOL_NUMBER, generate_demo_school
 from journal.model import ClassJournal, SchoolYear
+from journal.russian import count_words
 from journal.source import (
     create_schema,
     extract_class_journal,
@@ -35,6 +36,13 @@ class DemoSchool:
     written_to: str  # the journal database, password hidden
     seal_certificate: Path | None  # made now; None when the home already had a seal
     targets: tuple[InitialisedTarget, ...] = ()  # folder targets inside the home prepared now
+
+
+def journal_counts(students: int, lessons: int, marks: int) -> str:
+    """«101 уч., 4047 уроков, 6394 отметки»: what `demo` and `import` wrote, each noun agreeing."""
+    return f"{students} уч., {count_words(lessons, 'урок', 'урока', 'уроков')}, " + count_words(
+        marks, "отметка", "отметки", "отметок"
+    )
 
 
 def make_demo_school(

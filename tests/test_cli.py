@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from flows.cli import main
 from journal.demo import generate_demo_school
 from journal.source import extract_class_journal, open_source, select_class_names
+from pipeline.school import journal_counts
 from tests.homes import make_demo_home, run_cli
 from validators.journal_rules import RULES, Severity, validate_class_journal
 
@@ -60,12 +61,20 @@ def test_demo_writes_into_the_home_and_reports_it(demo_run: DemoRun) -> None:
         db.close()
     assert counts["school_class"] == 1
     assert (
-        f"Демо-школа «{school}», {year}: 1 кл., {counts['student']} уч., {counts['lesson']} уроков, "
-        f"{counts['mark']} отметок — записано в sqlite:///{database.resolve()} за "
+        f"Демо-школа «{school}», {year}: 1 кл., "
+        f"{journal_counts(counts['student'], counts['lesson'], counts['mark'])} "
+        f"— записано в sqlite:///{database.resolve()} за "
     ) in demo_run.output
     certificate = demo_run.home / "keys" / "seal-cert.pem"
     assert certificate.is_file()
     assert f"Демонстрационная печать школы (самоподписанный сертификат): {certificate}" in demo_run.output
+
+
+def test_counts_agree_with_their_numbers() -> None:
+    """The demo's and import's line «… уроков, … отметок» agrees in number: «6394 отметки», not «отметок»."""
+    assert journal_counts(25, 1076, 6394) == "25 уч., 1076 уроков, 6394 отметки"
+    assert journal_counts(28, 1071, 7041) == "28 уч., 1071 урок, 7041 отметка"
+    assert journal_counts(101, 4047, 20220) == "101 уч., 4047 уроков, 20220 отметок"
 
 
 def test_demo_refuses_to_overwrite_without_force(demo_home: Path) -> None:
