@@ -650,6 +650,12 @@ def retention_act(ctx: click.Context, as_of: Any) -> None:
         return
     click.echo(f"{drafted.act.heading}: {drafted.act.total_line}")
     click.echo(f"Файлы акта: {drafted.path}")
+    if drafted.act.drafted_ahead:
+        click.echo(
+            f"ПРОЕКТ по состоянию на {as_of.isoformat()}: "
+            "утвердить и исполнить его можно не раньше этого дня."
+        )
+        return
     click.echo(f"Утвердить: journal-archive retention approve {drafted.act.number} --by «ФИО, должность»")
 
 
