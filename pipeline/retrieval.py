@@ -17,7 +17,7 @@ from pathlib import Path
 from documents.kinds import BundleKindSpec, kind_title
 from documents.seal import CERT_FILE, TSA_CERT_FILE, SealCheck, seal_certificates, signer_name
 from journal.names import same_class, year_name
-from journal.russian import format_date
+from journal.russian import format_date, format_moment
 from pipeline.errors import NoReplicaPassed, RetrievalError
 from pipeline.settings import Settings
 from pipeline.verify import Verifier, verifier_for
@@ -125,14 +125,11 @@ def sealed_text(seal: SealCheck) -> str:
     """When the bundle was sealed, as far as the seal proves it, in the secretary's local time."""
     if seal.proven_at is not None:
         moment = seal.proven_at.astimezone()
-        return (
-            f"{format_date(moment.date())} в {moment:%H:%M} (UTC{moment:%z}), "
-            "время подтверждено меткой времени (RFC 3161)"
-        )
+        return f"{format_moment(moment)}, время подтверждено меткой времени (RFC 3161)"
     if seal.signed_at is not None:
         moment = seal.signed_at.astimezone()
         return (
-            f"время подписи в печати {format_date(moment.date())} {moment:%H:%M} (UTC{moment:%z}) "
+            f"время подписи в печати {format_moment(moment)} "
             "не подтверждено: метки времени нет, печать подтверждается, пока действует сертификат"
         )
     return "время подписи в печати не указано"
@@ -191,7 +188,7 @@ def receipt_text(
         *(f"{label + ':':<20}{value}" for label, value in fields),
         "",
         *passed_over,
-        f"Проверено {format_date(now.date())} в {now:%H:%M} (UTC{now:%z}): контрольные суммы всех файлов "
+        f"Проверено {format_moment(now)}: контрольные суммы всех файлов "
         "(BagIt, RFC 8493), "
         f"PDF/A, XML по схеме, {seal_line}; {anchor_statement(anchor)}.",
         "",
