@@ -527,13 +527,10 @@ def replicate(ctx: click.Context, year: str | None, to: str | None) -> None:
 @user_errors
 def import_command(ctx: click.Context, xml_file: Path, source_url: str | None) -> None:
     """Read an archived journal.xml back into a journal database (R10)."""
-    from pipeline.school import import_journal_xml, journal_counts
+    from pipeline.school import import_journal_xml, imported_line
 
     journal = import_journal_xml(xml_file, source_url or settings_of(ctx).source_url)
-    click.echo(
-        f"Импортирован журнал {journal.school_class.name} класса, {journal.span_name} {journal.year.name}: "
-        f"{journal_counts(len(journal.students), len(journal.lessons), len(journal.marks))}."
-    )
+    click.echo(imported_line(journal))
 
 
 @main.command()

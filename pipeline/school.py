@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from documents.layout import span_title
 from documents.seal import create_demo_signing_pair
 from documents.xml_format import read_journal_xml, school_year_of
 from journal.demo import DEMO_SCHOOL_NUMBER, generate_demo_school
@@ -43,6 +44,12 @@ def journal_counts(students: int, lessons: int, marks: int) -> str:
     return f"{students} уч., {count_words(lessons, 'урок', 'урока', 'уроков')}, " + count_words(
         marks, "отметка", "отметки", "отметок"
     )
+
+
+def imported_line(journal: ClassJournal) -> str:
+    """What `import` says it wrote: «Импортирован журнал 5А класса, I четверть 2024/2025 учебного года: …»."""
+    counts = journal_counts(len(journal.students), len(journal.lessons), len(journal.marks))
+    return f"Импортирован журнал {journal.school_class.name} класса, {span_title(journal)}: {counts}."
 
 
 def make_demo_school(

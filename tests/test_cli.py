@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from click.testing import CliRunner
 from flows.cli import main
 from journal.demo import generate_demo_school
 from journal.source import extract_class_journal, open_source, select_class_names
-from pipeline.school import journal_counts
+from pipeline.school import imported_line, journal_counts
+from tests.bundles import sample_journal
 from tests.homes import make_demo_home, run_cli
 from validators.journal_rules import RULES, Severity, validate_class_journal
 
@@ -75,6 +77,16 @@ def test_counts_agree_with_their_numbers() -> None:
     assert journal_counts(25, 1076, 6394) == "25 уч., 1076 уроков, 6394 отметки"
     assert journal_counts(28, 1071, 7041) == "28 уч., 1071 урок, 7041 отметка"
     assert journal_counts(101, 4047, 20220) == "101 уч., 4047 уроков, 20220 отметок"
+
+
+def test_import_names_the_span_once() -> None:
+    """«…, 2024/2025 учебный год: …», not «2024/2025 учебный год 2024/2025»; a period with its year."""
+    quarter = sample_journal()
+    assert imported_line(quarter).startswith(
+        "Импортирован журнал 5А класса, I четверть 2024/2025 учебного года: "
+    )
+    year = dataclasses.replace(quarter, period=None)
+    assert imported_line(year).startswith("Импортирован журнал 5А класса, 2024/2025 учебный год: ")
 
 
 def test_demo_refuses_to_overwrite_without_force(demo_home: Path) -> None:
