@@ -29,6 +29,7 @@ from pipeline.settings import (
     load_settings,
     owner_only_process,
     select_school,
+    typed_year,
 )
 
 PACKAGE = "journal-archive"
@@ -126,7 +127,12 @@ def current_year() -> str:
 
 
 def _year_or_current(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
-    return value or current_year()
+    """The year as typed, written as the reports write it («2024-2025» → «2024/2025»), else this year."""
+    return typed_year(value) if value else current_year()
+
+
+def _typed_year(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return typed_year(value) if value else None
 
 
 year_option = click.option(
@@ -374,7 +380,7 @@ def catalog() -> None:
 
 
 @catalog.command("list")
-@click.option("--year", help="Academic year, e.g. 2024/2025.")
+@click.option("--year", callback=_typed_year, help="Academic year, e.g. 2024/2025.")
 @click.option("--class", "class_names", multiple=True, help="Class name, e.g. 5А (repeatable); default: all.")
 @click.option("--all", "show_all", is_flag=True, help="Include superseded versions and destroyed bundles.")
 @click.option(
@@ -498,7 +504,7 @@ def targets_retire(ctx: click.Context, name: str) -> None:
 
 
 @main.command()
-@click.option("--year", help="Only bundles of this academic year.")
+@click.option("--year", callback=_typed_year, help="Only bundles of this academic year.")
 @click.option("--to", "to", metavar="NAME", help="Only to this target (a new medium, after targets init).")
 @school_option
 @click.pass_context

@@ -122,6 +122,13 @@ def test_check_prints_a_russian_report_and_exits_zero_on_warnings(demo_home: Pat
     assert "предупрежд" in result.stdout
 
 
+def test_a_year_typed_with_a_hyphen_is_reported_as_the_journal_writes_it(demo_home: Path) -> None:
+    """`--year 2024-2025` is accepted, and the report says «2024/2025», not the text as typed."""
+    result = CliRunner().invoke(main, ["--home", str(demo_home), "check", "--year", "2024-2025"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Проверка журналов: 2024/2025, учебный год\n")
+
+
 def test_check_of_one_period_and_class(small_home: Path) -> None:
     """--period and --class narrow the report to exactly the findings of that class in that period."""
     seeded = generate_demo_school(size="small").seeded
