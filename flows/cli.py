@@ -518,7 +518,7 @@ def replicate(ctx: click.Context, year: str | None, to: str | None) -> None:
         click.echo(f"Все пакеты уже есть на {to}." if to else "Все пакеты есть на всех хранилищах.")
     for repair in repairs:
         source = f" (копия с {repair.source})" if repair.source else ""
-        click.echo(f"{repair.bundle_id} → {repair.target}: {repair.status}{source}")
+        click.echo(f"{repair.bundle_id} → {repair.target}: {repair.status.title}{source}")
         for problem in repair.problems:
             click.echo(f"  • {problem}")
     if any(repair.problems for repair in repairs):

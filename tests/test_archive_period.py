@@ -221,7 +221,7 @@ def test_unreachable_target_leaves_the_bundle_under_replicated_until_the_next_ru
     unplugged.rename(secondary.root)
     listing = CliRunner().invoke(main, ["--home", str(settings.home), "replicate"])
     assert listing.exit_code == 0, listing.output
-    assert f"{first.bundle_id} → secondary: verified" in listing.output
+    assert f"{first.bundle_id} → secondary: проверена (копия с primary)" in listing.output  # staff's words
     db = open_catalog(settings.catalog_path)
     assert {r.target: r.status for r in replicas_of(db, first.bundle_id)} == {
         "primary": "verified",
