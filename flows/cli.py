@@ -460,7 +460,7 @@ def catalog_rebuild(ctx: click.Context) -> None:
     from pipeline.inventory import rebuild
 
     rebuilt = rebuild(settings_of(ctx, school=False))  # every school's bundles
-    click.echo(f"Каталог восстановлен по хранилищам: {rebuilt.bundles} пакетов.")
+    click.echo(rebuilt.summary)
     for problem in rebuilt.problems:
         click.echo(f"  • {problem}")
     if rebuilt.problems:

@@ -198,6 +198,7 @@ def test_catalog_can_be_rebuilt_from_the_targets(archived: tuple[Settings, Class
     settings.catalog_path.unlink()
     rebuilt = CliRunner().invoke(main, ["--home", str(settings.home), "catalog", "rebuild"])
     assert rebuilt.exit_code == 0, rebuilt.output
+    assert len(before) == 1 and "Каталог восстановлен по хранилищам: 1 пакет." in rebuilt.output
     db = open_catalog(settings.catalog_path)
     assert list_bundles(db) == before
     db.close()
