@@ -408,7 +408,10 @@ def catalog_list(
         click.echo(catalog_json(rows), nl=False)
         return
     if not rows:
-        click.echo("В каталоге нет пакетов.")
+        asked = [f"учебный год {year}"] if year else []
+        if class_names:
+            asked.append(("классы " if len(class_names) > 1 else "класс ") + ", ".join(class_names))
+        click.echo(f"В каталоге нет пакетов ({'; '.join(asked)})." if asked else "В каталоге нет пакетов.")
         return
     print_table(CATALOG_HEADERS, [dataclasses.astuple(row) for row in rows])
 

@@ -129,6 +129,17 @@ def test_a_year_typed_with_a_hyphen_is_reported_as_the_journal_writes_it(demo_ho
     assert result.output.startswith("Проверка журналов: 2024/2025, учебный год\n")
 
 
+def test_an_empty_listing_names_the_filters_it_was_asked_for(demo_home: Path) -> None:
+    """«нет пакетов» for a year or class says which: the catalog as a whole may well hold bundles."""
+    home = str(demo_home)
+    listed = CliRunner().invoke(
+        main, ["--home", home, "catalog", "list", "--year", "2024-2025", "--class", "5А"]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert listed.output == "В каталоге нет пакетов (учебный год 2024/2025; класс 5А).\n"
+    assert CliRunner().invoke(main, ["--home", home, "catalog", "list"]).output == "В каталоге нет пакетов.\n"
+
+
 def test_check_of_one_period_and_class(small_home: Path) -> None:
     """--period and --class narrow the report to exactly the findings of that class in that period."""
     seeded = generate_demo_school(size="small").seeded
