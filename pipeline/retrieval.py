@@ -68,18 +68,28 @@ def retrieve_bundle(
         return _hand_out(settings, verifier, max(versions, key=lambda r: r.version), to_dir)
 
 
-def retrieve_by_id(settings: Settings, bundle_id: str, to_dir: Path) -> Retrieved:
+def retrieve_by_id(
+    settings: Settings, bundle_id: str, to_dir: Path, *, delivered_as: str | None = None
+) -> Retrieved:
     """The same verify-then-hand-out for one catalogued bundle named by its id (the web page's «Получить»).
 
-    Only an id the catalog knows is looked up; anything else (a path, `../`) names no bundle."""
+    Only an id the catalog knows is looked up; anything else (a path, `../`) names no bundle.
+    `delivered_as` says on the receipt how it reaches the person (the web page's download) instead of
+    the server's folder, which the secretary never sees."""
     with verifier_for(settings) as verifier:
         record = find_bundle(verifier.db, bundle_id) if verifier.db is not None else None
         if record is None:
             raise RetrievalError(f"В каталоге нет пакета «{bundle_id}»")
-        return _hand_out(settings, verifier, record, to_dir)
+        return _hand_out(settings, verifier, record, to_dir, delivered_as)
 
 
-def _hand_out(settings: Settings, verifier: Verifier, record: BundleRecord, to_dir: Path) -> Retrieved:
+def _hand_out(
+    settings: Settings,
+    verifier: Verifier,
+    record: BundleRecord,
+    to_dir: Path,
+    delivered_as: str | None = None,
+) -> Retrieved:
     """Verify a replica in place, copy it out, verify the copy, then move it into place with a receipt."""
     db = verifier.db
     statuses = {r.target: r.status for r in replicas_of(db, record.bundle_id)}
@@ -113,7 +123,9 @@ def _hand_out(settings: Settings, verifier: Verifier, record: BundleRecord, to_d
         if verifier.tsa_certificate is not None:  # and the timestamp check its TSA's certificate
             write_private(to_dir / TSA_CERT_FILE, verifier.tsa_certificate.read_bytes())
         receipt = to_dir / f"{record.bundle_id}.receipt.txt"
-        text = receipt_text(record, target, destination, passed_over, anchor, seal=local.seal)
+        text = receipt_text(
+            record, target, destination, passed_over, anchor, seal=local.seal, delivered_as=delivered_as
+        )
         write_private(receipt, text)
         return Retrieved(record.bundle_id, destination, receipt, target.name, tuple(passed_over))
     raise NoReplicaPassed(
@@ -157,6 +169,7 @@ def receipt_text(
     anchor: Anchor | None,
     *,
     seal: SealCheck | None = None,
+    delivered_as: str | None = None,
 ) -> str:
     """The Russian receipt: what was handed out, from where, its checksums, and when it was verified.
 
@@ -180,7 +193,7 @@ def receipt_text(
         ("Хранение", f"{rule.description}; хранить до {format_date(retain)}"),
         ("Опечатан", sealed),
         ("Выдан из хранилища", f"{target.name} ({record.key})"),
-        ("Выдан в папку", str(folder)),
+        ("Выдан", delivered_as) if delivered_as else ("Выдан в папку", str(folder)),
     ]
     lines = [
         "КВИТАНЦИЯ О ВЫДАЧЕ АРХИВНОГО ПАКЕТА",
