@@ -30,6 +30,7 @@ from pipeline.settings import (
     owner_only_process,
     schools_to_run,
     select_school,
+    typed_year,
 )
 
 PACKAGE = "journal-archive"
@@ -127,7 +128,12 @@ def current_year() -> str:
 
 
 def _year_or_current(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
-    return value or current_year()
+    """The year as typed, written as the reports write it («2024-2025» → «2024/2025»), else this year."""
+    return typed_year(value) if value else current_year()
+
+
+def _typed_year(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return typed_year(value) if value else None
 
 
 year_option = click.option(
@@ -167,7 +173,7 @@ def demo(
     ctx: click.Context, size: str, seed: int, force: bool, school_count: int | None, source_url: str | None
 ) -> None:
     """Generate the demo school year 2024/2025 into the journal database."""
-    from pipeline.school import make_demo_school, make_demo_schools
+    from pipeline.school import journal_counts, make_demo_school, make_demo_schools
 
     started = time.perf_counter()
     if school_count is not None:
@@ -182,10 +188,11 @@ def demo(
             click.echo(f"Демонстрационная печать школы (самоподписанный сертификат): {made.seal_certificate}")
         for target in made.targets:
             click.echo(f"Подготовлено хранилище {target.name}: {target.root}")
+        counts = journal_counts(len(data.students), len(data.lessons), len(data.marks))
+        seconds = f"{time.perf_counter() - started:.1f}".replace(".", ",")
         click.echo(
-            f"Демо-школа «{data.school.short_name}», {data.year.name}: {len(data.classes)} кл., "
-            f"{len(data.students)} уч., {len(data.lessons)} уроков, {len(data.marks)} отметок "
-            f"— записано в {made.written_to} за {time.perf_counter() - started:.1f} с"
+            f"Демо-школа «{data.school.short_name}», {data.year.name}: {len(data.classes)} кл., {counts} "
+            f"— записано в {made.written_to} за {seconds} с"
         )
 
 
@@ -409,7 +416,7 @@ def catalog() -> None:
 
 
 @catalog.command("list")
-@click.option("--year", help="Academic year, e.g. 2024/2025.")
+@click.option("--year", callback=_typed_year, help="Academic year, e.g. 2024/2025.")
 @click.option("--class", "class_names", multiple=True, help="Class name, e.g. 5А (repeatable); default: all.")
 @click.option("--all", "show_all", is_flag=True, help="Include superseded versions and destroyed bundles.")
 @click.option(
@@ -437,7 +444,10 @@ def catalog_list(
         click.echo(catalog_json(rows), nl=False)
         return
     if not rows:
-        click.echo("В каталоге нет пакетов.")
+        asked = [f"учебный год {year}"] if year else []
+        if class_names:
+            asked.append(("классы " if len(class_names) > 1 else "класс ") + ", ".join(class_names))
+        click.echo(f"В каталоге нет пакетов ({'; '.join(asked)})." if asked else "В каталоге нет пакетов.")
         return
     print_table(CATALOG_HEADERS, [dataclasses.astuple(row) for row in rows])
 
@@ -489,7 +499,7 @@ def catalog_rebuild(ctx: click.Context) -> None:
     from pipeline.inventory import rebuild
 
     rebuilt = rebuild(settings_of(ctx, school=False))  # every school's bundles
-    click.echo(f"Каталог восстановлен по хранилищам: {rebuilt.bundles} пакетов.")
+    click.echo(rebuilt.summary)
     for problem in rebuilt.problems:
         click.echo(f"  • {problem}")
     if rebuilt.problems:
@@ -533,7 +543,7 @@ def targets_retire(ctx: click.Context, name: str) -> None:
 
 
 @main.command()
-@click.option("--year", help="Only bundles of this academic year.")
+@click.option("--year", callback=_typed_year, help="Only bundles of this academic year.")
 @click.option("--to", "to", metavar="NAME", help="Only to this target (a new medium, after targets init).")
 @school_option
 @click.pass_context
@@ -547,7 +557,7 @@ def replicate(ctx: click.Context, year: str | None, to: str | None) -> None:
         click.echo(f"Все пакеты уже есть на {to}." if to else "Все пакеты есть на всех хранилищах.")
     for repair in repairs:
         source = f" (копия с {repair.source})" if repair.source else ""
-        click.echo(f"{repair.bundle_id} → {repair.target}: {repair.status}{source}")
+        click.echo(f"{repair.bundle_id} → {repair.target}: {repair.status.title}{source}")
         for problem in repair.problems:
             click.echo(f"  • {problem}")
     if any(repair.problems for repair in repairs):
@@ -562,13 +572,10 @@ def replicate(ctx: click.Context, year: str | None, to: str | None) -> None:
 @user_errors
 def import_command(ctx: click.Context, xml_file: Path, source_url: str | None) -> None:
     """Read an archived journal.xml back into a journal database (R10)."""
-    from pipeline.school import import_journal_xml
+    from pipeline.school import import_journal_xml, imported_line
 
     journal = import_journal_xml(xml_file, source_url or settings_of(ctx).source_url)
-    click.echo(
-        f"Импортирован журнал {journal.school_class.name} класса, {journal.span_name} {journal.year.name}: "
-        f"{len(journal.students)} уч., {len(journal.lessons)} уроков, {len(journal.marks)} отметок."
-    )
+    click.echo(imported_line(journal))
 
 
 @main.command()
@@ -744,6 +751,12 @@ def retention_act(ctx: click.Context, as_of: Any) -> None:
         return
     click.echo(f"{drafted.act.heading}: {drafted.act.total_line}")
     click.echo(f"Файлы акта: {drafted.path}")
+    if drafted.act.drafted_ahead:
+        click.echo(
+            f"ПРОЕКТ по состоянию на {as_of.isoformat()}: "
+            "утвердить и исполнить его можно не раньше этого дня."
+        )
+        return
     click.echo(f"Утвердить: journal-archive retention approve {drafted.act.number} --by «ФИО, должность»")
 
 

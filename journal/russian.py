@@ -56,6 +56,17 @@ def _plain_spaces(text: str) -> str:
     return text.replace("\u202f", " ").replace("\xa0", " ")
 
 
+def format_moment(moment: dt.datetime) -> str:
+    """An aware time as staff read it: «30 ноября 2026 г. в 16:29 (UTC+3)», the zone as an hour offset."""
+    offset = moment.utcoffset()
+    minutes = 0 if offset is None else int(offset.total_seconds()) // 60
+    zone = "UTC"
+    if minutes:
+        hours, rest = divmod(abs(minutes), 60)
+        zone += ("+" if minutes > 0 else "-") + str(hours) + (f":{rest:02d}" if rest else "")
+    return f"{format_date(moment.date())} в {moment:%H:%M} ({zone})"
+
+
 def format_date_short(day: dt.date) -> str:
     """The numeric date used in tables: «05.09.2024»."""
     return f"{day.day:02d}.{day.month:02d}.{day.year:04d}"

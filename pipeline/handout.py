@@ -54,10 +54,14 @@ class Handout:
     zip: Path
 
 
+WEB_DELIVERY = "через веб-страницу архива (для скачивания)"
+"""The receipt's «Выдан» line for the web page: its files live in a server folder nobody is handed."""
+
+
 def hand_out(settings: Settings, bundle_id: str, into: Path, now: dt.datetime | None = None) -> Handout:
     """Verify and copy one catalogued bundle into `into` (a fresh folder), with zip, PDF and receipt PDF."""
     check_bundle_id(bundle_id)
-    retrieved = retrieve_by_id(settings, bundle_id, into)
+    retrieved = retrieve_by_id(settings, bundle_id, into, delivered_as=WEB_DELIVERY)
     db = settings.open_catalog()
     try:
         record = find_bundle(db, bundle_id)

@@ -15,7 +15,7 @@ from documents.inventory import CopyState, Inventory, InventoryEntry, inventory_
 from documents.kinds import case_title, kind_title
 from journal.model import class_name_sort_key
 from journal.names import class_key, year_name
-from journal.russian import format_date
+from journal.russian import count_words, format_date
 from pipeline.settings import Settings, every_school, select_targets
 from storage.catalog import (
     BundleRecord,
@@ -166,6 +166,12 @@ def bundle_history(settings: Settings, bundle_id: str) -> list[HistoryRow]:
 class Rebuilt:
     bundles: int
     problems: list[str]
+
+    @property
+    def summary(self) -> str:
+        """«Каталог восстановлен по хранилищам: 22 пакета.»"""
+        bundles = count_words(self.bundles, "пакет", "пакета", "пакетов")
+        return f"Каталог восстановлен по хранилищам: {bundles}."
 
 
 def rebuild(settings: Settings) -> Rebuilt:

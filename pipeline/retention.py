@@ -44,6 +44,7 @@ from documents.act import (
 from documents.bag import BagInfo, bag_readme, write_bag
 from documents.kinds import DESTRUCTION_ACT, build_payload, case_title
 from documents.xml_format import JOURNAL_XML_NAME, read_journal_xml
+from journal.model import class_name_sort_key
 from journal.names import year_name
 from journal.russian import format_date
 from pipeline.archive import NewVersion, record_stored_bundle, store_replicas
@@ -115,6 +116,11 @@ def act_bundle_id(act: DestructionAct) -> str:
     return f"act-{act.number}-v1"
 
 
+def in_school_order(records: Sequence[BundleRecord]) -> list[BundleRecord]:
+    """The act's lines by year, then class as the school counts them (1А, 5А, 10А, not 10А before 1А)."""
+    return sorted(records, key=lambda r: (r.year, class_name_sort_key(r.class_name), r.bundle_id))
+
+
 def draft_act(settings: Settings, today: dt.date, as_of: dt.date | None = None) -> ActFolder | None:
     """Draft the act for every bundle past its Retain-Until on `as_of` (default `today`); None if there
     is none. Bundles already listed in an approved act are left to that act."""
@@ -129,6 +135,7 @@ def draft_act(settings: Settings, today: dt.date, as_of: dt.date | None = None) 
     records = [r for r in expired(settings, as_of) if r.bundle_id not in listed]
     if not records:
         return None
+    records = in_school_order(records)
     targets = settings.targets()
     entries = tuple(_entry(targets, record) for record in records)
     act = DestructionAct(

@@ -17,7 +17,7 @@ from pathlib import Path
 from documents.kinds import BundleKindSpec, kind_title
 from documents.seal import CERT_FILE, TSA_CERT_FILE, SealCheck, seal_certificates, signer_name
 from journal.names import same_class, year_name
-from journal.russian import format_date
+from journal.russian import format_date, format_moment
 from pipeline.errors import NoReplicaPassed, RetrievalError
 from pipeline.settings import Settings
 from pipeline.verify import Verifier, verifier_for
@@ -68,18 +68,28 @@ def retrieve_bundle(
         return _hand_out(settings, verifier, max(versions, key=lambda r: r.version), to_dir)
 
 
-def retrieve_by_id(settings: Settings, bundle_id: str, to_dir: Path) -> Retrieved:
+def retrieve_by_id(
+    settings: Settings, bundle_id: str, to_dir: Path, *, delivered_as: str | None = None
+) -> Retrieved:
     """The same verify-then-hand-out for one catalogued bundle named by its id (the web page's «Получить»).
 
-    Only an id the catalog knows is looked up; anything else (a path, `../`) names no bundle."""
+    Only an id the catalog knows is looked up; anything else (a path, `../`) names no bundle.
+    `delivered_as` says on the receipt how it reaches the person (the web page's download) instead of
+    the server's folder, which the secretary never sees."""
     with verifier_for(settings) as verifier:
         record = find_bundle(verifier.db, bundle_id) if verifier.db is not None else None
         if record is None:
             raise RetrievalError(f"В каталоге нет пакета «{bundle_id}»")
-        return _hand_out(settings, verifier, record, to_dir)
+        return _hand_out(settings, verifier, record, to_dir, delivered_as)
 
 
-def _hand_out(settings: Settings, verifier: Verifier, record: BundleRecord, to_dir: Path) -> Retrieved:
+def _hand_out(
+    settings: Settings,
+    verifier: Verifier,
+    record: BundleRecord,
+    to_dir: Path,
+    delivered_as: str | None = None,
+) -> Retrieved:
     """Verify a replica in place, copy it out, verify the copy, then move it into place with a receipt."""
     db = verifier.db
     statuses = {r.target: r.status for r in replicas_of(db, record.bundle_id)}
@@ -113,7 +123,9 @@ def _hand_out(settings: Settings, verifier: Verifier, record: BundleRecord, to_d
         if verifier.tsa_certificate is not None:  # and the timestamp check its TSA's certificate
             write_private(to_dir / TSA_CERT_FILE, verifier.tsa_certificate.read_bytes())
         receipt = to_dir / f"{record.bundle_id}.receipt.txt"
-        text = receipt_text(record, target, destination, passed_over, anchor, seal=local.seal)
+        text = receipt_text(
+            record, target, destination, passed_over, anchor, seal=local.seal, delivered_as=delivered_as
+        )
         write_private(receipt, text)
         return Retrieved(record.bundle_id, destination, receipt, target.name, tuple(passed_over))
     raise NoReplicaPassed(
@@ -125,14 +137,11 @@ def sealed_text(seal: SealCheck) -> str:
     """When the bundle was sealed, as far as the seal proves it, in the secretary's local time."""
     if seal.proven_at is not None:
         moment = seal.proven_at.astimezone()
-        return (
-            f"{format_date(moment.date())} в {moment:%H:%M} (UTC{moment:%z}), "
-            "время подтверждено меткой времени (RFC 3161)"
-        )
+        return f"{format_moment(moment)}, время подтверждено меткой времени (RFC 3161)"
     if seal.signed_at is not None:
         moment = seal.signed_at.astimezone()
         return (
-            f"время подписи в печати {format_date(moment.date())} {moment:%H:%M} (UTC{moment:%z}) "
+            f"время подписи в печати {format_moment(moment)} "
             "не подтверждено: метки времени нет, печать подтверждается, пока действует сертификат"
         )
     return "время подписи в печати не указано"
@@ -160,6 +169,7 @@ def receipt_text(
     anchor: Anchor | None,
     *,
     seal: SealCheck | None = None,
+    delivered_as: str | None = None,
 ) -> str:
     """The Russian receipt: what was handed out, from where, its checksums, and when it was verified.
 
@@ -183,7 +193,7 @@ def receipt_text(
         ("Хранение", f"{rule.description}; хранить до {format_date(retain)}"),
         ("Опечатан", sealed),
         ("Выдан из хранилища", f"{target.name} ({record.key})"),
-        ("Выдан в папку", str(folder)),
+        ("Выдан", delivered_as) if delivered_as else ("Выдан в папку", str(folder)),
     ]
     lines = [
         "КВИТАНЦИЯ О ВЫДАЧЕ АРХИВНОГО ПАКЕТА",
@@ -191,7 +201,7 @@ def receipt_text(
         *(f"{label + ':':<20}{value}" for label, value in fields),
         "",
         *passed_over,
-        f"Проверено {format_date(now.date())} в {now:%H:%M} (UTC{now:%z}): контрольные суммы всех файлов "
+        f"Проверено {format_moment(now)}: контрольные суммы всех файлов "
         "(BagIt, RFC 8493), "
         f"PDF/A, XML по схеме, {seal_line}; {anchor_statement(anchor)}.",
         "",

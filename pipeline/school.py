@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from documents.layout import span_title
 from documents.seal import create_demo_signing_pair
 from documents.xml_format import read_journal_xml, school_year_of
 from journal.demo import DEMO_SCHOOL_NUMBER, generate_demo_school
 from journal.model import ClassJournal, SchoolYear
+from journal.russian import count_words
 from journal.source import (
     create_schema,
     extract_class_journal,
@@ -35,6 +37,19 @@ class DemoSchool:
     written_to: str  # the journal database, password hidden
     seal_certificate: Path | None  # made now; None when the home already had a seal
     targets: tuple[InitialisedTarget, ...] = ()  # folder targets inside the home prepared now
+
+
+def journal_counts(students: int, lessons: int, marks: int) -> str:
+    """«101 уч., 4047 уроков, 6394 отметки»: what `demo` and `import` wrote, each noun agreeing."""
+    return f"{students} уч., {count_words(lessons, 'урок', 'урока', 'уроков')}, " + count_words(
+        marks, "отметка", "отметки", "отметок"
+    )
+
+
+def imported_line(journal: ClassJournal) -> str:
+    """What `import` says it wrote: «Импортирован журнал 5А класса, I четверть 2024/2025 учебного года: …»."""
+    counts = journal_counts(len(journal.students), len(journal.lessons), len(journal.marks))
+    return f"Импортирован журнал {journal.school_class.name} класса, {span_title(journal)}: {counts}."
 
 
 def make_demo_school(

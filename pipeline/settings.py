@@ -19,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from documents.seal import CERT_FILE, KEY_FILE, TSA_CERT_FILE
+from journal.names import year_name
 from storage.catalog import open_catalog
 from storage.database import Database, is_postgresql_url
 from storage.layout import CATALOG_FILE, TARGET_IDS_FILE, safe_name
@@ -274,6 +275,11 @@ def academic_year(today: dt.date | None = None) -> str:
     today = today or dt.date.today()
     start = today.year if today.month >= ACADEMIC_YEAR_START_MONTH else today.year - 1
     return f"{start}/{start + 1}"
+
+
+def typed_year(text: str) -> str:
+    """`--year` as typed («2024-2025», « 2024/2025 ») as every report writes it: «2024/2025»."""
+    return year_name(text)
 
 
 def resolve_sqlite_url(url: str, base: Path) -> str:

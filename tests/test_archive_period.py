@@ -198,6 +198,7 @@ def test_catalog_can_be_rebuilt_from_the_targets(archived: tuple[Settings, Class
     settings.catalog_path.unlink()
     rebuilt = CliRunner().invoke(main, ["--home", str(settings.home), "catalog", "rebuild"])
     assert rebuilt.exit_code == 0, rebuilt.output
+    assert len(before) == 1 and "Каталог восстановлен по хранилищам: 1 пакет." in rebuilt.output
     db = open_catalog(settings.catalog_path)
     assert list_bundles(db) == before
     db.close()
@@ -221,7 +222,7 @@ def test_unreachable_target_leaves_the_bundle_under_replicated_until_the_next_ru
     unplugged.rename(secondary.root)
     listing = CliRunner().invoke(main, ["--home", str(settings.home), "replicate"])
     assert listing.exit_code == 0, listing.output
-    assert f"{first.bundle_id} → secondary: verified" in listing.output
+    assert f"{first.bundle_id} → secondary: проверена (копия с primary)" in listing.output  # staff's words
     db = open_catalog(settings.catalog_path)
     assert {r.target: r.status for r in replicas_of(db, first.bundle_id)} == {
         "primary": "verified",

@@ -20,6 +20,7 @@ from pipeline.archive import (
     archive_year_class,
     local_today,
 )
+from pipeline.handout import WEB_DELIVERY, hand_out
 from pipeline.settings import Settings, load_settings
 from storage.bagformat import parse_bag_info
 from storage.catalog import fixity_history, list_bundles, open_catalog
@@ -210,12 +211,25 @@ def test_retrieve_hands_out_both_verified_bundles_with_receipts(sealed, tmp_path
         receipt = (out / f"{bundle.bundle_id}.receipt.txt").read_text(encoding="utf-8")
         assert "подпись действительна" in receipt
         assert "Выдан из хранилища: primary" in receipt
+        assert f"Выдан в папку:      {out / bundle.bundle_id}\n" in receipt
         check = subprocess.run(["sha256sum", "-c", "manifest-sha256.txt"], cwd=out / bundle.bundle_id)
         assert check.returncode == 0
     seal_check = subprocess.run(
         auditor_command("../seal-cert.pem"), shell=True, cwd=out / results[BundleKind.SUMMARY].bundle_id
     )
     assert seal_check.returncode == 0
+
+
+def test_the_web_receipt_says_how_it_was_handed_out_not_the_servers_folder(sealed, tmp_path: Path) -> None:
+    """The web page's hand-out lives in a server folder the secretary never sees: the receipt names the
+    web page instead, and no path of the server."""
+    settings, results, _ = sealed
+    into = tmp_path / "handout"
+    into.mkdir()
+    handout = hand_out(settings, results[BundleKind.YEAR].bundle_id, into)
+    receipt = handout.receipt_text.read_text(encoding="utf-8")
+    assert f"Выдан:              {WEB_DELIVERY}\n" in receipt
+    assert "Выдан в папку" not in receipt and str(tmp_path) not in receipt
 
 
 def test_retrieve_falls_back_to_the_good_replica_and_says_so(tmp_path: Path) -> None:

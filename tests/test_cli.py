@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from click.testing import CliRunner
 from flows.cli import main
 from journal.demo import generate_demo_school
 from journal.source import extract_class_journal, open_source, select_class_names
+from pipeline.school import imported_line, journal_counts
+from tests.bundles import sample_journal
 from tests.homes import make_demo_home, run_cli
 from validators.journal_rules import RULES, Severity, validate_class_journal
 
@@ -60,12 +63,30 @@ def test_demo_writes_into_the_home_and_reports_it(demo_run: DemoRun) -> None:
         db.close()
     assert counts["school_class"] == 1
     assert (
-        f"Демо-школа «{school}», {year}: 1 кл., {counts['student']} уч., {counts['lesson']} уроков, "
-        f"{counts['mark']} отметок — записано в sqlite:///{database.resolve()} за "
+        f"Демо-школа «{school}», {year}: 1 кл., "
+        f"{journal_counts(counts['student'], counts['lesson'], counts['mark'])} "
+        f"— записано в sqlite:///{database.resolve()} за "
     ) in demo_run.output
     certificate = demo_run.home / "keys" / "seal-cert.pem"
     assert certificate.is_file()
     assert f"Демонстрационная печать школы (самоподписанный сертификат): {certificate}" in demo_run.output
+
+
+def test_counts_agree_with_their_numbers() -> None:
+    """The demo's and import's line «… уроков, … отметок» agrees in number: «6394 отметки», not «отметок»."""
+    assert journal_counts(25, 1076, 6394) == "25 уч., 1076 уроков, 6394 отметки"
+    assert journal_counts(28, 1071, 7041) == "28 уч., 1071 урок, 7041 отметка"
+    assert journal_counts(101, 4047, 20220) == "101 уч., 4047 уроков, 20220 отметок"
+
+
+def test_import_names_the_span_once() -> None:
+    """«…, 2024/2025 учебный год: …», not «2024/2025 учебный год 2024/2025»; a period with its year."""
+    quarter = sample_journal()
+    assert imported_line(quarter).startswith(
+        "Импортирован журнал 5А класса, I четверть 2024/2025 учебного года: "
+    )
+    year = dataclasses.replace(quarter, period=None)
+    assert imported_line(year).startswith("Импортирован журнал 5А класса, 2024/2025 учебный год: ")
 
 
 def test_demo_refuses_to_overwrite_without_force(demo_home: Path) -> None:
@@ -99,6 +120,24 @@ def test_check_prints_a_russian_report_and_exits_zero_on_warnings(demo_home: Pat
     assert result.returncode == 0, result.stderr
     assert "5А" in result.stdout
     assert "предупрежд" in result.stdout
+
+
+def test_a_year_typed_with_a_hyphen_is_reported_as_the_journal_writes_it(demo_home: Path) -> None:
+    """`--year 2024-2025` is accepted, and the report says «2024/2025», not the text as typed."""
+    result = CliRunner().invoke(main, ["--home", str(demo_home), "check", "--year", "2024-2025"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Проверка журналов: 2024/2025, учебный год\n")
+
+
+def test_an_empty_listing_names_the_filters_it_was_asked_for(demo_home: Path) -> None:
+    """«нет пакетов» for a year or class says which: the catalog as a whole may well hold bundles."""
+    home = str(demo_home)
+    listed = CliRunner().invoke(
+        main, ["--home", home, "catalog", "list", "--year", "2024-2025", "--class", "5А"]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert listed.output == "В каталоге нет пакетов (учебный год 2024/2025; класс 5А).\n"
+    assert CliRunner().invoke(main, ["--home", home, "catalog", "list"]).output == "В каталоге нет пакетов.\n"
 
 
 def test_check_of_one_period_and_class(small_home: Path) -> None:

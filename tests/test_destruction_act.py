@@ -25,10 +25,10 @@ from pipeline.archive import archive_period_class, archive_year_class, class_nam
 from pipeline.audit import run_audit
 from pipeline.errors import RetentionActError
 from pipeline.inventory import catalog_rows, make_inventory, rebuild, replicate
-from pipeline.retention import apply_act, approve_act, draft_act, expired
+from pipeline.retention import apply_act, approve_act, draft_act, expired, in_school_order
 from pipeline.settings import Settings, load_settings
 from pipeline.verify import verify_catalog
-from storage.catalog import destruction_of, open_catalog
+from storage.catalog import BundleRecord, destruction_of, open_catalog
 from storage.s3 import PERMANENT_LOCK
 from tests.homes import make_demo_home
 from tests.s3server import S3Server
@@ -121,6 +121,26 @@ def test_the_act_lists_exactly_the_expired_bundles(settings: Settings) -> None:
     assert "summary" not in (drafted.path / "act.csv").read_text(encoding="utf-8")
 
 
+def test_the_act_lists_classes_in_the_schools_order() -> None:
+    """1А, 5А, 10А — the act's lines follow the grades, not the text order that puts 10А before 1А."""
+
+    def record(class_name: str, span: str) -> BundleRecord:
+        slug = class_name.replace("А", "a").lower()
+        bundle_id = f"2024-2025-{slug}-{span}-v1"
+        return BundleRecord(
+            bundle_id, f"s/2024-2025/{slug}/{bundle_id}", "s", "Школа", YEAR, class_name, span, span,
+            "period", 1, None, "quarter", "2030-12-31", "", "2026-11-30",
+        )  # fmt: skip
+
+    records = [record("10А", "year"), record("1А", "year"), record("1А", "q1"), record("5А", "q1")]
+    assert [r.bundle_id for r in in_school_order(records)] == [
+        "2024-2025-1a-q1-v1",
+        "2024-2025-1a-year-v1",
+        "2024-2025-5a-q1-v1",
+        "2024-2025-10a-year-v1",
+    ]
+
+
 def test_approval_then_apply_destroys_exactly_the_act_and_everything_stays_clean(settings: Settings) -> None:
     before = kept(settings)
     drafted = draft_act(settings, AFTER)
@@ -194,6 +214,8 @@ def test_the_real_clock_destroys_nothing_before_retain_until(settings: Settings)
     drafted = CliRunner().invoke(main, ["--home", home, "retention", "act", "--as-of", "2031-01-02"])
     assert drafted.exit_code == 0, drafted.output
     assert "Акт № 1" in drafted.output and "Итого 2 (два) дела" in drafted.output
+    # The console says it is a draft ahead, and does not invite an approval that would be refused.
+    assert "ПРОЕКТ по состоянию на 2031-01-02" in drafted.output and "retention approve" not in drafted.output
     assert "ПРОЕКТ" in pdf_text(settings.home / "acts/act-1/act.pdf")
     approved = CliRunner().invoke(main, ["--home", home, "retention", "approve", "1", "--by", "Ёлкина Т. В."])
     assert approved.exit_code == 2 and "не раньше этого дня" in approved.output

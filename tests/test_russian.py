@@ -11,6 +11,7 @@ from journal.russian import (
     format_date_range,
     format_date_short,
     format_decimal,
+    format_moment,
     in_period,
     number_in_words,
     period_final_title,
@@ -88,6 +89,16 @@ def test_count_words_examples_from_the_brief():
 def test_dates(day, long, short):
     assert format_date(day) == long
     assert format_date_short(day) == short
+
+
+@pytest.mark.parametrize(
+    ("offset", "zone"),
+    [(0, "UTC"), (180, "UTC+3"), (330, "UTC+5:30"), (-150, "UTC-2:30")],
+)
+def test_moments_name_the_zone_as_staff_read_it(offset, zone):
+    """The receipt's times: «(UTC+3)», not «(UTC+0300)»; the clock time is the moment's own."""
+    moment = dt.datetime(2026, 11, 30, 16, 29, tzinfo=dt.timezone(dt.timedelta(minutes=offset)))
+    assert format_moment(moment) == f"30 ноября 2026 г. в 16:29 ({zone})"
 
 
 def test_date_ranges():

@@ -4,6 +4,7 @@ the audit's renewal notice and `evidence renew` on the storage targets (R3, R7, 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -141,4 +142,5 @@ def test_an_old_seal_without_a_timestamp_is_reported_as_such_not_broken(tmp_path
         "печать подтверждается, только пока действует сертификат (до 2054-12-31 23:59:59 UTC)"
     ]
     text = sealed_text(report.seal)
-    assert text.startswith("время подписи в печати 26 мая 2025") and "не подтверждено" in text
+    assert text.startswith("время подписи в печати 26 мая 2025 г. в ") and "не подтверждено" in text
+    assert re.search(r" \(UTC([+-]\d{1,2}(:\d\d)?)?\) ", text), text  # «(UTC+3)», never «(UTC+0300)»
