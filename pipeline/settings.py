@@ -140,6 +140,10 @@ class School:
     timezone: str = DEFAULT_TIMEZONE
     director: str = ""
     director_post: str = "Директор"
+    # The school's own seal (a seal names the school that applies it): `seal_key` and
+    # `seal_certificate` of its entry, by default keys/<folder>/ in the home; None: [seal]'s.
+    seal_key: Path | None = None
+    seal_certificate: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,6 +478,12 @@ def read_school(
     own = check_targets(entry.get("targets", []), f"{where}: [[schools.targets]]")
     if not own and not shared_targets:
         raise ConfigError(f"{where}: нет хранилищ — ни [[schools.targets]], ни общих [[targets]]")
+    seal = {}
+    for key, file_name in (("seal_key", KEY_FILE), ("seal_certificate", CERT_FILE)):
+        value = entry.get(key, f"{KEYS_DIR}/{folder}/{file_name}")
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: {key} должно быть путём к файлу")
+        seal[key] = (home / Path(value).expanduser()).resolve()
     people = {key: entry.get(key, value) for key, value in defaults.items()}
     for key, value in people.items():
         if not isinstance(value, str):
@@ -487,6 +497,7 @@ def read_school(
         if "timezone" in entry
         else "",
         **people,
+        **seal,
     )
 
 
@@ -562,6 +573,8 @@ def school_settings(settings: Settings, school: School) -> Settings:
         timezone=school.timezone or settings.timezone,
         director=school.director,
         director_post=school.director_post,
+        seal_key=school.seal_key or settings.seal_key,
+        seal_certificate=school.seal_certificate or settings.seal_certificate,
     )
 
 

@@ -336,6 +336,29 @@ def test_demo_writes_several_schools_and_commands_ask_which(tmp_path: Path) -> N
     assert "Проверка журналов: 2024/2025" in checked.output
 
 
+def test_each_school_seals_with_its_own_certificate(tmp_path: Path) -> None:
+    """A seal says which school applied it: school 18's bundles are never sealed with school 17's key."""
+    from documents.seal import seal_certificates, signer_name
+    from pipeline.archive import seal_bundle
+    from tests.bundles import write_sample_bag
+
+    runner = CliRunner()
+    made = runner.invoke(main, ["--home", str(tmp_path), "demo", "--size", "class", "--schools", "2"])
+    assert made.exit_code == 0, made.output
+    installation = load_settings(tmp_path)
+    sealed_by = {}
+    for folder in ("school-17", "school-18"):
+        school = select_school(installation, folder)
+        assert school.seal_key == tmp_path / "keys" / folder / "seal-key.pem"
+        bag = write_sample_bag(tmp_path / "bags" / folder)
+        seal_bundle(school, bag)
+        sealed_by[folder] = [signer_name(c) for c in seal_certificates(bag / "seal.p7s")]
+    assert sealed_by == {
+        "school-17": ["МБОУ «Средняя общеобразовательная школа № 17»"],
+        "school-18": ["МБОУ «Средняя общеобразовательная школа № 18»"],
+    }
+
+
 # --- the per-class lock and two machines: a PostgreSQL catalog ------------------------------------
 
 
