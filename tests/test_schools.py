@@ -473,7 +473,7 @@ def test_catalog_rebuild_restores_every_schools_bundles_tombstones_and_web_table
 
     rebuilt = CliRunner().invoke(main, ["--home", str(tmp_path), "catalog", "rebuild"])
     assert rebuilt.exit_code == 0, rebuilt.output
-    assert "Каталог восстановлен по хранилищам: 2 пакетов." in rebuilt.output  # b's Q1 and a's act
+    assert "Каталог восстановлен по хранилищам: 2 пакета." in rebuilt.output  # b's Q1 and a's act
 
     db = open_catalog(installation.catalog_location)
     try:
