@@ -37,7 +37,8 @@ def run_cli(*args: str, home: Path, timeout: float = 600) -> subprocess.Complete
     """The installed console script in a fresh process, as a user runs it (Prefect in ephemeral mode)."""
     script = Path(sys.executable).with_name("journal-archive")
     env = {**os.environ, "JOURNAL_ARCHIVE_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
+    for inherited in ("PREFECT_API_URL", "PREFECT_HOME"):  # an in-process CLI test may have set them
+        env.pop(inherited, None)
     return subprocess.run([str(script), *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
