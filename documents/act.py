@@ -16,7 +16,6 @@ import csv
 import datetime as dt
 import io
 import json
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -247,25 +246,16 @@ def render_act_pdf(
     act: DestructionAct, target: Path, *, attachments: Mapping[str, bytes], duplex: bool = False
 ) -> RenderedAct:
     """The printed act as PDF/A-3b at `target`, with `attachments` (act.csv, act.json) inside it."""
-    import pikepdf
-    from weasyprint import HTML
-
     from documents.layout import sheet_count
-    from documents.pdfa import PDF_VARIANT, PdfMeta, finish_pdfa
-    from documents.render import TEMPLATES_URL, TemplateFetcher, _source_date_epoch, data_attachments
+    from documents.pdfa import PdfMeta
+    from documents.render import data_attachments, render_html_pdf
 
     created = dt.datetime.combine(act.day, dt.time(), tzinfo=dt.UTC)
     meta = PdfMeta(
         title=f"{ACT_TITLE}. {act.heading}", author=act.school_name, subject=act.total_line, created=created
     )
     files = data_attachments(attachments, _ATTACHMENT_DESCRIPTIONS, fallback="Данные акта", document="act")
-    html = HTML(string=act_html(act), base_url=TEMPLATES_URL, url_fetcher=TemplateFetcher())
-    with tempfile.TemporaryDirectory(prefix="act-") as tmp, _source_date_epoch(created):
-        part = Path(tmp) / "act.pdf"
-        html.write_pdf(part, pdf_variant=PDF_VARIANT)
-        with pikepdf.open(part) as pdf:
-            pages = len(pdf.pages)
-            finish_pdfa(pdf, target, meta, files)
+    pages = render_html_pdf(act_html(act), target, meta, files)
     return RenderedAct(pages, sheet_count(pages, duplex))
 
 

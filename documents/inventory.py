@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,11 +171,8 @@ def inventory_html(inventory: Inventory) -> str:
 
 def render_inventory_pdf(inventory: Inventory, target: Path, *, csv_name: str, csv_data: bytes) -> int:
     """The printed inventory as PDF/A-3b at `target`, its CSV inside it; returns the page count."""
-    import pikepdf
-    from weasyprint import HTML
-
-    from documents.pdfa import PDF_VARIANT, PdfMeta, finish_pdfa
-    from documents.render import TEMPLATES_URL, TemplateFetcher, _source_date_epoch, data_attachments
+    from documents.pdfa import PdfMeta
+    from documents.render import data_attachments, render_html_pdf
 
     created = dt.datetime.combine(inventory.day, dt.time(), tzinfo=dt.UTC)
     meta = PdfMeta(
@@ -188,11 +184,4 @@ def render_inventory_pdf(inventory: Inventory, target: Path, *, csv_name: str, c
         fallback="Данные описи",
         document="inventory",
     )
-    html = HTML(string=inventory_html(inventory), base_url=TEMPLATES_URL, url_fetcher=TemplateFetcher())
-    with tempfile.TemporaryDirectory(prefix="inventory-") as tmp, _source_date_epoch(created):
-        part = Path(tmp) / "inventory.pdf"
-        html.write_pdf(part, pdf_variant=PDF_VARIANT)
-        with pikepdf.open(part) as pdf:
-            pages = len(pdf.pages)
-            finish_pdfa(pdf, target, meta, files)
-    return pages
+    return render_html_pdf(inventory_html(inventory), target, meta, files)

@@ -379,6 +379,19 @@ def render_document(
     return RenderedDocument(pages, document.sheet_count, document.sections, document.duplex)
 
 
+def render_html_pdf(html: str, target: Path, meta: PdfMeta, attachments: Sequence[Attachment]) -> int:
+    """One HTML page set (an act, an inventory: no numbered sheets to chunk) as PDF/A-3b at `target`,
+    `attachments` inside it; returns the page count."""
+    document = HTML(string=html, base_url=TEMPLATES_URL, url_fetcher=TemplateFetcher())
+    with tempfile.TemporaryDirectory(prefix="document-") as tmp, _source_date_epoch(meta.created):
+        part = Path(tmp) / "document.pdf"
+        document.write_pdf(part, pdf_variant=PDF_VARIANT)
+        with pikepdf.open(part) as pdf:
+            pages = len(pdf.pages)
+            finish_pdfa(pdf, target, meta, attachments)
+    return pages
+
+
 ATTACHMENT_TYPES = {
     ".csv": ("text/csv", "Data"),
     ".json": ("application/json", "Data"),
