@@ -14,8 +14,11 @@ whichever worker takes it, and this flow waits for them all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import as_completed
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,14 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pipeline.archive import ClassArchiveResult, archive_period_class, archive_year_class, school_classes
+from pipeline.archive import (
+    ClassArchiveResult,
+    ClassRuns,
+    archive_period_class,
+    archive_year_class,
+    class_call,
+    school_classes,
+)
 from pipeline.executor import Executor, local_executor, worker_count
 from pipeline.settings import Settings, load_settings
 
@@ -51,8 +61,8 @@ def archive_class_period(
     period: str,
     on_result: ResultCallback | None = None,
 ) -> list[ClassArchiveResult]:
-    result = executor.submit(archive_period_class, settings, year, class_name, period).result()
-    return report([result], on_result)
+    function, args, kwargs = class_call(settings, year, class_name, period)
+    return report([executor.submit(function, *args, **kwargs).result()], on_result)
 
 
 @task(name="archive-class-year", task_run_name="seal {class_name} {year}", cache_policy=NO_CACHE)
@@ -64,8 +74,8 @@ def archive_class_year(
     allow_errors: bool,
     on_result: ResultCallback | None = None,
 ) -> list[ClassArchiveResult]:
-    results = executor.submit(archive_year_class, settings, year, class_name, allow_errors=allow_errors)
-    return report(results.result(), on_result)
+    function, args, kwargs = class_call(settings, year, class_name, None, allow_errors)
+    return report(executor.submit(function, *args, **kwargs).result(), on_result)
 
 
 # `on_result` is typed Any: Prefect builds a JSON schema of a flow's parameters for deployments,
@@ -78,27 +88,27 @@ def archive_period(
     home: str | None = None,
     on_result: Any = None,
     school: str | None = None,
+    executor: Any = None,
 ) -> list[ClassArchiveResult]:
     """Archive every class whose reporting period is `period` (or just `class_names`), in parallel (R1).
 
     Parameters are plain values so that the same flow runs from the CLI and from a
     Prefect deployment (`journal-archive serve`); `home` is the journal-archive home;
     `on_result` (CLI only) is called with each bundle's result as it finishes; `school`
-    names one school of several ([[schools]]), by default every school's classes run.
+    names one school of several ([[schools]]), by default every school's classes run;
+    `executor` (CLI only) is the pool the CLI already started some classes on
+    (pipeline.executor.HeadStart), shut down by the CLI; by default the flow makes its own.
     """
     runs = school_classes(load_settings(Path(home) if home else None), school, year, period, class_names)
     if runs and runs[0][0].uses_work_pool:
         return on_work_pool(runs, year, period, on_result=on_result)
-    executor = local_executor(sum(len(names) for _, names in runs))
-    try:
+    with class_executor(runs, executor) as classes:
         futures = [
-            archive_class_period.submit(executor, settings, year, name, period, on_result)
+            archive_class_period.submit(classes, settings, year, name, period, on_result)
             for settings, names in runs
             for name in names
         ]
         return [result for future in futures for result in future.result()]
-    finally:
-        executor.shutdown()
 
 
 @flow(name="archive_year", task_runner=ThreadPoolTaskRunner(max_workers=worker_count()))
@@ -109,21 +119,62 @@ def archive_year(
     allow_errors: bool = False,
     on_result: Any = None,
     school: str | None = None,
+    executor: Any = None,
 ) -> list[ClassArchiveResult]:
     """Close the year: for every class a sealed journal bundle (5 years) and summary bundle (25 years)."""
     runs = school_classes(load_settings(Path(home) if home else None), school, year, None, class_names)
     if runs and runs[0][0].uses_work_pool:
         return on_work_pool(runs, year, None, allow_errors=allow_errors, on_result=on_result)
-    executor = local_executor(sum(len(names) for _, names in runs))
-    try:
+    with class_executor(runs, executor) as classes:
         futures = [
-            archive_class_year.submit(executor, settings, year, name, allow_errors, on_result)
+            archive_class_year.submit(classes, settings, year, name, allow_errors, on_result)
             for settings, names in runs
             for name in names
         ]
         return [result for future in futures for result in future.result()]
+
+
+@contextmanager
+def class_executor(runs: ClassRuns, given: Executor | None) -> Iterator[Executor]:
+    """The executor the flow's classes run on: the caller's (which the caller shuts down), else a
+    local one for these classes, shut down when the flow ends."""
+    if given is not None:
+        yield given
+        return
+    executor = local_executor(sum(len(names) for _, names in runs))
+    try:
+        yield executor
     finally:
         executor.shutdown()
+
+
+class TemporaryServerStart:
+    """Prefect's temporary API server (no server configured), started in a thread as soon as a run
+    knows it has work: its start (~8 s, STACK-NOTES) then overlaps the work the CLI has already
+    started instead of preceding it. The flow finds the same server (Prefect keeps one per
+    process) already running."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._needed = not (settings.prefect_api_url or os.environ.get("PREFECT_API_URL"))
+        self._thread: threading.Thread | None = None
+
+    def begin(self) -> None:
+        if self._needed and self._thread is None:
+            self._thread = threading.Thread(
+                target=_start_temporary_server, name="prefect-server", daemon=True
+            )
+            self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _start_temporary_server() -> None:
+    from prefect.server.api.server import SubprocessASGIServer
+
+    with suppress(Exception):  # the flow starts it again and reports what went wrong
+        SubprocessASGIServer().start()
 
 
 def on_work_pool(

@@ -280,11 +280,13 @@ def archive_period_command(ctx: click.Context, year: str, period: str, class_nam
                 click.echo(f"Без периода {period.upper()} (другое деление учебного года): {', '.join(other)}")
 
     def start_flow(
-        names: list[str] | None, school: str | None, on_result: Callable[[Any], None]
+        names: list[str] | None, school: str | None, on_result: Callable[[Any], None], executor: Any
     ) -> list[Any]:
         from flows.archive import archive_period
 
-        return archive_period(year, period, names, str(home), on_result=on_result, school=school)
+        return archive_period(
+            year, period, names, str(home), on_result=on_result, school=school, executor=executor
+        )
 
     run_archive(ctx, runs, year, period, start_flow)
 
@@ -310,13 +312,15 @@ def archive_year_command(
         click.echo(f"{school_title(settings)}Годовой архив {year}: {len(names)} кл. → {home}")
 
     def start_flow(
-        names: list[str] | None, school: str | None, on_result: Callable[[Any], None]
+        names: list[str] | None, school: str | None, on_result: Callable[[Any], None], executor: Any
     ) -> list[Any]:
         from flows.archive import archive_year
 
-        return archive_year(year, names, str(home), allow_errors, on_result=on_result, school=school)
+        return archive_year(
+            year, names, str(home), allow_errors, on_result=on_result, school=school, executor=executor
+        )
 
-    run_archive(ctx, runs, year, None, start_flow)
+    run_archive(ctx, runs, year, None, start_flow, allow_errors=allow_errors)
 
 
 def classes_to_archive(
@@ -353,7 +357,8 @@ def progress_bar(ctx: click.Context, length: int, label: str) -> Any:
     return click.progressbar(length=length, label=label, show_pos=True, file=sys.stderr, hidden=hidden)
 
 
-FlowStart = Callable[[list[str] | None, str | None, Callable[[Any], None]], list[Any]]
+FlowStart = Callable[[list[str] | None, str | None, Callable[[Any], None], Any], list[Any]]
+"""Starts the archive flow: (class names or all, school, per-result callback, executor or None)."""
 """Starts an archive flow: (class names or None for all, the --school value, the progress callback)."""
 
 
@@ -363,27 +368,51 @@ def run_archive(
     year: str,
     period: str | None,
     start_flow: FlowStart,
+    *,
+    allow_errors: bool = False,
 ) -> None:
     """Archive `runs` with a progress bar, print the administrator's table, exit 1 on any failure.
 
     Classes already archived from the same data are found first, without Prefect
     (pipeline.archive.split_already_archived): a re-run of an unchanged school starts no flow,
-    and one with a few changed classes of one school runs the flow for those classes only."""
-    from pipeline.archive import split_already_archived
+    and one with a few changed classes of one school runs the flow for those classes only.
+    Each class found to have work starts on the local pool at once, and Prefect's temporary
+    server starts beside it; the flow then follows the classes already under way (HeadStart)."""
+    from flows.archive import TemporaryServerStart
+    from pipeline.archive import class_call, split_already_archived
+    from pipeline.executor import HeadStart, local_executor
 
-    done, left = split_already_archived(runs, year, period)
+    remote = runs[0][0].uses_work_pool  # classes go to the work pool's workers, not this machine's pool
+    executor = HeadStart(local_executor(sum(len(names) for _, names in runs)))
+    server = TemporaryServerStart(runs[0][0])
+
+    def on_work(settings: Settings, name: str) -> None:
+        server.begin()
+        if not remote:
+            function, args, kwargs = class_call(settings, year, name, period, allow_errors)
+            executor.start(function, *args, **kwargs)
+
     per_class = 1 if period else 2
     bar = progress_bar(ctx, per_class * sum(len(names) for _, names in runs), "Пакеты")
-    with bar:
-        bar.update(len(done))
-        if len(left) == 1:
-            settings, names = left[0]
-            school = settings.school.name if settings.school else school_of(ctx)
-            done += start_flow(list(names), school, lambda result: bar.update(1))
-        elif left:  # several schools with work: one flow for everything, as asked
-            done = start_flow(
-                list(ctx.params["class_names"]) or None, school_of(ctx), lambda r: bar.update(1)
-            )
+    try:
+        done, left = split_already_archived(runs, year, period, executor, on_work)
+        with bar:
+            bar.update(len(done))
+            server.wait()
+            flow_executor = None if remote else executor
+            if len(left) == 1:
+                settings, names = left[0]
+                school = settings.school.name if settings.school else school_of(ctx)
+                done += start_flow(list(names), school, lambda result: bar.update(1), flow_executor)
+            elif left:  # several schools with work: one flow for everything, as asked
+                done = start_flow(
+                    list(ctx.params["class_names"]) or None,
+                    school_of(ctx),
+                    lambda result: bar.update(1),
+                    flow_executor,
+                )
+    finally:
+        executor.shutdown()
     asked = [(school_label(settings), name) for settings, names in runs for name in names]
     order = {school_and_class: i for i, school_and_class in enumerate(asked)}
     results = sorted(done, key=lambda r: order.get((r.school, r.class_name), len(order)))

@@ -16,6 +16,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from journal.model import ClassJournal
 from journal.russian import count_words
 from journal.source import SourceError, extract_class_journal, list_classes, open_source, select_class_names
 from pipeline.errors import ClassNameClash, PreviousVersionUnreadable, staff_message
-from pipeline.executor import local_executor
+from pipeline.executor import Executor
 from pipeline.settings import Settings, schools_to_run
 from pipeline.workspace import clean_stale_work
 from storage.bagformat import PAYLOAD_DIR, manifest_name
@@ -638,8 +639,6 @@ def already_archived(
     """
     specs = [PERIOD] if period else list(year_end_kinds())
     try:
-        if not _catalog_knows(settings, year, class_name):
-            return None  # never archived: skip the extraction
         with settings.open_catalog() as catalog:
             journal = extract_journal(settings, year, class_name, period)
             source_fingerprint = fingerprint(journal_xml(journal))
@@ -671,29 +670,38 @@ def already_archived(
         return None
 
 
+ClassRuns = Sequence[tuple[Settings, tuple[str, ...]]]
+
+
 def split_already_archived(
-    runs: Sequence[tuple[Settings, tuple[str, ...]]], year: str, period: str | None
+    runs: ClassRuns,
+    year: str,
+    period: str | None,
+    executor: Executor,
+    on_work: Callable[[Settings, str], object] = lambda settings, name: None,
 ) -> tuple[list[ClassArchiveResult], list[tuple[Settings, tuple[str, ...]]]]:
     """(the results of the classes already archived unchanged, the (school, classes) runs left to do).
 
-    Classes the catalog knows are checked with `already_archived` side by side on this machine's
-    cores; a class never archived is left to do without reading its journal."""
-    known = [
-        (settings, name) for settings, names in runs for name in names if _catalog_knows(settings, year, name)
-    ]
-    found: dict[tuple[str, str], list[ClassArchiveResult]] = {}
-    if known:
-        executor = local_executor(len(known))
-        try:
-            futures = [
-                executor.submit(already_archived, settings, year, name, period) for settings, name in known
-            ]
-            for (settings, name), future in zip(known, futures, strict=True):
-                results = future.result()
-                if results is not None:
-                    found[(settings.school_folder, name)] = results
-        finally:
-            executor.shutdown()
+    A class the catalog has never seen this year has work: it goes to `on_work` at once, without
+    its journal being read. The others are checked with `already_archived` on `executor`, and each
+    found to have work goes to `on_work` as soon as that is known — so the caller can start it
+    while the rest are still being checked."""
+    checks: dict[Future[list[ClassArchiveResult] | None], tuple[Settings, str]] = {}
+    for settings, names in runs:
+        archived = archived_class_names(settings, year)
+        for name in names:
+            if name in archived:
+                checks[executor.submit(already_archived, settings, year, name, period)] = (settings, name)
+            else:
+                on_work(settings, name)
+    found: dict[tuple[str | None, str], list[ClassArchiveResult]] = {}
+    for future in as_completed(checks):
+        settings, name = checks[future]
+        results = future.result()
+        if results is None:
+            on_work(settings, name)
+        else:
+            found[(settings.school_folder, name)] = results
     done = [
         result
         for settings, names in runs
@@ -708,9 +716,20 @@ def split_already_archived(
     return done, left
 
 
-def _catalog_knows(settings: Settings, year: str, class_name: str) -> bool:
+def archived_class_names(settings: Settings, year: str) -> set[str]:
+    """The classes of the school with any bundle of `year` in the catalog: one query for them all."""
     with settings.open_catalog() as catalog:
-        return bool(list_bundles(catalog, year=year, class_name=class_name))
+        return {record.class_name for record in list_bundles(catalog, year=year)}
+
+
+def class_call(
+    settings: Settings, year: str, class_name: str, period: str | None, allow_errors: bool = False
+) -> tuple[Callable[..., object], tuple[object, ...], dict[str, object]]:
+    """The one call that archives a class — (function, arguments, keywords) — for a period or the
+    year: what the flows hand to their executor, and what the CLI starts ahead of them."""
+    if period:
+        return archive_period_class, (settings, year, class_name, period), {}
+    return archive_year_class, (settings, year, class_name), {"allow_errors": allow_errors}
 
 
 def archive_period_class(settings: Settings, year: str, class_name: str, period: str) -> ClassArchiveResult:

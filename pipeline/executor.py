@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol, TypeVar
@@ -61,6 +62,40 @@ class LocalProcessExecutor:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class HeadStart:
+    """An executor whose calls may be started before they are asked for.
+
+    The CLI knows which classes have work as soon as the catalog has been read, several seconds
+    before Prefect's temporary server answers; it `start`s them on the process pool then, and
+    when the flow hands the same call (equal function and arguments) to `submit`, it gets the
+    call already under way instead of a second one. Every other call goes to the pool as usual.
+    The caller owns the pool and shuts it down.
+    """
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self._started: list[tuple[tuple[object, ...], Future[Any]]] = []
+        self._lock = threading.Lock()  # the flow's task threads submit side by side
+
+    def start(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future = self.executor.submit(function, *args, **kwargs)
+        with self._lock:
+            self._started.append(((function, args, sorted(kwargs.items())), future))
+        return future
+
+    def submit(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        call = (function, args, sorted(kwargs.items()))
+        with self._lock:
+            for index, (started, future) in enumerate(self._started):
+                if started == call:  # Settings compare by value: the flow loads its own copy
+                    del self._started[index]
+                    return future
+        return self.executor.submit(function, *args, **kwargs)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown()
 
 
 def local_executor(classes: int) -> Executor:
