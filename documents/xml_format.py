@@ -102,12 +102,13 @@ def _q(tag: str) -> str:
 # --- Writing ------------------------------------------------------------------
 
 
-def journal_xml(journal: ClassJournal) -> bytes:
+def journal_xml(journal: ClassJournal, *, validate: bool = True) -> bytes:
     """The snapshot as `journal.xml`: UTF-8, one record per line, byte-identical for equal snapshots.
 
     The result is validated against the XSD; a snapshot that would not give a
     valid file (a reference to a teacher who is not in the snapshot, a period
     that is not among its periods) raises JournalXmlError naming the class.
+    `validate=False` only for comparing fingerprints (pipeline.archive.already_archived).
     """
     try:
         root = _journal_element(journal)
@@ -117,7 +118,7 @@ def journal_xml(journal: ClassJournal) -> bytes:
         ) from error
     _lay_out(root)
     data = _XML_DECLARATION + etree.tostring(root, encoding="UTF-8") + b"\n"
-    errors = validate_journal_xml(data)
+    errors = validate_journal_xml(data) if validate else []
     if errors:
         more = f" (и ещё ошибок: {len(errors) - 1})" if len(errors) > 1 else ""
         raise JournalXmlError(

@@ -594,6 +594,29 @@ def list_classes(engine: Engine, year_name: str) -> tuple[SchoolClass, ...]:
         return _sorted_classes(_fetch(conn, t.school_class, _class, t.school_class.c.year_id == year.id))
 
 
+def lesson_counts(engine: Engine, year_name: str) -> dict[str, int]:
+    """Lessons per class of a year, in one query: how much a class has to print, known before its
+    journal is read (the archive starts the largest classes first so that none is left alone at
+    the end of a run)."""
+    lesson, course, school_class = t.lesson, t.course, t.school_class
+    with _reading(engine) as conn:
+        year = _find_year(conn, year_name)
+        query = (
+            sa.select(school_class.c.name, sa.func.count(lesson.c.id))
+            .select_from(
+                lesson.join(
+                    course, (course.c.year_id == lesson.c.year_id) & (course.c.id == lesson.c.course_id)
+                ).join(
+                    school_class,
+                    (school_class.c.year_id == course.c.year_id) & (school_class.c.id == course.c.class_id),
+                )
+            )
+            .where(lesson.c.year_id == year.id)
+            .group_by(school_class.c.name)
+        )
+        return {name: count for name, count in conn.execute(query)}
+
+
 def _sorted_classes(classes: Iterable[SchoolClass]) -> tuple[SchoolClass, ...]:
     return tuple(sorted(classes, key=lambda c: (c.grade, c.letter, c.name, c.id)))
 

@@ -23,12 +23,18 @@ from pathlib import Path
 from documents.bag import BagInfo, bag_readme, read_bag_info, write_bag
 from documents.changes import diff_marks, format_changes, summarize_changes
 from documents.kinds import PERIOD, BundleKindSpec, Payload, build_payload, kind_title, year_end_kinds
-from documents.pades import sign_payload_pdfs
 from documents.seal import SealError, seal_bag, seal_readme_text
 from documents.xml_format import JOURNAL_XML_NAME, JournalXmlError, journal_xml, read_journal_xml
 from journal.model import ClassJournal
 from journal.russian import count_words
-from journal.source import SourceError, extract_class_journal, list_classes, open_source, select_class_names
+from journal.source import (
+    SourceError,
+    extract_class_journal,
+    lesson_counts,
+    list_classes,
+    open_source,
+    select_class_names,
+)
 from pipeline.errors import ClassNameClash, PreviousVersionUnreadable, staff_message
 from pipeline.executor import Executor
 from pipeline.settings import Settings, schools_to_run
@@ -411,6 +417,8 @@ def bag_bundle(
 def sign_pdfs(settings: Settings, payload: Payload, journal: ClassJournal) -> None:
     """The school's PAdES signature on the payload's PDFs, an incremental update after the rendered,
     reproducible bytes (B-T with the TSA when one is configured, B-LT validation data)."""
+    from documents.pades import sign_payload_pdfs  # pyHanko: imported by the runs that sign, not the checks
+
     sign_payload_pdfs(
         payload.files,
         settings.seal_key,
@@ -641,7 +649,9 @@ def already_archived(
     try:
         with settings.open_catalog() as catalog:
             journal = extract_journal(settings, year, class_name, period)
-            source_fingerprint = fingerprint(journal_xml(journal))
+            # Not checked against the XSD: a fingerprint equal to an archived one is of a file
+            # that was checked when it was archived, and any other makes the full run check it.
+            source_fingerprint = fingerprint(journal_xml(journal, validate=False))
             school, targets = school_folder(settings, journal), settings.targets()
             results = []
             for spec in specs:
@@ -689,7 +699,7 @@ def split_already_archived(
     checks: dict[Future[list[ClassArchiveResult] | None], tuple[Settings, str]] = {}
     for settings, names in runs:
         archived = archived_class_names(settings, year)
-        for name in names:
+        for name in largest_first(settings, year, names):
             if name in archived:
                 checks[executor.submit(already_archived, settings, year, name, period)] = (settings, name)
             else:
@@ -714,6 +724,17 @@ def split_already_archived(
         if (remaining := tuple(name for name in names if (settings.school_folder, name) not in found))
     ]
     return done, left
+
+
+def largest_first(settings: Settings, year: str, names: Sequence[str]) -> list[str]:
+    """`names`, the classes with the most lessons first (longest work first: the run's last class to
+    finish is then a small one, not a large one holding one core while the others idle)."""
+    engine = open_source(settings.source_url)
+    try:
+        lessons = lesson_counts(engine, year)
+    finally:
+        engine.dispose()
+    return sorted(names, key=lambda name: -lessons.get(name, 0))
 
 
 def archived_class_names(settings: Settings, year: str) -> set[str]:
