@@ -5,7 +5,9 @@ an executor (pipeline.executor: a process pool with one worker per core). Prefec
 itself stays in this process: in ephemeral mode (no server configured) a Prefect task
 runner with worker processes would start one temporary API server per worker
 (STACK-NOTES), so each Prefect task runs in a thread and hands its class to the
-executor. Every class is its own task run, visible in the logs and in the UI.
+executor. Every class is its own task run, visible in the logs and in the UI. From the CLI the
+executor arrives with the classes that have work already running (pipeline.executor.HeadStart):
+they started while Prefect's temporary server was starting, and their task runs follow them.
 
 With a shared Prefect server configured (`[prefect] api_url`), the classes go to the work pool
 instead (flows.pool): each class is a flow run of the `archive_class` deployment, done by
