@@ -9,10 +9,14 @@ certificate when the home has one. Each caller differs only in where the bundle 
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
+import gc
+import multiprocessing
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,7 @@ from pipeline.settings import CONFIG_NAME, Settings, load_settings, select_targe
 from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_info
 from storage.catalog import BundleRecord, list_bundles, recorded_digests
 from storage.database import Database
+from storage.filesystem import FilesystemTarget
 from storage.target import StorageError, Target
 from validators.bagit_rfc8493 import DirectorySource, Problem, format_report
 from validators.bundle_checks import (
@@ -158,32 +163,95 @@ def verify_catalog(
     bundle a target holds that the catalog does not know (a run killed between storing and
     cataloguing), checked too and marked «не в каталоге» — no anchor vouches for it.
 
-    Replicas are checked in parallel threads, one per core by default: hashlib and the
-    PDF/A validator release the GIL on large buffers, so threads hash on every core
-    without pickling targets. With `max_rate_mb_s` (a cap for the whole run) they run one
-    at a time. Reports come back in catalog order."""
+    Replicas are checked side by side, one worker per core by default (check_replicas). With
+    `max_rate_mb_s` (a cap for the whole run) they run one at a time. Reports come back in
+    catalog order; `on_replica` is called in this thread as each replica is done."""
     targets = select_targets(settings, target_names)
     with verifier_for(settings, max_rate_mb_s, deep=deep, at=at) as verifier:
         records = list_bundles(verifier.db) if verifier.db is not None else []
         jobs = [
             (target, record, verifier.digests(record.bundle_id)) for record in records for target in targets
         ]
-        threads = 1 if max_rate_mb_s else (workers or worker_count())
-
-        def check(job: tuple[Target, BundleRecord, dict[str, str]]) -> BundleReport:
-            report = verifier.stored(*job)
-            if on_replica is not None:
-                on_replica()
-            return report
-
-        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            reports = list(pool.map(check, jobs))
+        workers = 1 if max_rate_mb_s else (workers or worker_count())
+        reports = check_replicas(verifier, jobs, max(1, workers), on_replica)
         known = {record.key for record in records}
         for target in targets:
             for key in _stored_keys(target, settings.school_folder):
                 if key not in known:
                     reports.append(_not_in_catalog(verifier, target, key))
         return reports
+
+
+Job = tuple[Target, BundleRecord, dict[str, str]]
+"""One replica to check: where, which bundle, and the catalog's digests for it."""
+
+
+def check_replicas(
+    verifier: Verifier, jobs: Sequence[Job], workers: int, on_replica: Callable[[], None] | None = None
+) -> list[BundleReport]:
+    """Verifier.stored of every job on `workers` workers, reports in the jobs' order.
+
+    Replicas on folder targets are checked in processes: most of a bundle's files are small, so
+    per-file Python work (listing, opening, parsing manifests, the seal) weighs nearly as much
+    as the hashing, and threads would take turns at it. The worker processes are forked — cheap,
+    nothing to import or send but the job — and only while this process runs no other thread
+    (fork copies another thread's locks half-way; the web page and Prefect run threads).
+    Otherwise, and for network targets (their clients are not fork-safe, and they wait on the
+    network, not the CPU), replicas are checked in threads: hashlib releases the GIL on large
+    buffers, so threads still hash on every core. `on_replica` is called here as each is done.
+    """
+    reports: dict[int, BundleReport] = {}
+
+    def finish(index: int, report: BundleReport) -> None:
+        reports[index] = report
+        if on_replica is not None:
+            on_replica()
+
+    local = [i for i, job in enumerate(jobs) if isinstance(job[0], FilesystemTarget)]
+    if workers > 1 and len(local) > 1 and threading.active_count() == 1:
+        _check_in_processes(verifier, jobs, local, workers, finish)
+    left = [i for i in range(len(jobs)) if i not in reports]
+    with ThreadPoolExecutor(max_workers=workers) as threads:
+        futures = {threads.submit(verifier.stored, *jobs[i]): i for i in left}
+        for future in as_completed(futures):
+            finish(futures[future], future.result())
+    return [reports[i] for i in range(len(jobs))]
+
+
+def _check_in_processes(
+    verifier: Verifier,
+    jobs: Sequence[Job],
+    indices: list[int],
+    workers: int,
+    finish: Callable[[int, BundleReport], None],
+) -> None:
+    """The jobs at `indices` on `workers` - 1 forked processes and this one: this one takes jobs
+    from the front of the line, the processes from the back, each holding two at most, so all
+    finish together whatever the bundles' sizes."""
+    portable = dataclasses.replace(verifier, db=None)  # a worker needs no catalog: digests are in the job
+    waiting = collections.deque(indices)
+    running: dict[Future[BundleReport], int] = {}
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=fork) as pool:
+
+        def top_up() -> None:
+            while waiting and len(running) < 2 * (workers - 1):
+                index = waiting.pop()
+                running[pool.submit(portable.stored, *jobs[index])] = index
+
+        gc.freeze()  # the workers' collector leaves the objects they inherit alone (no page copied for it)
+        try:
+            top_up()  # the first submit forks every worker
+        finally:
+            gc.unfreeze()
+        while waiting:
+            index = waiting.popleft()
+            finish(index, portable.stored(*jobs[index]))
+            for future in [future for future in running if future.done()]:
+                finish(running.pop(future), future.result())
+            top_up()
+        for future in as_completed(list(running)):
+            finish(running.pop(future), future.result())
 
 
 def depth_line(deep: bool) -> str:

@@ -19,6 +19,8 @@ import re
 import secrets
 import shutil
 import stat
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -225,6 +227,46 @@ def test_routine_verify_hashes_against_the_anchor_and_deep_verify_revalidates(
     result = cli(settings, "verify", "--all")
     assert "Глубина проверки: обычная" in result.output
     assert "Глубина проверки: полная" in cli(settings, "verify", "--all", "--deep").output
+
+
+FORKED_VERIFY = """
+import dataclasses, json, sys, threading
+from pathlib import Path
+from pipeline.settings import load_settings
+from pipeline.verify import verify_catalog
+
+settings = load_settings(Path(sys.argv[1]))
+assert threading.active_count() == 1  # so the replicas on folder targets go to forked processes
+done = []
+forked = verify_catalog(settings, workers=2, on_replica=lambda: done.append(1))
+alone = verify_catalog(settings, workers=1)
+timeless = lambda reports: [dataclasses.replace(r, seconds=0.0) for r in reports]
+same = timeless(forked) == timeless(alone)
+print(json.dumps({"same": same, "done": len(done), "valid": [r.valid for r in forked],
+                  "problems": [p.message for r in forked for p in r.problems]}, ensure_ascii=False))
+"""
+
+
+def test_replicas_checked_in_forked_processes_report_as_one_at_a_time(
+    settings: Settings, bundle: Bundle
+) -> None:
+    """Issue 13: verify --all checks folder replicas in forked worker processes (in a process running no
+    other thread: a fresh interpreter here); their reports, damage named, are those of a check one
+    at a time, in catalog order, and the progress callback hears of every replica."""
+    with writable(bundle.secondary):
+        damaged = corrupt(bundle.secondary)
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_VERIFY, str(settings.home)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["same"] and found["done"] == 2 and found["valid"] == [True, False], found
+    assert any(message.startswith(f"{damaged}: контрольная сумма") for message in found["problems"]), found
 
 
 def test_our_layer_runs_on_a_good_bundle(bundle: Bundle) -> None:
