@@ -9,14 +9,10 @@ certificate when the home has one. Each caller differs only in where the bundle 
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import datetime as dt
-import gc
-import multiprocessing
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +22,6 @@ from pipeline.settings import CONFIG_NAME, Settings, load_settings, select_targe
 from storage.bagformat import BAG_INFO_FILE, BagFormatError, Label, parse_bag_info
 from storage.catalog import BundleRecord, list_bundles, recorded_digests
 from storage.database import Database
-from storage.filesystem import FilesystemTarget
 from storage.target import StorageError, Target
 from validators.bagit_rfc8493 import DirectorySource, Problem, format_report
 from validators.bundle_checks import (
@@ -189,69 +184,24 @@ Job = tuple[Target, BundleRecord, dict[str, str]]
 def check_replicas(
     verifier: Verifier, jobs: Sequence[Job], workers: int, on_replica: Callable[[], None] | None = None
 ) -> list[BundleReport]:
-    """Verifier.stored of every job on `workers` workers, reports in the jobs' order.
+    """Verifier.stored of every job on `workers` threads, reports in the jobs' order; `on_replica`
+    is called in this thread as each replica is done.
 
-    Replicas on folder targets are checked in processes: most of a bundle's files are small, so
-    per-file Python work (listing, opening, parsing manifests, the seal) weighs nearly as much
-    as the hashing, and threads would take turns at it. The worker processes are forked — cheap,
-    nothing to import or send but the job — and only while this process runs no other thread
-    (fork copies another thread's locks half-way; the web page and Prefect run threads).
-    Otherwise, and for network targets (their clients are not fork-safe, and they wait on the
-    network, not the CPU), replicas are checked in threads: hashlib releases the GIL on large
-    buffers, so threads still hash on every core. `on_replica` is called here as each is done.
-    """
+    Threads, not processes: hashlib releases the GIL on large buffers, so threads hash on every
+    core while one of them does the per-file Python work (listing, opening, manifests, the
+    seal). Forked worker processes were measured for issue 13 (README, «Performance») and cost
+    more than they gained at this size: forking a large interpreter and copying the pages its
+    workers touch took ~15 ms of CPU against ~70 ms of work, and a process pool's own threads
+    then compete with the checks; fork is also unsafe in a process running threads (the web
+    page, Prefect)."""
     reports: dict[int, BundleReport] = {}
-
-    def finish(index: int, report: BundleReport) -> None:
-        reports[index] = report
-        if on_replica is not None:
-            on_replica()
-
-    local = [i for i, job in enumerate(jobs) if isinstance(job[0], FilesystemTarget)]
-    if workers > 1 and len(local) > 1 and threading.active_count() == 1:
-        _check_in_processes(verifier, jobs, local, workers, finish)
-    left = [i for i in range(len(jobs)) if i not in reports]
     with ThreadPoolExecutor(max_workers=workers) as threads:
-        futures = {threads.submit(verifier.stored, *jobs[i]): i for i in left}
+        futures = {threads.submit(verifier.stored, *job): i for i, job in enumerate(jobs)}
         for future in as_completed(futures):
-            finish(futures[future], future.result())
+            reports[futures[future]] = future.result()
+            if on_replica is not None:
+                on_replica()
     return [reports[i] for i in range(len(jobs))]
-
-
-def _check_in_processes(
-    verifier: Verifier,
-    jobs: Sequence[Job],
-    indices: list[int],
-    workers: int,
-    finish: Callable[[int, BundleReport], None],
-) -> None:
-    """The jobs at `indices` on `workers` - 1 forked processes and this one: this one takes jobs
-    from the front of the line, the processes from the back, each holding two at most, so all
-    finish together whatever the bundles' sizes."""
-    portable = dataclasses.replace(verifier, db=None)  # a worker needs no catalog: digests are in the job
-    waiting = collections.deque(indices)
-    running: dict[Future[BundleReport], int] = {}
-    fork = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=fork) as pool:
-
-        def top_up() -> None:
-            while waiting and len(running) < 2 * (workers - 1):
-                index = waiting.pop()
-                running[pool.submit(portable.stored, *jobs[index])] = index
-
-        gc.freeze()  # the workers' collector leaves the objects they inherit alone (no page copied for it)
-        try:
-            top_up()  # the first submit forks every worker
-        finally:
-            gc.unfreeze()
-        while waiting:
-            index = waiting.popleft()
-            finish(index, portable.stored(*jobs[index]))
-            for future in [future for future in running if future.done()]:
-                finish(running.pop(future), future.result())
-            top_up()
-        for future in as_completed(list(running)):
-            finish(running.pop(future), future.result())
 
 
 def depth_line(deep: bool) -> str:

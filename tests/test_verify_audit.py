@@ -19,8 +19,6 @@ import re
 import secrets
 import shutil
 import stat
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -48,7 +46,7 @@ from storage.filesystem import FilesystemTarget
 from storage.target import ReplicaStatus
 from tests.s3server import S3Server
 from validators.bagit_rfc8493 import DirectorySource, validate_bag
-from validators.bundle_checks import RULE_CATALOG, RULE_PDFA, RULE_SEAL, RULE_XSD, check_bundle
+from validators.bundle_checks import RULE_CATALOG, RULE_PDFA, RULE_SEAL, RULE_XSD, BundleReport, check_bundle
 
 YEAR = "2024/2025"
 CLASS = "5А"
@@ -229,44 +227,21 @@ def test_routine_verify_hashes_against_the_anchor_and_deep_verify_revalidates(
     assert "Глубина проверки: полная" in cli(settings, "verify", "--all", "--deep").output
 
 
-FORKED_VERIFY = """
-import dataclasses, json, sys, threading
-from pathlib import Path
-from pipeline.settings import load_settings
-from pipeline.verify import verify_catalog
-
-settings = load_settings(Path(sys.argv[1]))
-assert threading.active_count() == 1  # so the replicas on folder targets go to forked processes
-done = []
-forked = verify_catalog(settings, workers=2, on_replica=lambda: done.append(1))
-alone = verify_catalog(settings, workers=1)
-timeless = lambda reports: [dataclasses.replace(r, seconds=0.0) for r in reports]
-same = timeless(forked) == timeless(alone)
-print(json.dumps({"same": same, "done": len(done), "valid": [r.valid for r in forked],
-                  "problems": [p.message for r in forked for p in r.problems]}, ensure_ascii=False))
-"""
-
-
-def test_replicas_checked_in_forked_processes_report_as_one_at_a_time(
-    settings: Settings, bundle: Bundle
-) -> None:
-    """Issue 13: verify --all checks folder replicas in forked worker processes (in a process running no
-    other thread: a fresh interpreter here); their reports, damage named, are those of a check one
-    at a time, in catalog order, and the progress callback hears of every replica."""
+def test_replicas_checked_side_by_side_report_as_one_at_a_time(settings: Settings, bundle: Bundle) -> None:
+    """verify --all checks replicas on parallel workers: their reports, damage named, are those of a
+    check one at a time, in catalog order, and the progress callback hears of every replica."""
     with writable(bundle.secondary):
         damaged = corrupt(bundle.secondary)
-    done = subprocess.run(
-        [sys.executable, "-c", FORKED_VERIFY, str(settings.home)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout)
-    assert found["same"] and found["done"] == 2 and found["valid"] == [True, False], found
-    assert any(message.startswith(f"{damaged}: контрольная сумма") for message in found["problems"]), found
+    done: list[int] = []
+    together = verify_catalog(settings, workers=2, on_replica=lambda: done.append(1))
+    alone = verify_catalog(settings, workers=1)
+
+    def timeless(reports: list[BundleReport]) -> list[BundleReport]:
+        return [dataclasses.replace(report, seconds=0.0) for report in reports]
+
+    assert timeless(together) == timeless(alone) and len(done) == 2
+    assert [report.valid for report in together] == [True, False]
+    assert any(p.message.startswith(f"{damaged}: контрольная сумма") for p in together[1].problems)
 
 
 def test_our_layer_runs_on_a_good_bundle(bundle: Bundle) -> None:
