@@ -189,11 +189,10 @@ def check_replicas(
 
     Threads, not processes: hashlib releases the GIL on large buffers, so threads hash on every
     core while one of them does the per-file Python work (listing, opening, manifests, the
-    seal). Forked worker processes were measured for issue 13 (README, «Performance») and cost
-    more than they gained at this size: forking a large interpreter and copying the pages its
-    workers touch took ~15 ms of CPU against ~70 ms of work, and a process pool's own threads
-    then compete with the checks; fork is also unsafe in a process running threads (the web
-    page, Prefect)."""
+    seal). Forked worker processes (this one working too) were measured for issue 13 (README,
+    «Performance») and were no faster on the demo archive, while forking a large interpreter and
+    copying the pages its workers touch cost ~20 ms more CPU on ~70 ms of work; fork is also
+    unsafe in a process running threads (the web page, Prefect)."""
     reports: dict[int, BundleReport] = {}
     with ThreadPoolExecutor(max_workers=workers) as threads:
         futures = {threads.submit(verifier.stored, *job): i for i, job in enumerate(jobs)}
