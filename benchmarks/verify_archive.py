@@ -72,6 +72,7 @@ def main() -> None:
         hash_files(files)  # warm the page cache
         hashed = best(args.repeat, lambda: hash_files(files))
         routine = best(args.repeat, lambda: verify_catalog(settings, ["primary"]))
+        alone = best(args.repeat, lambda: verify_catalog(settings, ["primary"], workers=1))
         deep = best(args.repeat, lambda: verify_catalog(settings, ["primary"], deep=True))
         bundles = len(verify_catalog(settings, ["primary"]))
     mb = size / 1e6
@@ -83,6 +84,7 @@ def main() -> None:
     ratio = hashed / routine
     verdict = "met" if ratio >= GOAL else "NOT met"
     print(f"verify --all          {mb / routine:7.0f} MB/s  {ratio:.2f}  (goal ≥ {GOAL}: {verdict})")
+    print(f"  the same, 1 worker  {mb / alone:7.0f} MB/s  {hashed / alone:.2f}")
     print(f"verify --all --deep   {mb / deep:7.0f} MB/s  {hashed / deep:.2f}")
 
 

@@ -25,6 +25,7 @@ needs; without a TSA the seal is valid only as long as its certificate. `openssl
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import tempfile
@@ -38,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from documents import evidence, timestamp
+from documents import evidence, seal_signature, timestamp
 from documents._exec import openssl
 from documents._exec.tsa_client import TimestampError, request_token
 from documents.bag import verify_bag_against_manifests
@@ -401,9 +402,16 @@ def _stamper(tsa_url: str) -> Callable[[bytes], bytes]:
 def seal_certificates(seal: Path) -> list[x509.Certificate]:
     """The certificates embedded in a seal (the signer's, for our seals)."""
     try:
-        return list(pkcs7.load_der_pkcs7_certificates(Path(seal).read_bytes()))
+        return _embedded_certificates(Path(seal).read_bytes())
+    except SealError as error:
+        raise SealError(f"{Path(seal).name}: {error}") from error
+
+
+def _embedded_certificates(seal: bytes) -> list[x509.Certificate]:
+    try:
+        return list(pkcs7.load_der_pkcs7_certificates(seal))
     except ValueError as error:
-        raise SealError(f"{Path(seal).name}: не подпись CMS в формате DER ({error})") from error
+        raise SealError(f"не подпись CMS в формате DER ({error})") from error
 
 
 def signer_name(certificate: x509.Certificate) -> str:
@@ -455,22 +463,73 @@ def check_seal(
        proven (else record 1's time, which covers seal.p7s).
     3. `openssl cms -verify -attime <that time>` (without any timestamp: at `at`, and a warning
        that the seal is valid only while its certificate is), trusting `cert_path` (None: the
-       certificate embedded in the seal, which proves the bag unchanged, not who sealed it).
+       certificate embedded in the seal, which proves the bag unchanged, not who sealed it);
+       a seal that documents.seal_signature verifies in-process spares openssl's run.
     4. The signer's certificate must not be revoked, per the stored CRLs, before that time.
     """
     bag_dir = Path(bag_dir)
     at = at or now_utc()
-    result = SealCheck()
     seal, content = bag_dir / SEAL_FILE, bag_dir / SEALED_FILE
-    if not seal.is_file():
-        result.problems.append(f"{SEAL_FILE}: файл печати отсутствует — пакет не опечатан")
-        return result
-    if not content.is_file():
-        result.problems.append(f"{SEALED_FILE}: файл отсутствует, печать проверить нельзя")
-        return result
+    missing = _missing_seal_files(seal.is_file(), content.is_file())
+    if missing is not None:
+        return missing
+    records = functools.partial(evidence.check_records, bag_dir, tsa_certificate, at)
+    return _check_seal(seal.read_bytes(), content.read_bytes(), records, cert_path, tsa_certificate, at)
+
+
+def check_stored_seal(
+    paths: Iterable[str],
+    read: Callable[[str], bytes],
+    cert_path: Path | None = None,
+    *,
+    tsa_certificate: Path | None = None,
+    at: dt.datetime | None = None,
+) -> SealCheck:
+    """check_seal of a bag read in place: `paths` are its files, `read` gives one's bytes.
+
+    Without evidence records only seal.p7s and the tagmanifest are read, and checked in memory;
+    a bag with evidence/ has its top-level tag files and records copied into a temporary folder
+    (kilobytes, never data/), because the records are checked with `openssl ts` on files.
+    """
+    paths = sorted(paths)
+    if any(path.startswith(EVIDENCE_DIR + "/") for path in paths):
+        with tempfile.TemporaryDirectory(prefix="seal-") as temp:
+            for path in paths:
+                if "/" not in path or path.startswith(EVIDENCE_DIR + "/"):
+                    Path(temp, *path.split("/")).parent.mkdir(parents=True, exist_ok=True)
+                    Path(temp, *path.split("/")).write_bytes(read(path))
+            return check_seal(Path(temp), cert_path, tsa_certificate=tsa_certificate, at=at)
+    missing = _missing_seal_files(SEAL_FILE in paths, SEALED_FILE in paths)
+    if missing is not None:
+        return missing
+    at = at or now_utc()
+    return _check_seal(
+        read(SEAL_FILE), read(SEALED_FILE), evidence.RecordsCheck, cert_path, tsa_certificate, at
+    )
+
+
+def _missing_seal_files(has_seal: bool, has_content: bool) -> SealCheck | None:
+    if not has_seal:
+        return SealCheck(problems=[f"{SEAL_FILE}: файл печати отсутствует — пакет не опечатан"])
+    if not has_content:
+        return SealCheck(problems=[f"{SEALED_FILE}: файл отсутствует, печать проверить нельзя"])
+    return None
+
+
+def _check_seal(
+    seal: bytes,
+    content: bytes,
+    check_records: Callable[[], evidence.RecordsCheck],
+    cert_path: Path | None,
+    tsa_certificate: Path | None,
+    at: dt.datetime,
+) -> SealCheck:
+    """Steps 1–4 of check_seal, given the seal's and the tagmanifest's bytes and how to check the
+    evidence records (none: an empty RecordsCheck)."""
+    result = SealCheck()
     try:
-        parts = timestamp.signer_parts(seal.read_bytes())
-        embedded = seal_certificates(seal)
+        parts = timestamp.signer_parts(seal)
+        embedded = _embedded_certificates(seal)
     except (timestamp.TimestampFormatError, SealError) as error:
         result.problems.append(f"{SEAL_FILE}: {error}")
         return result
@@ -478,7 +537,7 @@ def check_seal(
     result.signers = tuple(signer_name(c) for c in embedded)
     if embedded:
         result.certificate_expires = embedded[0].not_valid_after_utc
-    records = evidence.check_records(bag_dir, tsa_certificate, at)
+    records = check_records()
     result.problems += records.problems
     result.evidence_expires = records.expires
     if parts.timestamp_token:
@@ -492,7 +551,7 @@ def check_seal(
         result.evidence_expires = issuer.not_valid_after_utc if issuer else None
     checked_at = result.proven_at or at
     result.problems += _check_signature(
-        seal, content, cert_path, checked_at, timestamped=result.proven_at is not None
+        seal, content, embedded, cert_path, checked_at, timestamped=result.proven_at is not None
     )
     if embedded:
         revoked = evidence.revocation(embedded[0], records.crls, records.certificates)
@@ -549,24 +608,35 @@ def _check_signature_token(
 
 
 def _check_signature(
-    seal: Path, content: Path, cert_path: Path | None, when: dt.datetime, *, timestamped: bool
+    seal: bytes,
+    content: bytes,
+    embedded: list[x509.Certificate],
+    cert_path: Path | None,
+    when: dt.datetime,
+    *,
+    timestamped: bool,
 ) -> list[str]:
-    with tempfile.TemporaryDirectory(prefix="seal-") as tmp:
-        if cert_path is None:
-            try:
-                embedded = seal_certificates(seal)
-            except SealError as error:
-                return [str(error)]
-            if not embedded:
-                return [f"{SEAL_FILE}: в подписи нет сертификата; укажите сертификат школы"]
-            trusted = Path(tmp) / "embedded.pem"
-            trusted.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in embedded))
-        else:
-            trusted = Path(cert_path)
-            if not trusted.is_file():
-                return [f"{trusted}: файл сертификата не найден"]
+    """The seal's signature over the tagmanifest as of `when`: verified in-process when
+    documents.seal_signature can (a seal of ours, a self-signed certificate), else by openssl."""
+    if cert_path is None:
+        if not embedded:
+            return [f"{SEAL_FILE}: в подписи нет сертификата; укажите сертификат школы"]
+        trusted_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in embedded)
+    else:
         try:
-            outcome = openssl.cms_verify(seal, content, trusted, int(when.timestamp()))
+            trusted_pem = Path(cert_path).read_bytes()
+        except OSError:
+            return [f"{cert_path}: файл сертификата не найден"]
+    attime = int(when.timestamp())
+    if seal_signature.verified_here(seal, content, trusted_pem, attime):
+        return []
+    with tempfile.TemporaryDirectory(prefix="seal-") as tmp:
+        seal_path, content_path, trusted = Path(tmp, SEAL_FILE), Path(tmp, SEALED_FILE), Path(tmp, CERT_FILE)
+        seal_path.write_bytes(seal)
+        content_path.write_bytes(content)
+        trusted.write_bytes(trusted_pem)
+        try:
+            outcome = openssl.cms_verify(seal_path, content_path, trusted, attime)
         except openssl.OpenSSLMissing as error:
             return [f"{SEAL_FILE}: печать не проверена — {error}"]
     if outcome.ok:

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
@@ -31,8 +32,9 @@ class TimestampFormatError(ValueError):
 # --- A DER reader, just enough to walk a SignedData (X.690) ---------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Element:
+class Element(NamedTuple):
+    """One TLV (a tuple: a seal's check walks a hundred of them)."""
+
     tag: int
     start: int  # where the header begins
     body: int  # where the content begins

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,32 +158,49 @@ def verify_catalog(
     bundle a target holds that the catalog does not know (a run killed between storing and
     cataloguing), checked too and marked «не в каталоге» — no anchor vouches for it.
 
-    Replicas are checked in parallel threads, one per core by default: hashlib and the
-    PDF/A validator release the GIL on large buffers, so threads hash on every core
-    without pickling targets. With `max_rate_mb_s` (a cap for the whole run) they run one
-    at a time. Reports come back in catalog order."""
+    Replicas are checked side by side, one worker per core by default (check_replicas). With
+    `max_rate_mb_s` (a cap for the whole run) they run one at a time. Reports come back in
+    catalog order; `on_replica` is called in this thread as each replica is done."""
     targets = select_targets(settings, target_names)
     with verifier_for(settings, max_rate_mb_s, deep=deep, at=at) as verifier:
         records = list_bundles(verifier.db) if verifier.db is not None else []
         jobs = [
             (target, record, verifier.digests(record.bundle_id)) for record in records for target in targets
         ]
-        threads = 1 if max_rate_mb_s else (workers or worker_count())
-
-        def check(job: tuple[Target, BundleRecord, dict[str, str]]) -> BundleReport:
-            report = verifier.stored(*job)
-            if on_replica is not None:
-                on_replica()
-            return report
-
-        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            reports = list(pool.map(check, jobs))
+        workers = 1 if max_rate_mb_s else (workers or worker_count())
+        reports = check_replicas(verifier, jobs, max(1, workers), on_replica)
         known = {record.key for record in records}
         for target in targets:
             for key in _stored_keys(target, settings.school_folder):
                 if key not in known:
                     reports.append(_not_in_catalog(verifier, target, key))
         return reports
+
+
+Job = tuple[Target, BundleRecord, dict[str, str]]
+"""One replica to check: where, which bundle, and the catalog's digests for it."""
+
+
+def check_replicas(
+    verifier: Verifier, jobs: Sequence[Job], workers: int, on_replica: Callable[[], None] | None = None
+) -> list[BundleReport]:
+    """Verifier.stored of every job on `workers` threads, reports in the jobs' order; `on_replica`
+    is called in this thread as each replica is done.
+
+    Threads, not processes: hashlib releases the GIL on large buffers, so threads hash on every
+    core while one of them does the per-file Python work (listing, opening, manifests, the
+    seal). Forked worker processes (this one working too) were measured for issue 13 (README,
+    «Performance») and were no faster on the demo archive, while forking a large interpreter and
+    copying the pages its workers touch cost ~20 ms more CPU on ~70 ms of work; fork is also
+    unsafe in a process running threads (the web page, Prefect)."""
+    reports: dict[int, BundleReport] = {}
+    with ThreadPoolExecutor(max_workers=workers) as threads:
+        futures = {threads.submit(verifier.stored, *job): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            reports[futures[future]] = future.result()
+            if on_replica is not None:
+                on_replica()
+    return [reports[i] for i in range(len(jobs))]
 
 
 def depth_line(deep: bool) -> str:

@@ -137,6 +137,8 @@ def encode_filepath(path: str) -> str:
 
 def decode_filepath(raw: str) -> tuple[str, bool]:
     """(filepath, whether a stray "%" was left as it is) of a manifest's or fetch.txt's filepath."""
+    if "%" not in raw:
+        return raw, False
     stray = False
 
     def decode(match: re.Match[str]) -> str:

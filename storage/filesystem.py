@@ -17,10 +17,12 @@ refused, so the bundle counts as under-replicated instead of falsely stored (R8)
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import filecmp
 import functools
 import os
 import shutil
+import stat
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from storage.layout import LayoutError, check_key, path_inside
+from storage.layout import LayoutError, check_key, check_relpath, resolve_inside
 from storage.modes import PRIVATE_DIR_MODE, SEALED_DIR_MODE, SEALED_FILE_MODE, private_dir, write_private
 from storage.target import (
     BundleExistsError,
@@ -280,11 +282,35 @@ class FilesystemTarget:
                     found.append(path.relative_to(bundle).as_posix())
         yield from sorted(found)
 
+    def stat_files(self, key: str) -> dict[str, FileStat]:
+        """One walk of the bundle's folder (os.scandir: the kind of each entry comes with the
+        listing, one lstat per file for its size and mode); symlinks are skipped, as in iter_files."""
+        bundle = self._path(key)
+        if not bundle.is_dir():
+            raise BundleNotFoundError(f"{self.name}: пакет {key} не найден")
+        found: dict[str, FileStat] = {}
+        _stat_tree(str(bundle), "", found)
+        for relpath in found:
+            try:
+                check_relpath(relpath)
+            except LayoutError as error:  # as stat() of that file would refuse it
+                raise StorageError(f"{self.name}: {error}") from error
+        return dict(sorted(found.items()))
+
     def open_file(self, key: str, relpath: str) -> BinaryIO:
-        path = self._path(key, relpath)
-        if path.is_symlink() or not path.is_file():
+        path = self._where(key, relpath)
+        try:
+            regular = stat.S_ISREG(os.lstat(path).st_mode)  # not a symlink, folder or special file
+        except (FileNotFoundError, NotADirectoryError):
+            regular = False
+        if not regular:
             raise FileNotFoundError(f"{self.name}: нет файла {key}/{relpath}")
-        return path.open("rb")
+        try:  # O_NOFOLLOW: a file swapped for a symlink since the lstat is not followed
+            return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise FileNotFoundError(f"{self.name}: нет файла {key}/{relpath}") from error
+            raise
 
     def read_file(self, key: str, relpath: str) -> bytes:
         with self.open_file(key, relpath) as stream:
@@ -295,14 +321,15 @@ class FilesystemTarget:
         return FileStat(size=info.st_size, read_only=not info.st_mode & 0o222)
 
     def _path(self, key: str, relpath: str | None = None) -> Path:
+        return Path(self._where(key, relpath))
+
+    def _where(self, key: str, relpath: str | None = None) -> str:
+        """The path of a bundle (or one of its files) as a string; StorageError if it may not be used."""
         try:
             check_key(key)
-            if relpath is None:
-                return path_inside(
-                    self.root, key, real_root=self._real_root, plain_folders=self._plain_folders
-                )
-            return path_inside(
-                self.root, key, relpath, real_root=self._real_root, plain_folders=self._plain_folders
+            pieces = (key,) if relpath is None else (key, relpath)
+            return resolve_inside(
+                self.root, *pieces, real_root=self._real_root, plain_folders=self._plain_folders
             )
         except LayoutError as error:
             raise StorageError(f"{self.name}: {error}") from error
@@ -376,10 +403,23 @@ def _process_alive(temp_name: str) -> bool:
     return True
 
 
+def _stat_tree(folder: str, prefix: str, found: dict[str, FileStat]) -> None:
+    """The regular files under `folder` (not following symlinks) into `found`, as "prefix/name"."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _stat_tree(entry.path, f"{prefix}{entry.name}/", found)
+            elif entry.is_file(follow_symlinks=False):
+                info = entry.stat(follow_symlinks=False)
+                found[prefix + entry.name] = FileStat(size=info.st_size, read_only=not info.st_mode & 0o222)
+
+
 def _collect_keys(folder: Path, parts: list[str], keys: list[str]) -> None:
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
-            continue
+    with os.scandir(folder) as listing:
+        entries = sorted((entry for entry in listing), key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+            continue  # hidden, a symlink, or not a folder
         if len(parts) == 3:
             key = "/".join([*parts, entry.name])
             try:
@@ -387,7 +427,7 @@ def _collect_keys(folder: Path, parts: list[str], keys: list[str]) -> None:
             except LayoutError:
                 continue
         else:
-            _collect_keys(entry, [*parts, entry.name], keys)
+            _collect_keys(Path(entry.path), [*parts, entry.name], keys)
 
 
 def _add_file(final: Path, data: bytes, root: Path, opened: list[Path]) -> None:

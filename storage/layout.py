@@ -99,10 +99,12 @@ def key_parts(key: str) -> tuple[str, str, str, str]:
     return school, year, class_name, bundle
 
 
+_KEY = re.compile("/".join([_NAME.pattern] * KEY_DEPTH))
+
+
 def check_key(key: str) -> str:
     """Return `key` if it is a well-formed bundle key, else raise LayoutError naming it."""
-    parts = key.split("/")
-    if len(parts) != KEY_DEPTH or not all(_NAME.fullmatch(part) for part in parts):
+    if not _KEY.fullmatch(key):
         raise LayoutError(
             f"Недопустимый ключ пакета «{key}»: нужно школа/год/класс/пакет из символов a–z, 0–9 и «-»"
         )
@@ -113,6 +115,12 @@ _UNSAFE_CHAR = re.compile(r"[\\%\x00-\x1f\x7f-\x9f]")
 """Backslash, "%" and the control characters (Unicode category Cc is exactly U+0000–U+001F, U+007F–U+009F)."""
 
 
+PLAIN_PATH = r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*"
+"""A relative path whose every segment is ASCII letters, digits, "_", "-", "." and starts with no
+".": safe by every rule here and in RFC 8493 §5.1 (checkers accept it at once; `data/marks.csv`)."""
+_PLAIN_RELPATH = re.compile(PLAIN_PATH)
+
+
 def check_relpath(relpath: str) -> str:
     """Return `relpath` if it is a safe relative POSIX path inside a bundle, else raise LayoutError.
 
@@ -120,6 +128,8 @@ def check_relpath(relpath: str) -> str:
     control characters, and "%" (RFC 8493 would need it percent-encoded in manifests,
     and `sha256sum -c` would not decode it).
     """
+    if _PLAIN_RELPATH.fullmatch(relpath):  # the usual case, plainly safe: no need to look further
+        return relpath
     bad = (
         not relpath
         or relpath.startswith("/")
@@ -142,32 +152,44 @@ def path_inside(
     every file a verify reads, so it passes its root resolved once (`real_root`) and a set
     of the folders it has already seen to be real folders (`plain_folders`, filled here).
     """
+    return Path(resolve_inside(root, *relpaths, real_root=real_root, plain_folders=plain_folders))
+
+
+def resolve_inside(
+    root: Path, *relpaths: str, real_root: str | None = None, plain_folders: set[str] | None = None
+) -> str:
+    """path_inside as a string (no Path made: a verify asks for one per file)."""
     pieces = [check_relpath(part) for part in relpaths]
     real_root = real_root or os.path.realpath(root)
-    path = os.path.join(real_root, *pieces)
-    if _symlink_below(
-        real_root, "/".join(pieces).split("/"), set() if plain_folders is None else plain_folders
-    ):
+    path = "/".join([real_root.rstrip("/"), *pieces])  # the pieces are relative: no "/" to collapse
+    if _symlink_below(real_root, path, set() if plain_folders is None else plain_folders):
         real_path = os.path.realpath(path)
         if real_path != real_root and not real_path.startswith(real_root.rstrip(os.sep) + os.sep):
             raise LayoutError(f"Путь «{'/'.join(relpaths)}» ведёт за пределы хранилища {root}")
-    return Path(path)
+    return path
 
 
-def _symlink_below(real_root: str, parts: list[str], plain_folders: set[str]) -> bool:
-    """Whether any existing step of the path below `real_root` is a symlink: lstat each step but
-    the folders known to be real ones (added to `plain_folders` as they are found)."""
-    current = real_root
-    for number, part in enumerate(parts, start=1):
-        current = f"{current}/{part}"
-        if number < len(parts) and current in plain_folders:
+def _symlink_below(real_root: str, path: str, plain_folders: set[str]) -> bool:
+    """Whether any existing step of `path` below `real_root` is a symlink: lstat each step but the
+    folders known to be real ones (added to `plain_folders` as they are found; a folder is added
+    only once every step above it was found real, so a known parent vouches for them all)."""
+    parent = path.rpartition("/")[0]
+    if parent in plain_folders:
+        steps = [path]
+    else:
+        current, steps = real_root.rstrip("/"), []
+        for part in path[len(current) + 1 :].split("/"):
+            current = f"{current}/{part}"
+            steps.append(current)
+    for number, step in enumerate(steps, start=1):
+        if number < len(steps) and step in plain_folders:
             continue
         try:
-            mode = os.lstat(current).st_mode
+            mode = os.lstat(step).st_mode
         except OSError:
             return False  # nothing below a missing step (or a file): no symlink to follow
         if stat.S_ISLNK(mode):
             return True
         if stat.S_ISDIR(mode):
-            plain_folders.add(current)
+            plain_folders.add(step)
     return False

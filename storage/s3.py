@@ -602,6 +602,9 @@ class S3Target:
         locked = head.get("ObjectLockMode") == "COMPLIANCE" and until is not None and until > now
         return FileStat(size=head["ContentLength"], read_only=locked)
 
+    def stat_files(self, key: str) -> dict[str, FileStat]:
+        return {path: self.stat(key, path) for path in self.iter_files(key)}
+
     # --- requests -------------------------------------------------------------------
 
     @property

@@ -133,6 +133,11 @@ class Target(Protocol):
         """A file's size, and whether it can still be changed through this target."""
         ...
 
+    def stat_files(self, key: str) -> dict[str, FileStat]:
+        """`stat` of every file of a bundle, by relative path in sorted order (iter_files' paths);
+        BundleNotFoundError if there is no bundle. A folder answers it in one walk."""
+        ...
+
     def add_files(self, key: str, files: Mapping[str, bytes]) -> None:
         """Write new files ({bundle-relative path: bytes}) into a stored bundle, never changing one:
         evidence renewal (R7). An existing name is refused (StorageError); each file is read back."""

@@ -32,6 +32,7 @@ EXERCISED = frozenset(
         "open_file",
         "read_file",
         "stat",
+        "stat_files",
         "delete_bundle_if_expired",
         "add_files",
     }
@@ -63,6 +64,8 @@ def exercise(target: Target, bag: Path) -> None:
     assert target.read_file(key, "bag-info.txt") == (bag / "bag-info.txt").read_bytes()
     info = target.stat(key, "data/journal.pdf")
     assert (info.size, info.read_only) == ((bag / "data/journal.pdf").stat().st_size, True)
+    stats = target.stat_files(key)
+    assert list(stats) == files and stats == {path: target.stat(key, path) for path in files}
 
     assert target.replace_bundle(key, bag).key == key
     assert verify_stored_bundle(target, key) == []

@@ -46,7 +46,7 @@ from storage.filesystem import FilesystemTarget
 from storage.target import ReplicaStatus
 from tests.s3server import S3Server
 from validators.bagit_rfc8493 import DirectorySource, validate_bag
-from validators.bundle_checks import RULE_CATALOG, RULE_PDFA, RULE_SEAL, RULE_XSD, check_bundle
+from validators.bundle_checks import RULE_CATALOG, RULE_PDFA, RULE_SEAL, RULE_XSD, BundleReport, check_bundle
 
 YEAR = "2024/2025"
 CLASS = "5А"
@@ -225,6 +225,23 @@ def test_routine_verify_hashes_against_the_anchor_and_deep_verify_revalidates(
     result = cli(settings, "verify", "--all")
     assert "Глубина проверки: обычная" in result.output
     assert "Глубина проверки: полная" in cli(settings, "verify", "--all", "--deep").output
+
+
+def test_replicas_checked_side_by_side_report_as_one_at_a_time(settings: Settings, bundle: Bundle) -> None:
+    """verify --all checks replicas on parallel workers: their reports, damage named, are those of a
+    check one at a time, in catalog order, and the progress callback hears of every replica."""
+    with writable(bundle.secondary):
+        damaged = corrupt(bundle.secondary)
+    done: list[int] = []
+    together = verify_catalog(settings, workers=2, on_replica=lambda: done.append(1))
+    alone = verify_catalog(settings, workers=1)
+
+    def timeless(reports: list[BundleReport]) -> list[BundleReport]:
+        return [dataclasses.replace(report, seconds=0.0) for report in reports]
+
+    assert timeless(together) == timeless(alone) and len(done) == 2
+    assert [report.valid for report in together] == [True, False]
+    assert any(p.message.startswith(f"{damaged}: контрольная сумма") for p in together[1].problems)
 
 
 def test_our_layer_runs_on_a_good_bundle(bundle: Bundle) -> None:

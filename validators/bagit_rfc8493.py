@@ -103,6 +103,7 @@ from storage.bagformat import (
     manifest_lines,
     split_tag_lines,
 )
+from storage.layout import PLAIN_PATH
 from storage.target import Target
 
 FETCH_FILE = "fetch.txt"
@@ -327,8 +328,9 @@ class TargetSource:
         return f"{self.target.name}:{self.key}"
 
     def list_entries(self) -> list[SourceEntry]:
-        files = list(self.target.iter_files(self.key))
-        entries = [SourceEntry(path, "file", self.target.stat(self.key, path).size) for path in files]
+        stats = self.target.stat_files(self.key)
+        files = list(stats)
+        entries = [SourceEntry(path, "file", info.size) for path, info in stats.items()]
         folders = {path.rsplit("/", 1)[0] for path in files if "/" in path}
         folders |= {folder.rsplit("/", i)[0] for folder in folders for i in range(folder.count("/") + 1)}
         entries += [SourceEntry(folder, "directory") for folder in folders]
@@ -385,6 +387,16 @@ def hash_stream(
     hashers = {algorithm: hashlib.new(algorithm) for algorithm in ordered}
     total = 0
     if len(hashers) < 2 or size_hint < THREADED_MIN_SIZE:
+        readinto = getattr(stream, "readinto", None)
+        if readinto is not None:  # into this thread's one buffer: no fresh 1 MiB allocation per read
+            buffer = _read_buffer()
+            while count := readinto(buffer):
+                chunk = buffer[:count] if count < len(buffer) else buffer
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+                total += count
+                throttle.read(count)
+            return {a: h.hexdigest() for a, h in hashers.items()}, total
         while chunk := stream.read(CHUNK_SIZE):
             for hasher in hashers.values():
                 hasher.update(chunk)
@@ -413,6 +425,17 @@ def hash_stream(
         for worker in workers:
             worker.join()
     return {a: h.hexdigest() for a, h in hashers.items()}, total
+
+
+_THREAD = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """This thread's CHUNK_SIZE buffer for hash_stream's reads (hashed before the next read)."""
+    buffer: memoryview | None = getattr(_THREAD, "buffer", None)
+    if buffer is None or len(buffer) != CHUNK_SIZE:
+        buffer = _THREAD.buffer = memoryview(bytearray(CHUNK_SIZE))
+    return buffer
 
 
 def _feed(hasher: hashlib._Hash, chunks: queue.Queue[bytes | None]) -> None:
@@ -829,6 +852,8 @@ class _Validation:
 
     def filepath(self, name: str, number: int, raw: str, section: str) -> str | None:
         """A manifest's or fetch.txt's filepath decoded (§2.1.3), or None if it is unsafe (reported)."""
+        if self.version.percent_encoded_filepaths and _PLAIN_PATH.fullmatch(raw):
+            return raw  # the usual case: nothing to decode, and safe (see _unsafe_path)
         where = f"{name}, строка {number}: «{raw}»"
         if self.version.percent_encoded_filepaths:
             path, stray = decode_filepath(raw)
@@ -904,8 +929,9 @@ class _Validation:
         if name in self.unread:
             return []
 
+        lowered = [label.lower() for label, _, _ in fields]
         for single in single_labels(self.version):
-            found = [f for f in fields if f[0].lower() == single.lower()]
+            found = [f for f, label in zip(fields, lowered, strict=True) if label == single.lower()]
             if len(found) > 1:
                 self.warn(
                     name,
@@ -1064,8 +1090,13 @@ class _Validation:
                     )
 
 
+_PLAIN_PATH = re.compile(PLAIN_PATH)
+
+
 def _unsafe_path(path: str) -> tuple[str, bool] | None:
     """Why a bag-relative path is refused, and whether it would escape the bag (§5.1); None if fine."""
+    if _PLAIN_PATH.fullmatch(path):  # the usual case: nothing below can refuse it
+        return None
     if not path:
         return "путь пустой", False
     if path.startswith(("/", "\\")) or _DRIVE.match(path):

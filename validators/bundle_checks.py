@@ -9,7 +9,7 @@ layer, which a bag that is merely valid BagIt can still fail:
   A construct the validator does not check is a warning, not a failure.
 * XSD [«XSD»]: data/journal.xml against the bundle's *own* data/journal.xsd — the
   schema an auditor years later has in hand, not the one this program ships.
-* Seal [«seal»]: when the bag holds seal.p7s, `documents.seal.check_seal` checks it and its
+* Seal [«seal»]: when the bag holds seal.p7s, `documents.seal.check_stored_seal` checks it and its
   evidence records (evidence/: timestamps, certificates, CRLs) as of the check date, the
   signature at the time its timestamp proves; a seal without a timestamp is a warning that its
   validity ends with the certificate.
@@ -29,11 +29,11 @@ PDFs, journal.xml with its XSD, and the few tag files the anchor and seal cover.
 PDF validator needs a seekable file: a bag folder's file is opened in place, a
 filesystem target's file is a seekable stream; only a stream that cannot seek (S3)
 is spooled into a SpooledTemporaryFile (memory up to SPOOL_MEMORY, then a temporary
-file) and removed at once — one file at a time, never the bag. The seal check
-(documents.seal.verify_seal takes a folder) gets a temporary folder holding only the
-bag's top-level tag files, a few kilobytes: the seal signs tagmanifest-sha256.txt,
-and the payload has already been checked against the manifests it lists. The same
-`max_rate_mb_s` cap applies to these reads as to the hashing.
+file) and removed at once — one file at a time, never the bag. The small tag files (top
+level and evidence/) are read once and kept for the RFC check, the seal and the anchor
+(_ReadOnce). The seal (documents.seal.check_stored_seal) is checked from those bytes: it
+signs tagmanifest-sha256.txt, and the payload has already been checked against the
+manifests it lists. The same `max_rate_mb_s` cap applies to these reads as to the hashing.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import shutil
 import tempfile
 import time
@@ -59,6 +60,7 @@ from storage.bagformat import EVIDENCE_DIR, PAYLOAD_DIR, SEAL_FILE, is_unlisted_
 from storage.target import StorageError, Target
 from validators.bagit_rfc8493 import (
     CHUNK_SIZE,
+    SMALL_TAG_FILE,
     BagSource,
     DirectorySource,
     Problem,
@@ -137,9 +139,9 @@ def check_bundle(
     check is bound by hashing. Without an anchor the check is always deep.
     """
     started = time.perf_counter()
-    listed = _ListedOnce(source)
+    listed = _ReadOnce(source)
     bag = validate_bag(listed, max_rate_mb_s=max_rate_mb_s)
-    layer = _Layer(source, Throttle(max_rate_mb_s), {p.path for p in bag.problems})
+    layer = _Layer(listed, Throttle(max_rate_mb_s), {p.path for p in bag.problems})
     checks = ["RFC 8493"]
     try:
         entries = listed.list_entries()
@@ -253,11 +255,19 @@ class _StatWatcher:
             self.changeable.append(relpath)
         return info
 
+    def stat_files(self, key: str) -> dict[str, Any]:
+        found = self.target.stat_files(key)
+        self.changeable += [relpath for relpath, info in found.items() if not info.read_only]
+        return found
+
+    def open_file(self, key: str, relpath: str) -> BinaryIO:
+        return self.target.open_file(key, relpath)
+
 
 class _Layer:
     """Our checks on top of RFC 8493, each recording Russian problems that name the file."""
 
-    def __init__(self, source: BagSource, throttle: Throttle, failed: set[str]) -> None:
+    def __init__(self, source: _ReadOnce, throttle: Throttle, failed: set[str]) -> None:
         self.source = source
         self.throttle = throttle
         self.failed = failed  # files the RFC checks already found wrong
@@ -324,8 +334,8 @@ class _Layer:
     @contextlib.contextmanager
     def seekable(self, path: str) -> Iterator[Path | BinaryIO]:
         """The file as something validate_written reads: a path, a seekable stream, or a spooled copy."""
-        if isinstance(self.source, DirectorySource):
-            yield self.source.root.joinpath(*path.split("/"))
+        if isinstance(self.source.source, DirectorySource):
+            yield self.source.source.root.joinpath(*path.split("/"))
             return
         with self.source.open(path) as stream:
             if _is_seekable(stream):
@@ -369,7 +379,7 @@ class _Layer:
         self, certificate: Path | None, tsa_certificate: Path | None, at: dt.datetime | None
     ) -> None:
         try:
-            from documents.seal import check_seal
+            from documents.seal import check_stored_seal
         except ImportError:
             self.warn(
                 SEAL_FILE,
@@ -380,9 +390,10 @@ class _Layer:
         if SEAL_FILE in self.failed:
             return
         try:
-            with self.tag_folder() as folder:
-                self.seal = check_seal(folder, certificate, tsa_certificate=tsa_certificate, at=at)
-                found, warnings = self.seal.problems, self.seal.warnings
+            self.seal = check_stored_seal(
+                self.files, self.read, certificate, tsa_certificate=tsa_certificate, at=at
+            )
+            found, warnings = self.seal.problems, self.seal.warnings
         except Exception as error:  # a seal that cannot be checked is a finding
             found, warnings = [f"{SEAL_FILE}: печать не проверяется: {error}"], []
         for message in found:
@@ -391,16 +402,6 @@ class _Layer:
             self.error(path, RULE_SEAL, message if ":" in message else f"{SEAL_FILE}: {message}")
         for message in warnings:
             self.warn(SEAL_FILE, RULE_SEAL, message)
-
-    @contextlib.contextmanager
-    def tag_folder(self) -> Iterator[Path]:
-        """A temporary folder with the bag's tag files and evidence (kilobytes; never data/)."""
-        with tempfile.TemporaryDirectory(prefix="seal-") as temp:
-            for path in sorted(self.files):
-                if "/" not in path or path.startswith(EVIDENCE_DIR + "/"):
-                    Path(temp, *path.split("/")).parent.mkdir(parents=True, exist_ok=True)
-                    Path(temp, *path.split("/")).write_bytes(self.read(path))
-            yield Path(temp)
 
     # --- the catalog's recorded digests ---
 
@@ -442,18 +443,37 @@ def _is_seekable(stream: BinaryIO) -> bool:
         return False
 
 
-class _ListedOnce:
-    """A source whose listing is read once and reused: on S3 a listing costs a request per file."""
+class _ReadOnce:
+    """A source whose listing is read once, and its small tag files too (top level and evidence/,
+    up to SMALL_TAG_FILE each): on S3 a listing costs a request per file, and the RFC check, the
+    seal and the catalog's anchor all read the same few tag files — one read means they all check
+    the same bytes."""
 
     def __init__(self, source: BagSource) -> None:
         self.source = source
         self.name = source.name
         self.entries: list[SourceEntry] | None = None
+        self.sizes: dict[str, int] = {}
+        self.kept: dict[str, bytes] = {}
 
     def list_entries(self) -> list[SourceEntry]:
         if self.entries is None:
             self.entries = self.source.list_entries()
+            self.sizes = {entry.path: entry.size for entry in self.entries if entry.kind == "file"}
         return self.entries
 
     def open(self, relpath: str) -> BinaryIO:
-        return self.source.open(relpath)
+        if relpath in self.kept:
+            return io.BytesIO(self.kept[relpath])
+        if self.sizes.get(relpath, SMALL_TAG_FILE + 1) > SMALL_TAG_FILE or not _is_tag_file(relpath):
+            return self.source.open(relpath)
+        with self.source.open(relpath) as stream:
+            data = stream.read(SMALL_TAG_FILE + 1)
+        if len(data) > SMALL_TAG_FILE:  # grown since it was listed: streamed as any other file
+            return self.source.open(relpath)
+        self.kept[relpath] = data
+        return io.BytesIO(data)
+
+
+def _is_tag_file(path: str) -> bool:
+    return "/" not in path or path.startswith(EVIDENCE_DIR + "/")
