@@ -8,8 +8,8 @@ runner with worker processes would start one temporary API server per worker
 executor. Every class is its own task run, visible in the logs and in the UI.
 
 With a shared Prefect server configured (`[prefect] api_url`), the classes go to the work pool
-instead (flows.pool): each class is a flow run of the `archive_class` deployment, done by
-whichever worker takes it, and this flow waits for them all.
+instead (flows.pool): they are flow runs of the `archive_classes` deployment, a few classes
+each, done by whichever worker takes them, and this flow waits for them all.
 """
 
 from __future__ import annotations
@@ -134,19 +134,18 @@ def on_work_pool(
     allow_errors: bool = False,
     on_result: ResultCallback | None = None,
 ) -> list[ClassArchiveResult]:
-    """Every school's classes as flow runs on the work pool (flows.pool), reported as each ends;
-    the results in the order of the classes."""
+    """Every school's classes as flow runs on the work pool (flows.pool), reported as each class
+    ends; the results in the order of the classes."""
     from flows.pool import work_pool_executor
 
     executor = work_pool_executor(runs[0][0])  # one server and pool for the whole installation
     try:
-        futures = [
-            executor.submit(archive_period_class, settings, year, name, period)
-            if period
-            else executor.submit(archive_year_class, settings, year, name, allow_errors=allow_errors)
-            for settings, names in runs
-            for name in names
-        ]
+        if period:
+            calls = [(settings, year, name, period) for settings, names in runs for name in names]
+            futures = executor.submit_all(archive_period_class, calls)
+        else:
+            calls = [(settings, year, name) for settings, names in runs for name in names]
+            futures = executor.submit_all(archive_year_class, calls, allow_errors=allow_errors)
         for future in as_completed(futures):
             report(as_list(future.result()), on_result)
         return [result for future in futures for result in as_list(future.result())]

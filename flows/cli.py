@@ -635,7 +635,7 @@ def shared_server_settings(ctx: click.Context) -> Settings:
 @click.pass_context
 @user_errors
 def deploy(ctx: click.Context) -> None:
-    """Register the work pool, the archive_class deployment and its lost-run detection on the server."""
+    """Register the work pool, the archive_classes deployment and its lost-run detection on the server."""
     settings = shared_server_settings(ctx)
     from flows.pool import deployment_name, register_work_pool
 

@@ -27,7 +27,14 @@ from documents.seal import SealError, seal_bag, seal_readme_text
 from documents.xml_format import JOURNAL_XML_NAME, JournalXmlError, journal_xml, read_journal_xml
 from journal.model import ClassJournal
 from journal.russian import count_words
-from journal.source import SourceError, extract_class_journal, list_classes, open_source, select_class_names
+from journal.source import (
+    SourceError,
+    count_class_lessons,
+    extract_class_journal,
+    list_classes,
+    open_source,
+    select_class_names,
+)
 from pipeline.errors import ClassNameClash, PreviousVersionUnreadable, staff_message
 from pipeline.executor import local_executor
 from pipeline.settings import Settings, schools_to_run
@@ -186,6 +193,17 @@ def class_names_for(
     engine = open_source(settings.source_url)
     try:
         return select_class_names(engine, year, period, tuple(class_names or ()))
+    finally:
+        engine.dispose()
+
+
+def class_lesson_counts(
+    settings: Settings, year: str, period: str | None, class_names: Sequence[str]
+) -> dict[str, int]:
+    """Each class's lessons in the period (the year with None): how much its archive renders."""
+    engine = open_source(settings.source_url)
+    try:
+        return count_class_lessons(engine, year, period, class_names)
     finally:
         engine.dispose()
 
