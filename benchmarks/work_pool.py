@@ -5,10 +5,12 @@
     .venv/bin/python -m benchmarks.work_pool --size class       # 3 classes: a short check that it works
 
 A real `prefect server start` on 127.0.0.1 (its own PREFECT_HOME, nothing sent out), the
-`archive_class` deployment (`journal-archive deploy`), then the same job (three demo schools in
-one installation, `demo --schools 3`) twice, each time in a fresh home with the same journals:
-once with `journal-archive workers --count 1`, once with `--count 2`. Each run is the
-administrator's command (`journal-archive archive …`) from start to its table. Issue 13's goals,
+`archive_classes` deployment (`journal-archive deploy`), then the same job (three demo schools in
+one installation, `demo --schools 3`) twice, each time in a fresh home with the same journals and
+its own work pool: once with `journal-archive workers --count 1`, once with `--count 2`. Each run
+is the administrator's command (`journal-archive archive …`) from start to its table, timed once
+the server counts the workers online (a machine's workers are a service that is already
+running; the split into flow runs follows the workers online, flows.pool.run_count). Issue 13's goals,
 printed beside the figures: two workers at least 1.8× one worker, and a peak RSS of at most
 400 MB per worker, for the class run it started (the whole worker, with `prefect worker` and
 `journal-archive workers`, is printed too; sampled every 0.1 s).
@@ -17,6 +19,7 @@ printed beside the figures: two workers at least 1.8× one worker, and a peak RS
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -71,14 +74,18 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]
     raise SystemExit(f"Prefect server did not start: see {folder / 'server.log'}")
 
 
-def make_home(home: Path, schools: int, size: str, api_url: str, env: dict[str, str]) -> dict[str, str]:
-    """A demo home whose configuration names the server; the environment its commands run in."""
+def make_home(
+    home: Path, schools: int, size: str, api_url: str, pool: str, env: dict[str, str]
+) -> dict[str, str]:
+    """A demo home whose configuration names the server and the work pool `pool`; the environment
+    its commands run in."""
     env = {**env, "JOURNAL_ARCHIVE_HOME": str(home)}
     env.pop("PREFECT_API_URL", None)  # the configuration names the server
     run([str(BIN / "journal-archive"), "demo", "--schools", str(schools), "--size", size], env)
     config = home / CONFIG_NAME
     text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace('# api_url = "http://127.0.0.1:4200/api"', f'api_url = "{api_url}"'))
+    text = text.replace('# api_url = "http://127.0.0.1:4200/api"', f'api_url = "{api_url}"')
+    config.write_text(text.replace('work_pool = "journal-archive"', f'work_pool = "{pool}"'))
     run([str(BIN / "journal-archive"), "deploy"], env)
     return env
 
@@ -121,7 +128,29 @@ class Peaks:
     worker: float = 0.0
 
 
-def timed_run(env: dict[str, str], workers: int, job: list[str]) -> tuple[float, Peaks]:
+def post(url: str, body: dict) -> list[dict]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def online_workers(api_url: str, pool: str) -> int:
+    """How many workers of `pool` the server counts online."""
+    return len(
+        post(f"{api_url}/work_pools/{pool}/workers/filter", {"workers": {"status": {"any_": ["ONLINE"]}}})
+    )
+
+
+def flow_runs_on(api_url: str, pool: str) -> int:
+    """How many flow runs the job made on `pool`: its classes, a few per run."""
+    return len(post(f"{api_url}/flow_runs/filter", {"work_pools": {"name": {"any_": [pool]}}}))
+
+
+def timed_run(
+    env: dict[str, str], workers: int, job: list[str], api_url: str, pool: str
+) -> tuple[float, Peaks]:
     """Wall seconds of `job` with `workers` workers, and the largest peak RSS (MB) of one worker:
     `journal-archive workers` (depth 0) starts `prefect worker` (1), which starts class runs (2)."""
     started = [
@@ -148,7 +177,11 @@ def timed_run(env: dict[str, str], workers: int, job: list[str]) -> tuple[float,
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    time.sleep(5)  # the workers connect and poll; not part of the job's time
+    deadline = time.monotonic() + 180
+    while online_workers(api_url, pool) < workers:  # not part of the job's time
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the workers of {pool} did not come online")
+        time.sleep(0.5)
     began = time.perf_counter()
     run([str(BIN / "journal-archive"), "-q", "archive", *job], env)
     wall = time.perf_counter() - began
@@ -179,19 +212,28 @@ def main() -> None:
         server, env = start_server(folder)
         try:
             api_url = env["PREFECT_API_URL"]
-            figures = {}
+            figures, notes = {}, {}
             for workers in (1, 2):
-                home_env = make_home(folder / f"home-{workers}", args.schools, args.size, api_url, env)
-                figures[workers] = timed_run(home_env, workers, job)
+                pool = f"bench-{workers}"
+                home_env = make_home(folder / f"home-{workers}", args.schools, args.size, api_url, pool, env)
+                load = os.getloadavg()[0]
+                figures[workers] = timed_run(home_env, workers, job, api_url, pool)
+                notes[workers] = (
+                    f"{flow_runs_on(api_url, pool)} flow runs of classes; "
+                    f"load average (1 min) {load:.1f} before, {os.getloadavg()[0]:.1f} after"
+                )
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
     (one, peaks_one), (two, peaks_two) = figures[1], figures[2]
     speed_up = one / two
     print(f"job: archive {' '.join(job)}, {args.schools} demo schools «{args.size}», {os.cpu_count()} cores")
-    for label, wall, peaks in (("one worker: ", one, peaks_one), ("two workers:", two, peaks_two)):
+    for label, wall, peaks, note in (
+        ("one worker: ", one, peaks_one, notes[1]),
+        ("two workers:", two, peaks_two, notes[2]),
+    ):
         print(
-            f"{label} {wall:6.1f} s; peak RSS of a class run {peaks.class_run:.0f} MB, "
+            f"{label} {wall:6.1f} s ({note}); peak RSS of a class run {peaks.class_run:.0f} MB, "
             f"of a whole worker (with prefect worker and journal-archive workers) {peaks.worker:.0f} MB"
         )
     verdict = "met" if speed_up >= SPEED_UP_GOAL else "NOT met"

@@ -10,8 +10,8 @@ executor arrives with the classes that have work already running (pipeline.execu
 they started while Prefect's temporary server was starting, and their task runs follow them.
 
 With a shared Prefect server configured (`[prefect] api_url`), the classes go to the work pool
-instead (flows.pool): each class is a flow run of the `archive_class` deployment, done by
-whichever worker takes it, and this flow waits for them all.
+instead (flows.pool): they are flow runs of the `archive_classes` deployment, a few classes
+each, done by whichever worker takes them, and this flow waits for them all.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pipeline.archive import (
     ClassRuns,
     archive_period_class,
     archive_year_class,
-    class_call,
+    class_archive_call,
     school_classes,
 )
 from pipeline.executor import Executor, local_executor, worker_count
@@ -63,7 +63,7 @@ def archive_class_period(
     period: str,
     on_result: ResultCallback | None = None,
 ) -> list[ClassArchiveResult]:
-    function, args, kwargs = class_call(settings, year, class_name, period)
+    function, args, kwargs = class_archive_call(settings, year, class_name, period)
     return report([executor.submit(function, *args, **kwargs).result()], on_result)
 
 
@@ -76,7 +76,7 @@ def archive_class_year(
     allow_errors: bool,
     on_result: ResultCallback | None = None,
 ) -> list[ClassArchiveResult]:
-    function, args, kwargs = class_call(settings, year, class_name, None, allow_errors)
+    function, args, kwargs = class_archive_call(settings, year, class_name, None, allow_errors)
     return report(executor.submit(function, *args, **kwargs).result(), on_result)
 
 
@@ -187,19 +187,18 @@ def on_work_pool(
     allow_errors: bool = False,
     on_result: ResultCallback | None = None,
 ) -> list[ClassArchiveResult]:
-    """Every school's classes as flow runs on the work pool (flows.pool), reported as each ends;
-    the results in the order of the classes."""
+    """Every school's classes as flow runs on the work pool (flows.pool), reported as each class
+    ends; the results in the order of the classes."""
     from flows.pool import work_pool_executor
 
     executor = work_pool_executor(runs[0][0])  # one server and pool for the whole installation
     try:
-        futures = [
-            executor.submit(archive_period_class, settings, year, name, period)
-            if period
-            else executor.submit(archive_year_class, settings, year, name, allow_errors=allow_errors)
-            for settings, names in runs
-            for name in names
-        ]
+        if period:
+            calls = [(settings, year, name, period) for settings, names in runs for name in names]
+            futures = executor.submit_all(archive_period_class, calls)
+        else:
+            calls = [(settings, year, name) for settings, names in runs for name in names]
+            futures = executor.submit_all(archive_year_class, calls, allow_errors=allow_errors)
         for future in as_completed(futures):
             report(as_list(future.result()), on_result)
         return [result for future in futures for result in as_list(future.result())]

@@ -379,7 +379,7 @@ def run_archive(
     Each class found to have work starts on the local pool at once, and Prefect's temporary
     server starts beside it; the flow then follows the classes already under way (HeadStart)."""
     from flows.archive import TemporaryServerStart
-    from pipeline.archive import class_call, split_already_archived
+    from pipeline.archive import class_archive_call, split_already_archived
     from pipeline.executor import HeadStart, local_executor
 
     remote = runs[0][0].uses_work_pool  # classes go to the work pool's workers, not this machine's pool
@@ -389,7 +389,7 @@ def run_archive(
     def on_work(settings: Settings, name: str) -> None:
         server.begin()
         if not remote:
-            function, args, kwargs = class_call(settings, year, name, period, allow_errors)
+            function, args, kwargs = class_archive_call(settings, year, name, period, allow_errors)
             executor.start(function, *args, **kwargs)
 
     per_class = 1 if period else 2
@@ -664,7 +664,7 @@ def shared_server_settings(ctx: click.Context) -> Settings:
 @click.pass_context
 @user_errors
 def deploy(ctx: click.Context) -> None:
-    """Register the work pool, the archive_class deployment and its lost-run detection on the server."""
+    """Register the work pool, the archive_classes deployment and its lost-run detection on the server."""
     settings = shared_server_settings(ctx)
     from flows.pool import deployment_name, register_work_pool
 

@@ -1,20 +1,28 @@
-"""Class runs on a Prefect process work pool: one flow run per class, done by whichever worker takes it.
+"""Class runs on a Prefect process work pool: a few classes per flow run, done by whichever worker takes it.
 
 When the configuration names a shared Prefect server (`[prefect] api_url`), a run's classes do
-not go to this machine's process pool but become flow runs of the `archive_class` deployment
+not go to this machine's process pool but become flow runs of the `archive_classes` deployment
 on the work pool `[prefect] work_pool`; the workers (`journal-archive workers`, on any number
 of machines) take them one at a time. `WorkPoolExecutor` is the executor seam
-(pipeline.executor) for that: it submits a flow run per class and hands back a future of the
-class's result, which travels back as plain JSON in a table artifact of the class's flow run
-(the server's database; no result storage shared between machines is needed).
+(pipeline.executor) for that: it hands back a future of each class's result, which travels back
+as plain JSON in a table artifact of its flow run (the server's database; no result storage
+shared between machines is needed).
 
-A machine that dies mid-class leaves its flow run «Running». Flow runs send heartbeats
-(every HEARTBEAT_SECONDS, set in the deployment's environment) and an automation on the server
-marks a run that stopped sending them as Crashed (Prefect's documented zombie detection); the
-executor then submits the class again, and another worker archives it. Nothing half-made is
-left: a bundle counts only once it is on a target and in the catalog, a crashed build folder is
-removed by the next run on that machine, and a copy stored but not catalogued is adopted or
-passed over (pipeline.archive.claim_version).
+Why several classes per flow run: a process worker starts a new Python process for each flow
+run, and Prefect's start in it (the process, imports, the flow run's states on the server) costs
+seconds before any work, as long as a short class's archive. So the classes are split into
+about RUNS_PER_WORKER flow runs per online worker (at most MAX_CLASSES_PER_RUN classes each),
+balanced by their lessons (`plan_batches`): the size of a class's journal, which sets how long
+its rendering takes.
+
+A machine that dies mid-run leaves its flow run «Running». Flow runs send heartbeats (every
+HEARTBEAT_SECONDS, set in the deployment's environment) and an automation on the server marks a
+run that stopped sending them as Crashed (Prefect's documented zombie detection); the executor
+then submits the classes of that run that left no result again, and another worker archives
+them. Nothing half-made is left: a bundle counts only once it is on a target and in the catalog,
+a crashed build folder is removed by the next run on that machine, a copy stored but not
+catalogued is adopted or passed over (pipeline.archive.claim_version), and a class archived just
+before the crash but without its result is «без изменений» the second time.
 """
 
 from __future__ import annotations
@@ -22,13 +30,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +48,16 @@ import httpx
 from prefect import flow, get_client
 from prefect.artifacts import create_table_artifact
 from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterId,
+    WorkerFilter,
+    WorkerFilterStatus,
+)
 from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import ArtifactSort
 from prefect.deployments import run_deployment
 from prefect.deployments.runner import EntrypointType
 from prefect.events.actions import ChangeFlowRunState
@@ -49,9 +66,9 @@ from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectHTTPStatusError
 
 from pipeline.archive import (
-    ClassArchiveResult,
     archive_period_class,
     archive_year_class,
+    class_lesson_counts,
     lost_result,
     of_school,
     result_data,
@@ -61,128 +78,182 @@ from pipeline.settings import ConfigError, Settings, load_settings, owner_only_p
 
 T = TypeVar("T")
 
-FLOW_NAME = "archive_class"  # its deployment is named after the work pool: archive_class/<pool>
+FLOW_NAME = "archive_classes"  # its deployment is named after the work pool: archive_classes/<pool>
+RUNS_PER_WORKER = 2  # flow runs per online worker: a worker that finishes early takes another's share
+MAX_CLASSES_PER_RUN = 10  # a municipality's classes still spread evenly; a poll reads few results
+CLASS_LESSONS = 100  # a class's own steps (extraction, seal, storing) weigh about as much as 100 lessons
 HEARTBEAT_SECONDS = 30  # Prefect's shortest interval between a flow run's heartbeats
 ATTEMPTS = 3  # runs of one class before the parent gives up on it (crashed machines)
-POLL_SECONDS = 1.0  # how often the parent asks the server about its class runs
+POLL_SECONDS = 1.0  # how often the parent asks the server about its flow runs
+RESULTS_PAGE = 200  # the server's largest page of artifacts
 WORKER_QUERY_ENV = "PREFECT_WORKER_QUERY_SECONDS"
 WORKER_QUERY_SECONDS = 2  # how often an idle worker asks for a class (Prefect's default: 15 s)
 STOP_SECONDS = 10  # how long a stopped worker may take to finish before it is killed
-RESULT_ARTIFACT = "Результат архивирования класса"  # the description of the result table artifact
+RESULT_ARTIFACT = "Результат архивирования класса"  # begins each result table's description
 
 
 @flow(name=FLOW_NAME, log_prints=False)
-def archive_class(
+def archive_classes(
     year: str,
-    class_name: str,
+    classes: list[dict[str, str | None]],
     period: str | None = None,
     home: str | None = None,
     allow_errors: bool = False,
-    school: str | None = None,
-) -> list[dict[str, Any]]:
-    """One class on a worker: its period bundle (`period` given) or its year-end bundles (R1–R3);
-    `school` is the folder of one of several [[schools]].
+) -> int:
+    """Classes on one worker, one after another: each its period bundle (`period` given) or its
+    year-end bundles (R1–R3). Each of `classes` is {"class_name": …, "school": the folder of one
+    of several [[schools]], or None}.
 
-    The result rows also go into a table artifact: that is how the run that submitted this one
-    reads them, from any machine."""
+    Each class's result rows go into a table artifact as soon as it is done: that is how the run
+    that submitted this one reads them, from any machine, class by class."""
     owner_only_process()  # a worker may be a bare `prefect worker start`: children's data stays private (A2)
-    settings = select_school(load_settings(Path(home) if home else None), school)
-    if period:
-        results = [archive_period_class(settings, year, class_name, period)]
-    else:
-        results = archive_year_class(settings, year, class_name, allow_errors=allow_errors)
-    rows = [result_data(result) for result in results]
-    create_table_artifact(rows, description=RESULT_ARTIFACT)
-    return rows
+    installation = load_settings(Path(home) if home else None)
+    for entry in classes:
+        settings = select_school(installation, entry["school"])
+        class_name = str(entry["class_name"])
+        if period:
+            results = [archive_period_class(settings, year, class_name, period)]
+        else:
+            results = archive_year_class(settings, year, class_name, allow_errors=allow_errors)
+        create_table_artifact(
+            [result_data(result) for result in results], description=result_description(entry)
+        )
+    return len(classes)
 
 
-def class_run_parameters(
-    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    """The `archive_class` parameters of one call of archive_period_class / archive_year_class."""
-    if function is archive_period_class:
-        settings, year, class_name, period = args
-        return {
-            "year": year,
-            "class_name": class_name,
-            "period": period,
-            "home": str(settings.home),
-            "school": settings.school_folder,
-        }
-    if function is archive_year_class:
-        settings, year, class_name = args
-        return {
-            "year": year,
-            "class_name": class_name,
-            "home": str(settings.home),
-            "allow_errors": bool(kwargs.get("allow_errors", False)),
-            "school": settings.school_folder,
-        }
-    raise TypeError(f"the work pool runs class archives only, not {function.__qualname__}")
+def result_description(entry: dict[str, str | None]) -> str:
+    """The description of a class's result table: how the waiting run finds that class's results."""
+    school = f" ({entry['school']})" if entry.get("school") else ""
+    return f"{RESULT_ARTIFACT} {entry['class_name']}{school}"
+
+
+def plan_batches(weights: Sequence[int], runs: int) -> list[list[int]]:
+    """The indexes of `weights` in `runs` groups of about equal total weight: heaviest first, each
+    to the lightest group so far (Graham's rule, within 4/3 of the best). Each group keeps the given
+    order; the heaviest group comes first, as workers take the first submitted first."""
+    groups: list[list[int]] = [[] for _ in range(max(1, min(runs, len(weights))))]
+    totals = [0] * len(groups)
+    for index in sorted(range(len(weights)), key=lambda i: (-weights[i], i)):
+        lightest = min(range(len(groups)), key=lambda g: (totals[g], g))
+        groups[lightest].append(index)
+        totals[lightest] += weights[index]
+    heaviest_first = sorted(range(len(groups)), key=lambda g: (-totals[g], g))
+    return [sorted(groups[g]) for g in heaviest_first if groups[g]]
+
+
+def run_count(classes: int, workers: int) -> int:
+    """How many flow runs share `classes` classes among `workers` online workers; with none
+    known online, one per class (workers about to start may be many)."""
+    if workers < 1:
+        return classes
+    return min(classes, max(RUNS_PER_WORKER * workers, math.ceil(classes / MAX_CLASSES_PER_RUN)))
 
 
 @dataclass
-class _ClassRun:
-    """One class the parent waits for: its future, its parameters and which attempt this is."""
+class _Class:
+    """One class the parent waits for: its future, its school's settings and its entry in a run."""
 
     future: Future[Any]
     settings: Settings  # the school's
-    parameters: dict[str, Any]
+    entry: dict[str, str | None]  # {"class_name", "school"}: an item of archive_classes' `classes`
     one_result: bool  # a period archive answers one result; a year archive a list
+
+
+@dataclass
+class _Batch:
+    """One flow run the parent waits for: the parameters its classes share, the classes it has not
+    had results of yet, and which attempt this is."""
+
+    shared: dict[str, Any]  # year, period, home, allow_errors
+    classes: list[_Class]
     attempt: int = 1
 
 
+def class_call(
+    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Settings, dict[str, Any], dict[str, str | None]]:
+    """One call of archive_period_class / archive_year_class as (the school's settings, the
+    `archive_classes` parameters it shares with the other classes of its run, its entry)."""
+    if function is archive_period_class:
+        settings, year, class_name, period = args
+        shared = {"year": year, "period": period, "home": str(settings.home)}
+    elif function is archive_year_class:
+        settings, year, class_name = args
+        shared = {"year": year, "home": str(settings.home), "allow_errors": bool(kwargs.get("allow_errors"))}
+    else:
+        raise TypeError(f"the work pool runs class archives only, not {function.__qualname__}")
+    return settings, shared, {"class_name": class_name, "school": settings.school_folder}
+
+
 class WorkPoolExecutor:
-    """The executor seam on a Prefect work pool: each class is a flow run of the deployment.
+    """The executor seam on a Prefect work pool: classes are flow runs of the deployment, a few each.
 
     One thread polls the server for all the runs this executor waits for (a municipality's
-    run may have thousands of classes); a crashed run is submitted again, up to `attempts`."""
+    run may have thousands of classes) and resolves each class's future as its result appears;
+    the classes of a crashed run are submitted again, up to `attempts`."""
 
     def __init__(self, settings: Settings, *, attempts: int = ATTEMPTS, poll_seconds: float = POLL_SECONDS):
         self.settings = settings
         self.attempts = attempts
         self.poll_seconds = poll_seconds
-        self._runs: dict[UUID, _ClassRun] = {}
+        self._batches: dict[UUID, _Batch] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="work-pool-poll", daemon=True)
         self._poller.start()
 
     def submit(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        run = _ClassRun(
-            Future(), args[0], class_run_parameters(function, args, kwargs), function is archive_period_class
-        )
-        try:
-            self._start(run)
-        except Exception as error:  # the server refused or is unreachable: this class's failure
-            run.future.set_result(self._lost(run, f"запуск на сервере Prefect не создан: {error}"))
-        return run.future
+        return self.submit_all(function, [args], **kwargs)[0]
+
+    def submit_all(
+        self, function: Callable[..., T], calls: Sequence[tuple[Any, ...]], /, **kwargs: Any
+    ) -> list[Future[T]]:
+        """Split the classes into flow runs (plan_batches) and submit them, the heaviest first."""
+        if not calls:
+            return []
+        groups: dict[str, tuple[dict[str, Any], list[_Class]]] = {}
+        futures: list[Future[T]] = []
+        for args in calls:
+            settings, shared, entry = class_call(function, args, kwargs)
+            one = _Class(Future(), settings, entry, function is archive_period_class)
+            groups.setdefault(json.dumps(shared, sort_keys=True), (shared, []))[1].append(one)
+            futures.append(one.future)
+        workers = online_workers(self.settings)
+        for shared, classes in groups.values():
+            weights = class_weights(shared, classes)
+            for indexes in plan_batches(weights, run_count(len(classes), workers)):
+                self._start(_Batch(shared, [classes[i] for i in indexes]))
+        return futures
 
     def shutdown(self) -> None:
         self._stop.set()
         self._poller.join()
         with self._lock:
-            waiting, self._runs = list(self._runs.values()), {}
-        for run in waiting:
-            run.future.cancel()
+            waiting, self._batches = list(self._batches.values()), {}
+        for batch in waiting:
+            for one in batch.classes:
+                one.future.cancel()
 
-    def _start(self, run: _ClassRun) -> None:
-        parameters = run.parameters
-        school = f"{parameters['school']} " if parameters.get("school") else ""
-        name = f"{school}{parameters['class_name']} {parameters.get('period') or 'год'} {parameters['year']}"
-        flow_run = run_deployment(
-            deployment_name(self.settings),
-            parameters=parameters,
-            flow_run_name=name if run.attempt == 1 else f"{name} (попытка {run.attempt})",
-            timeout=0,
-        )
+    def _start(self, batch: _Batch) -> None:
+        """Submit the batch's flow run; if the server refuses, its classes fail with the reason."""
+        try:
+            flow_run = run_deployment(
+                deployment_name(self.settings),
+                parameters={**batch.shared, "classes": [one.entry for one in batch.classes]},
+                flow_run_name=run_name(batch),
+                timeout=0,
+            )
+        except Exception as error:  # the server refused or is unreachable: these classes' failure
+            how = "запуск" if batch.attempt == 1 else "повторный запуск"
+            self._lose(batch, batch.classes, f"{how} на сервере Prefect не создан: {error}")
+            return
         with self._lock:
-            self._runs[flow_run.id] = run
+            self._batches[flow_run.id] = batch
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_seconds):
             with self._lock:
-                ids = list(self._runs)
+                ids = list(self._batches)
             if not ids:
                 continue
             try:
@@ -190,62 +261,121 @@ class WorkPoolExecutor:
                     flow_runs = client.read_flow_runs(
                         flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)), limit=len(ids)
                     )
-                    for flow_run in flow_runs:
-                        if flow_run.state is not None and flow_run.state.is_final():
-                            self._finished(client, flow_run)
+                    started = [
+                        r for r in flow_runs if r.state and (r.state.is_running() or r.state.is_final())
+                    ]
+                    results = read_class_results(client, [r.id for r in started]) if started else {}
+                for flow_run in started:
+                    self._update(flow_run, results)
             except Exception:  # the server did not answer this time: ask again at the next poll
                 continue
 
-    def _finished(self, client: Any, flow_run: Any) -> None:
-        """Resolve the future of a run that ended, or submit its class again if it crashed.
+    def _update(self, flow_run: Any, results: dict[tuple[UUID, str], Any]) -> None:
+        """Resolve the futures of the run's classes that have results; when the run has ended,
+        submit its other classes again if it crashed, else fail them naming how it ended.
 
-        A network error while reading the results propagates to `_poll`, which leaves the run
-        in place and asks again at the next poll."""
+        The states were read before the results: a run seen ended has all its results in them."""
         with self._lock:
-            run = self._runs.get(flow_run.id)
-        if run is None:
+            batch = self._batches.get(flow_run.id)
+        if batch is None:
             return
-        state = flow_run.state
-        outcome: Any = None
-        if state.type == StateType.COMPLETED:
+        waiting = []
+        for one in batch.classes:
+            rows = results.get((flow_run.id, result_description(one.entry)))
+            if rows is None:
+                waiting.append(one)
+                continue
             try:
-                results = read_class_results(client, flow_run.id)
-            except (LookupError, ValueError, TypeError) as error:  # a run that left no usable table
-                outcome = self._lost(run, f"результат запуска {flow_run.name} не прочитан: {error}")
-            else:
-                outcome = results[0] if run.one_result else results
-        elif state.type != StateType.CRASHED or run.attempt >= self.attempts:
-            pool = self.settings.work_pool
-            how = f"запуск {flow_run.name} на рабочем пуле «{pool}» завершился: {state.name}"
-            if state.message:
-                how += f" ({state.message})"
-            outcome = self._lost(run, how)
-        with self._lock:
-            self._runs.pop(flow_run.id, None)
-        if outcome is not None:
-            run.future.set_result(outcome)
+                found = [result_from_data(row) for row in rows]
+                one.future.set_result(found[0] if one.one_result else found)
+            except (LookupError, ValueError, TypeError) as error:  # a table this version cannot read
+                self._lose(batch, [one], f"результат запуска {flow_run.name} не прочитан: {error}")
+        batch.classes = waiting
+        state = flow_run.state
+        if not state.is_final():
             return
-        run.attempt += 1  # the machine died or the run was lost: another worker takes the class
+        with self._lock:
+            self._batches.pop(flow_run.id, None)
+        if not waiting:
+            return
+        if state.type == StateType.CRASHED and batch.attempt < self.attempts:
+            # The machine died or the run was lost: another worker takes the classes left.
+            self._start(_Batch(batch.shared, waiting, batch.attempt + 1))
+            return
+        pool = self.settings.work_pool
+        how = f"запуск {flow_run.name} на рабочем пуле «{pool}» завершился: {state.name}"
+        if state.type == StateType.COMPLETED:
+            how = f"запуск {flow_run.name} не оставил результата класса"
+        elif state.message:
+            how += f" ({state.message})"
+        self._lose(batch, waiting, how)
+
+    def _lose(self, batch: _Batch, classes: list[_Class], reason: str) -> None:
+        """Resolve the classes' futures with a failed result saying why (`lost_result`)."""
+        for one in classes:
+            lost = of_school(
+                one.settings, [lost_result(str(one.entry["class_name"]), batch.shared.get("period"), reason)]
+            )
+            one.future.set_result(lost[0] if one.one_result else lost)
+
+
+def online_workers(settings: Settings) -> int:
+    """The workers of the pool the server counts online (each takes one flow run at a time)."""
+    try:
+        with get_client(sync_client=True) as client:
+            online = WorkerFilter(status=WorkerFilterStatus(any_=["ONLINE"]))
+            return len(client.read_workers_for_work_pool(settings.work_pool, worker_filter=online))
+    except Exception:  # not known: run_count then gives each class its own run
+        return 0
+
+
+def class_weights(shared: dict[str, Any], classes: list[_Class]) -> list[int]:
+    """Each class's lessons in the span plus CLASS_LESSONS: its weight when the runs are balanced
+    (the demo's Q1: 1А, 160 lessons, 3.1 s; 9А, 296 lessons, 4.8 s)."""
+    schools: dict[str | None, tuple[Settings, list[str]]] = {}
+    for one in classes:
+        schools.setdefault(one.entry["school"], (one.settings, []))[1].append(str(one.entry["class_name"]))
+    counts: dict[tuple[str | None, str], int] = {}
+    for school, (settings, names) in schools.items():
         try:
-            self._start(run)
-        except Exception as error:  # the server refused or is unreachable: this class's failure
-            run.future.set_result(self._lost(run, f"повторный запуск не создан: {error}"))
+            found = class_lesson_counts(settings, shared["year"], shared.get("period"), names)
+        except Exception:  # an unreadable journal: its class run meets the error and reports it
+            found = {}
+        counts.update({(school, name): lessons for name, lessons in found.items()})
+    return [
+        CLASS_LESSONS + counts.get((one.entry["school"], str(one.entry["class_name"])), 0) for one in classes
+    ]
 
-    def _lost(self, run: _ClassRun, reason: str) -> ClassArchiveResult | list[ClassArchiveResult]:
-        result = of_school(
-            run.settings, [lost_result(run.parameters["class_name"], run.parameters.get("period"), reason)]
+
+def run_name(batch: _Batch) -> str:
+    """«school-17 5А, 9А; school-18 1А Q1 2024/2025», with «(попытка 2)» when submitted again."""
+    by_school: dict[str | None, list[str]] = {}
+    for one in batch.classes:
+        by_school.setdefault(one.entry["school"], []).append(str(one.entry["class_name"]))
+    classes = "; ".join(
+        f"{school} {', '.join(names)}" if school else ", ".join(names) for school, names in by_school.items()
+    )
+    name = f"{classes} {batch.shared.get('period') or 'год'} {batch.shared['year']}"
+    return name if batch.attempt == 1 else f"{name} (попытка {batch.attempt})"
+
+
+def read_class_results(client: Any, flow_run_ids: list[UUID]) -> dict[tuple[UUID, str], Any]:
+    """The result rows (result_data) `archive_classes` flow runs left so far, by (flow run, its
+    result_description)."""
+    found: dict[tuple[UUID, str], Any] = {}
+    runs = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=flow_run_ids))
+    offset = 0
+    while True:  # newest first: an artifact made while paging moves the others on, never skips one
+        page = client.read_artifacts(
+            artifact_filter=runs, sort=ArtifactSort.CREATED_DESC, limit=RESULTS_PAGE, offset=offset
         )
-        return result[0] if run.one_result else result
-
-
-def read_class_results(client: Any, flow_run_id: UUID) -> list[ClassArchiveResult]:
-    """The results an `archive_class` flow run left in its table artifact."""
-    artifacts = client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-    for artifact in artifacts:
-        if artifact.description == RESULT_ARTIFACT:
-            rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
-            return [result_from_data(row) for row in rows]
-    raise LookupError("нет таблицы результатов")
+        for artifact in page:
+            if artifact.description and artifact.description.startswith(RESULT_ARTIFACT):
+                rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+                found[(artifact.flow_run_id, artifact.description)] = rows
+        if len(page) < RESULTS_PAGE:
+            return found
+        offset += RESULTS_PAGE
 
 
 # --- Registering the pool, the deployment and the zombie detection ---------------------------
@@ -264,7 +394,7 @@ def check_server(settings: Settings) -> None:
 
 
 def deployment_name(settings: Settings) -> str:
-    """`archive_class/<pool>`: one deployment per work pool, so `workers --pool` never moves another's."""
+    """`archive_classes/<pool>`: one deployment per work pool, so `workers --pool` never moves another's."""
     return f"{FLOW_NAME}/{settings.work_pool}"
 
 
@@ -273,7 +403,7 @@ def lost_runs_automation_name(settings: Settings) -> str:
 
 
 def register_work_pool(settings: Settings) -> UUID:
-    """Create the process work pool, the `archive_class` deployment on it and the automation that
+    """Create the process work pool, the `archive_classes` deployment on it and the automation that
     marks a class run Crashed when its heartbeats stop; idempotent. Returns the deployment's id."""
     with get_client(sync_client=True) as client:
         try:
@@ -281,7 +411,7 @@ def register_work_pool(settings: Settings) -> UUID:
         except ObjectNotFound:
             with contextlib.suppress(ObjectAlreadyExists):  # another machine's workers made it just now
                 client.create_work_pool(WorkPoolCreate(name=settings.work_pool, type="process"))
-    deployment = archive_class.to_deployment(
+    deployment = archive_classes.to_deployment(
         name=settings.work_pool,
         work_pool_name=settings.work_pool,
         entrypoint_type=EntrypointType.MODULE_PATH,
@@ -291,7 +421,8 @@ def register_work_pool(settings: Settings) -> UUID:
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             }
         },
-        description="Архив одного класса (период или год) на рабочем пуле; запускается архивом всех классов",
+        description="Архив нескольких классов (период или год) на рабочем пуле; "
+        "их запускает архив всех классов",
     )
     deployment_id = deployment.apply()
     register_lost_runs_automation(settings, deployment_id)
@@ -303,8 +434,9 @@ def register_lost_runs_automation(settings: Settings, deployment_id: UUID) -> No
     name = lost_runs_automation_name(settings)
     automation = AutomationCore(
         name=name,
-        description="Запуск класса, переставший подавать признаки жизни (машина выключилась), "
-        "помечается Crashed; архив всех классов запускает класс снова на другом работнике.",
+        description="Запуск классов, переставший подавать признаки жизни (машина выключилась), "
+        "помечается Crashed; архив всех классов запускает его незаконченные классы снова "
+        "на другом работнике.",
         trigger=EventTrigger(
             after={"prefect.flow-run.heartbeat"},
             expect={

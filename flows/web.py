@@ -100,7 +100,7 @@ def with_school(text: str, school: str) -> str:
 
 
 def class_executor(settings: Settings) -> ExecutorFactory:
-    """Where the administrator's archive runs its classes: as flow runs of the `archive_class`
+    """Where the administrator's archive runs its classes: in flow runs of the `archive_classes`
     deployment on the Prefect work pool when a server is configured (flows.pool), otherwise in
     this web process's own worker pool."""
     if not settings.uses_work_pool:

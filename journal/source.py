@@ -594,29 +594,6 @@ def list_classes(engine: Engine, year_name: str) -> tuple[SchoolClass, ...]:
         return _sorted_classes(_fetch(conn, t.school_class, _class, t.school_class.c.year_id == year.id))
 
 
-def lesson_counts(engine: Engine, year_name: str) -> dict[str, int]:
-    """Lessons per class of a year, in one query: how much a class has to print, known before its
-    journal is read (the archive starts the largest classes first so that none is left alone at
-    the end of a run)."""
-    lesson, course, school_class = t.lesson, t.course, t.school_class
-    with _reading(engine) as conn:
-        year = _find_year(conn, year_name)
-        query = (
-            sa.select(school_class.c.name, sa.func.count(lesson.c.id))
-            .select_from(
-                lesson.join(
-                    course, (course.c.year_id == lesson.c.year_id) & (course.c.id == lesson.c.course_id)
-                ).join(
-                    school_class,
-                    (school_class.c.year_id == course.c.year_id) & (school_class.c.id == course.c.class_id),
-                )
-            )
-            .where(lesson.c.year_id == year.id)
-            .group_by(school_class.c.name)
-        )
-        return {name: count for name, count in conn.execute(query)}
-
-
 def _sorted_classes(classes: Iterable[SchoolClass]) -> tuple[SchoolClass, ...]:
     return tuple(sorted(classes, key=lambda c: (c.grade, c.letter, c.name, c.id)))
 
@@ -685,6 +662,42 @@ def select_class_names(
             f"Нет периода «{period_code}» ни у одного класса в {year.name} учебном году; есть: {codes}"
         )
     return tuple(c.name for c in selected)
+
+
+def count_class_lessons(
+    engine: Engine, year_name: str, period_code: str | None, class_names: Sequence[str]
+) -> dict[str, int]:
+    """Each named class's lessons in the period (the year with None), as its snapshot would hold
+    them: how large its journal is, hence how long its archive takes to render. One query; a
+    name that is not a stored class, or a class without that period, counts 0."""
+    with _reading(engine) as conn:
+        year = _find_year(conn, year_name)
+        classes = {c.id: c for c in _fetch(conn, t.school_class, _class, t.school_class.c.year_id == year.id)}
+        periods = _fetch(conn, t.reporting_period, _period, t.reporting_period.c.year_id == year.id)
+        per_day = conn.execute(
+            sa.select(t.course.c.class_id, t.lesson.c.date, sa.func.count())
+            .select_from(t.lesson)
+            .join(
+                t.course,
+                sa.and_(t.course.c.year_id == t.lesson.c.year_id, t.course.c.id == t.lesson.c.course_id),
+            )
+            .where(t.lesson.c.year_id == year.id)
+            .group_by(t.course.c.class_id, t.lesson.c.date)
+        ).all()
+    spans: dict[Any, tuple[dt.date, dt.date] | None] = {}
+    for class_id, school_class in classes.items():
+        if period_code is None:
+            spans[class_id] = (year.start, year.end)
+            continue
+        scheme = _scheme_periods(periods, school_class.period_scheme)
+        period = match_one(scheme, period_code, attrgetter("code"), period_key)
+        spans[class_id] = (period.start, period.end) if period else None
+    counts = dict.fromkeys(class_names, 0)
+    for class_id, date, lessons in per_day:
+        school_class, span = classes.get(class_id), spans.get(class_id)
+        if school_class and school_class.name in counts and span and span[0] <= date <= span[1]:
+            counts[school_class.name] += lessons
+    return counts
 
 
 # --- Extraction ------------------------------------------------------------------------

@@ -29,8 +29,8 @@ from journal.model import ClassJournal
 from journal.russian import count_words
 from journal.source import (
     SourceError,
+    count_class_lessons,
     extract_class_journal,
-    lesson_counts,
     list_classes,
     open_source,
     select_class_names,
@@ -193,6 +193,17 @@ def class_names_for(
     engine = open_source(settings.source_url)
     try:
         return select_class_names(engine, year, period, tuple(class_names or ()))
+    finally:
+        engine.dispose()
+
+
+def class_lesson_counts(
+    settings: Settings, year: str, period: str | None, class_names: Sequence[str]
+) -> dict[str, int]:
+    """Each class's lessons in the period (the year with None): how much its archive renders."""
+    engine = open_source(settings.source_url)
+    try:
+        return count_class_lessons(engine, year, period, class_names)
     finally:
         engine.dispose()
 
@@ -699,7 +710,7 @@ def split_already_archived(
     checks: dict[Future[list[ClassArchiveResult] | None], tuple[Settings, str]] = {}
     for settings, names in runs:
         archived = archived_class_names(settings, year)
-        for name in largest_first(settings, year, names):
+        for name in largest_first(settings, year, period, names):
             if name in archived:
                 checks[executor.submit(already_archived, settings, year, name, period)] = (settings, name)
             else:
@@ -726,15 +737,11 @@ def split_already_archived(
     return done, left
 
 
-def largest_first(settings: Settings, year: str, names: Sequence[str]) -> list[str]:
+def largest_first(settings: Settings, year: str, period: str | None, names: Sequence[str]) -> list[str]:
     """`names`, the classes with the most lessons first (longest work first: the run's last class to
     finish is then a small one, not a large one holding one core while the others idle)."""
-    engine = open_source(settings.source_url)
-    try:
-        lessons = lesson_counts(engine, year)
-    finally:
-        engine.dispose()
-    return sorted(names, key=lambda name: -lessons.get(name, 0))
+    lessons = class_lesson_counts(settings, year, period, names)
+    return sorted(names, key=lambda name: -lessons[name])
 
 
 def archived_class_names(settings: Settings, year: str) -> set[str]:
@@ -743,7 +750,7 @@ def archived_class_names(settings: Settings, year: str) -> set[str]:
         return {record.class_name for record in list_bundles(catalog, year=year)}
 
 
-def class_call(
+def class_archive_call(
     settings: Settings, year: str, class_name: str, period: str | None, allow_errors: bool = False
 ) -> tuple[Callable[..., object], tuple[object, ...], dict[str, object]]:
     """The one call that archives a class — (function, arguments, keywords) — for a period or the

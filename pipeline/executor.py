@@ -5,6 +5,8 @@ One class's archive is one call of a plain function (`archive_period_class`,
 process pool is the first implementation (one worker per core: WeasyPrint uses one
 core per document); a Prefect work pool is another, behind the same interface. An
 executor is a value handed to whoever fans out — no module-level pool or callback.
+A run hands over all its classes at once (`submit_all`), so an executor may group them: the
+work pool archives several classes in one flow run, as each flow run costs a process start.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -20,9 +22,15 @@ T = TypeVar("T")
 
 
 class Executor(Protocol):
-    """Runs one class's archive somewhere and hands back its future."""
+    """Runs class archives somewhere and hands back a future of each."""
 
     def submit(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]: ...
+
+    def submit_all(
+        self, function: Callable[..., T], calls: Sequence[tuple[Any, ...]], /, **kwargs: Any
+    ) -> list[Future[T]]:
+        """A future of each `function(*call, **kwargs)`, in the order of `calls`."""
+        ...
 
     def shutdown(self) -> None: ...
 
@@ -43,6 +51,11 @@ class InlineExecutor:
             future.set_exception(error)
         return future
 
+    def submit_all(
+        self, function: Callable[..., T], calls: Sequence[tuple[Any, ...]], /, **kwargs: Any
+    ) -> list[Future[T]]:
+        return [self.submit(function, *call, **kwargs) for call in calls]
+
     def shutdown(self) -> None:
         pass
 
@@ -59,6 +72,11 @@ class LocalProcessExecutor:
 
     def submit(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         return self._pool.submit(function, *args, **kwargs)
+
+    def submit_all(
+        self, function: Callable[..., T], calls: Sequence[tuple[Any, ...]], /, **kwargs: Any
+    ) -> list[Future[T]]:
+        return [self._pool.submit(function, *call, **kwargs) for call in calls]
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -93,6 +111,11 @@ class HeadStart:
                     del self._started[index]
                     return future
         return self.executor.submit(function, *args, **kwargs)
+
+    def submit_all(
+        self, function: Callable[..., T], calls: Sequence[tuple[Any, ...]], /, **kwargs: Any
+    ) -> list[Future[T]]:
+        return [self.submit(function, *call, **kwargs) for call in calls]
 
     def shutdown(self) -> None:
         self.executor.shutdown()

@@ -9,7 +9,8 @@ catalog's `web_runs`, so past runs stay visible after a restart.
 
 Where the classes run is the board's executor factory: the local process pool by default;
 flows/web.py hands in the Prefect work pool's executor when a Prefect server is configured,
-so each class is a flow run of the `archive_class` deployment on the pool's workers.
+so the classes are flow runs of the `archive_classes` deployment (a few classes each) on the
+pool's workers.
 """
 
 from __future__ import annotations
@@ -58,15 +59,13 @@ def archive_classes(
     executor = executor or local_executor(len(class_names))
     try:
         if period is None:
-            futures = {
-                executor.submit(archive_year_class, settings, year, name, allow_errors=allow_errors): name
-                for name in class_names
-            }
+            calls = [(settings, year, name) for name in class_names]
+            submitted = executor.submit_all(archive_year_class, calls, allow_errors=allow_errors)
         else:
-            futures = {
-                executor.submit(archive_period_class, settings, year, name, period): name
-                for name in class_names
-            }
+            submitted = executor.submit_all(
+                archive_period_class, [(settings, year, n, period) for n in class_names]
+            )
+        futures = dict(zip(submitted, class_names, strict=True))
         results: list[ClassArchiveResult] = []
         for future in as_completed(futures):
             value = future.result()

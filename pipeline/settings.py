@@ -85,13 +85,14 @@ schedule = "0 3 * * 0"
 deep_schedule = "0 5 1 * *"
 
 [prefect]
-# A Prefect server shared by several machines (docs/deployment.md): with it every class of a run is
-# a flow run of the `archive_class` deployment on this process work pool, done by whichever worker
-# (`journal-archive workers`) takes it. Without it each run works on this machine alone.
+# A Prefect server shared by several machines (docs/deployment.md): with it the classes of a run are
+# flow runs of the `archive_classes` deployment on this process work pool, a few classes each, done
+# by whichever worker (`journal-archive workers`) takes them. Without it each run works on this
+# machine alone.
 # api_url = "http://127.0.0.1:4200/api"
 work_pool = "journal-archive"
-# A class run whose machine sends no heartbeat (every 30 s) for this long is marked crashed and
-# given to another worker.
+# A flow run whose machine sends no heartbeat (every 30 s) for this long is marked crashed and its
+# unfinished classes are given to another worker.
 lost_after_seconds = 90
 
 # Storage targets, at least two on different media (R8). Relative paths are inside this folder.

@@ -28,6 +28,7 @@ from journal.model import (
 from journal.source import (
     SourceError,
     canonical_school_year,
+    count_class_lessons,
     create_schema,
     extract_class_journal,
     list_classes,
@@ -435,6 +436,17 @@ def test_select_class_names_all_named_or_by_period(sqlite_source: Engine) -> Non
     assert _error(select_class_names, sqlite_source, YEAR_NAME, "Q7") == (
         "Нет периода «Q7» ни у одного класса в 2024/2025 учебном году; есть: Q1, Q2, Q3, Q4, H1, H2"
     )
+
+
+def test_count_class_lessons_counts_the_lessons_a_snapshot_holds(
+    sqlite_source: Engine, school_year: SchoolYear
+) -> None:
+    """The work pool balances its flow runs by these counts (flows.pool.plan_batches)."""
+    for class_name, period in _spans(school_year):
+        counted = count_class_lessons(sqlite_source, YEAR_NAME, period, [class_name])
+        assert counted == {class_name: len(_extract(sqlite_source, class_name, period).lessons)}
+    both = count_class_lessons(sqlite_source, YEAR_NAME, "Q1", ["5А", "10Б", "7В"])
+    assert both["5А"] > 0 and both["10Б"] == both["7В"] == 0  # 10Б has halves; 7В is no class
 
 
 def test_remove_sqlite_database_removes_only_a_file(tmp_path: Path, school_year: SchoolYear) -> None:

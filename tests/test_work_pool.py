@@ -1,15 +1,16 @@
 """A municipality's run on a Prefect process work pool (issue 13), against real servers.
 
 Three demo schools with their catalog on the real PostgreSQL (advisory class locks), a real
-`prefect server start` on 127.0.0.1 with its own PREFECT_HOME, the `archive_class`
+`prefect server start` on 127.0.0.1 with its own PREFECT_HOME, the `archive_classes`
 deployment registered by `journal-archive deploy`, two workers started by
 `journal-archive workers` (each its own process group, as if on its own machine), and one
-`archive period` for every class of every school. Mid-run one worker's machine "dies": the worker and the
-flow-run process that is building a bundle are SIGKILLed. Prefect's zombie detection (flow-run
-heartbeats and the automation `deploy` registers) marks that run Crashed; the parent submits
-the class again and the other worker archives it. Checked: one set of bundles (one version of
-each, the same on both targets, each verified), both workers took classes, the killed one's
-class was finished by the other, and nothing half-made is left (R7, R8, R9).
+`archive period` for every class of every school: nine classes in flow runs of a few classes
+each. Mid-run one worker's machine "dies": the worker and the flow-run process that is building a
+bundle are SIGKILLed. Prefect's zombie detection (flow-run heartbeats and the automation `deploy`
+registers) marks that run Crashed; the parent submits the classes of that run that left no result
+again and the other worker archives them. Checked: one set of bundles (one version of each, the
+same on both targets, each verified), both workers took classes, the killed one's unfinished
+classes were finished by the other, and nothing half-made is left (R7, R8, R9).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.pool import plan_batches, result_description, run_count
 from pipeline.settings import CONFIG_NAME, ConfigError, load_settings
 from tests.homes import make_demo_home, run_cli
 
@@ -106,7 +108,8 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         stop_group(process)
 
 
-SCHOOLS = ("school-17", "school-18", "school-19")  # `demo --schools 3`: one class (5А) each
+SCHOOLS = ("school-17", "school-18", "school-19")  # `demo --schools 3 --size small`
+CLASSES = ("1А", "5А", "9А")  # each school's classes with a Q1 (its 10А has trimesters)
 
 
 @pytest.fixture
@@ -114,7 +117,7 @@ def pool_home(tmp_path: Path, prefect_server: PrefectServer, postgres_url: str) 
     """Three demo schools with a PostgreSQL catalog and [prefect] naming the server; `deploy` run."""
     home = tmp_path / "home"
     made = subprocess.run(
-        [str(SCRIPT), "--home", str(home), "demo", "--schools", "3", "--size", "class"],
+        [str(SCRIPT), "--home", str(home), "demo", "--schools", "3", "--size", "small"],
         capture_output=True,
         text=True,
         env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
@@ -130,7 +133,7 @@ def pool_home(tmp_path: Path, prefect_server: PrefectServer, postgres_url: str) 
     assert [school.folder for school in settings.schools] == list(SCHOOLS)
     deployed = cli(home, prefect_server, "deploy")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    assert "archive_class/journal-archive" in deployed.stdout
+    assert "archive_classes/journal-archive" in deployed.stdout
     return home
 
 
@@ -190,6 +193,12 @@ def two_workers(pool_home: Path, prefect_server: PrefectServer, tmp_path: Path) 
             )
         workers.append(Worker(process, log_path))
     try:
+        deadline = time.monotonic() + 120
+        while len(online_workers(prefect_server)) < len(workers):  # as machines whose workers run
+            for worker in workers:
+                assert worker.process.poll() is None, worker.log_path.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, "the workers did not come online"
+            time.sleep(0.5)
         yield workers
     finally:
         for worker in workers:
@@ -205,7 +214,7 @@ def building_pid(work_dir: Path) -> int | None:
     return None
 
 
-@pytest.mark.slow  # a real Prefect server, two workers and a lost class run: about two minutes
+@pytest.mark.slow  # a real Prefect server, two workers and a lost run: about two to three minutes
 def test_a_run_spreads_over_two_workers_and_survives_a_killed_one(
     pool_home: Path, prefect_server: PrefectServer, two_workers: list[Worker]
 ) -> None:
@@ -219,18 +228,21 @@ def test_a_run_spreads_over_two_workers_and_survives_a_killed_one(
         stderr=subprocess.PIPE,
         text=True,
     )
-    # Wait until a flow run is building a bundle on one worker, then kill that worker's "machine".
+    # Wait until a flow run that has finished a class is building the next one's bundle, then
+    # kill that worker's "machine": the run is lost half-done.
     killed: Worker | None = None
     victim = None
     deadline = time.monotonic() + 150
     while killed is None:
         for worker in two_workers:
             assert worker.process.poll() is None, worker.log_path.read_text(encoding="utf-8")
-        assert run.poll() is None, "the run ended before any class was being built"
-        assert time.monotonic() < deadline, "no class run started building a bundle"
+        assert run.poll() is None, "the run ended before a flow run was building its second class"
+        assert time.monotonic() < deadline, "no flow run started building its second class"
         victim = building_pid(work_dir)
-        if victim is not None:
-            killed = next((w for w in two_workers if victim in w.pids()), None)
+        owner = next((w for w in two_workers if victim in w.pids()), None) if victim else None
+        current = list(owner.submitted())[-1:] if owner else []  # a worker runs one flow run at a time
+        if current and result_descriptions(prefect_server, current[0]):
+            killed = owner
         time.sleep(0.2)
     for pid in killed.pids():
         with contextlib.suppress(ProcessLookupError):  # a short-lived child may end before its kill
@@ -241,7 +253,7 @@ def test_a_run_spreads_over_two_workers_and_survives_a_killed_one(
     assert run.returncode == 0, stdout + stderr
     survivor = next(w for w in two_workers if w is not killed)
 
-    # One set of bundles: one version of each school's 5А Q1 journal, the same on both targets,
+    # One set of bundles: one version of each school's Q1 journals, the same on both targets,
     # each copy intact; nothing else on any target.
     keys = set()
     for school in SCHOOLS:
@@ -249,9 +261,10 @@ def test_a_run_spreads_over_two_workers_and_survives_a_killed_one(
             pool_home, prefect_server, "catalog", "list", "--all", "--format", "json", "--school", school
         )
         assert listed.returncode == 0, listed.stdout + listed.stderr
-        rows = json.loads(listed.stdout)
-        assert [(row["class_name"], row["bundle_id"]) for row in rows] == [("5А", "2024-2025-5a-q1-v1")]
-        keys.add(f"{school}/2024-2025/5a/2024-2025-5a-q1-v1")
+        rows = sorted((row["class_name"], row["bundle_id"]) for row in json.loads(listed.stdout))
+        slugs = {name: name.lower().replace("а", "a") for name in CLASSES}
+        assert rows == [(name, f"2024-2025-{slugs[name]}-q1-v1") for name in CLASSES]
+        keys |= {f"{school}/2024-2025/{slug}/2024-2025-{slug}-q1-v1" for slug in slugs.values()}
         verified = cli(pool_home, prefect_server, "verify", "--all", "--school", school)
         assert verified.returncode == 0, verified.stdout + verified.stderr
     for target in load_settings(pool_home).targets():
@@ -259,28 +272,72 @@ def test_a_run_spreads_over_two_workers_and_survives_a_killed_one(
     # The killed build folder was cleared by a later class run on this machine.
     assert not list(work_dir.glob(f"*.pid{victim}-*"))
 
-    # Both workers took classes; the one killed mid-class had its class finished by the other.
+    # Both workers took runs of several classes; the classes the killed run left without a result
+    # (the one it was building at least) were finished by the other worker.
     killed_runs, survivor_runs = killed.submitted(), survivor.submitted()
     assert killed_runs and survivor_runs
     assert not set(killed_runs) & set(survivor_runs)
     flow_runs = read_flow_runs(prefect_server, [*killed_runs, *survivor_runs])
+    assert any(len(r["parameters"]["classes"]) > 1 for r in flow_runs)
     crashed = [r for r in flow_runs if r["id"] in killed_runs and r["state_type"] == "CRASHED"]
     assert len(crashed) == 1, flow_runs  # marked by the zombie automation `deploy` registered
-    lost = crashed[0]["parameters"]
-    finished = [r["parameters"] for r in flow_runs if r["id"] in survivor_runs]
-    assert any((f["school"], f["class_name"]) == (lost["school"], lost["class_name"]) for f in finished)
+    reported = result_descriptions(prefect_server, crashed[0]["id"])
+    lost = [c for c in crashed[0]["parameters"]["classes"] if result_description(c) not in reported]
+    assert reported and lost  # killed half-done
+    again = [r["parameters"]["classes"] for r in flow_runs if r["name"].endswith("(попытка 2)")]
+    assert again == [lost]  # only the classes without a result were submitted again
+    finished = [c for r in flow_runs if r["id"] in survivor_runs for c in r["parameters"]["classes"]]
+    assert all(c in finished for c in lost)
     assert all(r["state_type"] == "COMPLETED" for r in flow_runs if r["id"] in survivor_runs)
-    assert "Без сбоев: 3 пакета из 3." in stdout
+    assert "Без сбоев: 9 пакетов из 9." in stdout
+
+
+def post(server: PrefectServer, path: str, body: dict) -> list[dict]:
+    """An answer of the server's REST API."""
+    request = urllib.request.Request(
+        f"{server.api_url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def online_workers(server: PrefectServer) -> list[dict]:
+    """The workers of the pool the server counts online."""
+    return post(
+        server, "/work_pools/journal-archive/workers/filter", {"workers": {"status": {"any_": ["ONLINE"]}}}
+    )
+
+
+def result_descriptions(server: PrefectServer, flow_run_id: str) -> set[str]:
+    """The descriptions of the artifacts a flow run left: a class's result table names the class."""
+    found = post(server, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}})
+    return {artifact["description"] for artifact in found}
 
 
 def read_flow_runs(server: PrefectServer, ids: list[str]) -> list[dict]:
     """Flow runs by id from the server's REST API."""
-    body = json.dumps({"flow_runs": {"id": {"any_": ids}}}).encode()
-    request = urllib.request.Request(
-        f"{server.api_url}/flow_runs/filter", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read())
+    return post(server, "/flow_runs/filter", {"flow_runs": {"id": {"any_": ids}}})
+
+
+def test_classes_are_split_into_runs_of_about_equal_work() -> None:
+    weights = [260, 356, 396] * 3  # the demo's Q1 of three schools: 1А, 5А, 9А (lessons + CLASS_LESSONS)
+    runs = plan_batches(weights, 4)
+    assert sorted(i for run in runs for i in run) == list(range(9))  # every class, once
+    assert all(run == sorted(run) for run in runs)  # in the order given
+    totals = [sum(weights[i] for i in run) for run in runs]
+    assert totals == sorted(totals, reverse=True)  # the heaviest run is submitted first
+    assert max(totals) - min(totals) <= max(weights)
+    assert plan_batches([900, 100, 100, 100, 100, 100], 2) == [[0], [1, 2, 3, 4, 5]]
+    assert plan_batches([1, 1], 4) == [[0], [1]]
+    assert plan_batches([], 3) == []
+
+
+def test_the_number_of_runs_follows_the_workers_online() -> None:
+    assert [run_count(9, workers) for workers in (1, 2, 3, 5)] == [2, 4, 6, 9]
+    assert run_count(9, 0) == 9  # no worker known online: one class per run
+    assert run_count(1000, 4) == 100  # a municipality: at most MAX_CLASSES_PER_RUN classes per run
 
 
 def test_the_web_page_sends_classes_to_the_work_pool_only_when_a_server_is_configured(tmp_path: Path) -> None:
