@@ -2,6 +2,8 @@
 
     .venv/bin/python -m benchmarks.archive_school                  # 44 classes (several minutes)
     .venv/bin/python -m benchmarks.archive_school --size small     # 4 classes, a quick look
+    .venv/bin/python -m benchmarks.archive_school --keep DIR       # keep the archived school (then
+                                                                    # benchmarks.verify_archive --home DIR)
 
 Issue 13's goals on the 2-core machine, each printed beside its figure:
 
@@ -13,12 +15,13 @@ The three runs are the real command (`journal-archive archive year`, a subproces
 temporary server, the process pool and all). Then, with `--profile N` (default 3 classes),
 cProfile runs the plain pipeline for N classes of a copy of the school in this process and
 prints where one class's time goes, step by step (`pipeline/archive.py`'s named steps), so
-the largest costs besides rendering are visible. The temporary folder is removed.
+the largest costs besides rendering are visible. The temporary folder is removed (not `--keep`'s).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
@@ -126,9 +129,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="school", choices=("class", "small", "school"))
     parser.add_argument("--profile", type=int, default=3, help="classes to profile in-process (0: none)")
+    parser.add_argument("--keep", type=Path, help="make the school in this new folder and keep it")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="archive-school-") as tmp:
-        home = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        home = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="archive-school-")))
         run(home, "demo", "--size", args.size, "--force")
         scratch, output = run(home, "archive", "year", "--year", YEAR, "--allow-errors")
         bundles = len(made_bundles(output))
