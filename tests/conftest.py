@@ -15,6 +15,12 @@ from documents._exec.tsa_server import TsaServer
 from tests.pki import self_signed_tsa
 from tests.s3server import S3Server, start_server, stop_server
 
+# Prefect reads its settings once, when it is first imported, which in a test process is before
+# any CLI call could set them (flows/cli.py prefect_environment): the same values for the whole
+# session. Tests run side by side (pytest-xdist), so a temporary server may take long to start.
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
 # --- Journal sources: a fresh PostgreSQL database per test ----------------------------
 
 POSTGRES_ADMIN_URL = os.environ.get("JOURNAL_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
