@@ -16,11 +16,9 @@ each, done by whichever worker takes them, and this flow waits for them all.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import as_completed
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -148,35 +146,6 @@ def class_executor(runs: ClassRuns, given: Executor | None) -> Iterator[Executor
         yield executor
     finally:
         executor.shutdown()
-
-
-class TemporaryServerStart:
-    """Prefect's temporary API server (no server configured), started in a thread as soon as a run
-    knows it has work: its start (~8 s, STACK-NOTES) then overlaps the work the CLI has already
-    started instead of preceding it. The flow finds the same server (Prefect keeps one per
-    process) already running."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._needed = not (settings.prefect_api_url or os.environ.get("PREFECT_API_URL"))
-        self._thread: threading.Thread | None = None
-
-    def begin(self) -> None:
-        if self._needed and self._thread is None:
-            self._thread = threading.Thread(
-                target=_start_temporary_server, name="prefect-server", daemon=True
-            )
-            self._thread.start()
-
-    def wait(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-
-
-def _start_temporary_server() -> None:
-    from prefect.server.api.server import SubprocessASGIServer
-
-    with suppress(Exception):  # the flow starts it again and reports what went wrong
-        SubprocessASGIServer().start()
 
 
 def on_work_pool(

@@ -33,10 +33,18 @@ def bundle_dirs(settings: Settings, bundle_id: str) -> list[Path]:
     ]
 
 
-def run_cli(*args: str, home: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """The installed console script in a fresh process, as a user runs it (Prefect in ephemeral mode)."""
+def run_cli(
+    *args: str, home: Path, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed console script in a fresh process, as a user runs it (Prefect in ephemeral mode);
+    `env`: more environment variables."""
     script = Path(sys.executable).with_name("journal-archive")
-    env = {**os.environ, "JOURNAL_ARCHIVE_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "JOURNAL_ARCHIVE_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        **(env or {}),
+    }
     for inherited in ("PREFECT_API_URL", "PREFECT_HOME"):  # an in-process CLI test may have set them
         env.pop(inherited, None)
     return subprocess.run([str(script), *args], capture_output=True, text=True, env=env, timeout=timeout)

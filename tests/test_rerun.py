@@ -106,10 +106,21 @@ def test_the_cli_re_run_of_an_unchanged_class_starts_no_flow_and_a_changed_one_o
     archived: Settings, tmp_path: Path
 ) -> None:
     settings = copy_of(archived, tmp_path / "copy")
-    unchanged = run_cli("archive", "period", "--year", YEAR, "--period", "Q1", home=settings.home)
+    unchanged = run_cli(
+        "archive",
+        "period",
+        "--year",
+        YEAR,
+        "--period",
+        "Q1",
+        home=settings.home,
+        env={"PYTHONPROFILEIMPORTTIME": "1"},  # every module imported, on stderr
+    )
     assert unchanged.returncode == 0, unchanged.stderr
     assert "2024-2025-5a-q1-v1" in unchanged.stdout and "без изменений" in unchanged.stdout
     assert flow_runs(settings) == []  # Prefect was never started
+    imported = {line.rsplit("|", 1)[-1].strip() for line in unchanged.stderr.splitlines() if "|" in line}
+    assert "pipeline.archive" in imported and "prefect" not in imported  # nor even imported (~1 s)
 
     change_a_q1_mark(settings)
     changed = run_cli("archive", "period", "--year", YEAR, "--period", "Q1", home=settings.home)
