@@ -37,6 +37,7 @@ from journal.source import (
 )
 from pipeline.errors import ClassNameClash, PreviousVersionUnreadable, staff_message
 from pipeline.executor import Executor
+from pipeline.fingerprints import remember_fingerprint, remembered_fingerprint, snapshot_digest
 from pipeline.settings import Settings, schools_to_run
 from pipeline.workspace import clean_stale_work
 from storage.bagformat import PAYLOAD_DIR, manifest_name
@@ -575,6 +576,7 @@ def archive_bundle(
     targets = settings.targets()
     xml = journal_xml(journal) if xml is None else xml
     source_fingerprint = fingerprint(xml)
+    remember_fingerprint(settings.fingerprints_path, snapshot_digest(journal), source_fingerprint)
     catalog = settings.open_catalog()
     try:
         latest = latest_version(
@@ -651,7 +653,8 @@ def already_archived(
     """A class's «без изменений» results when every bundle this run would write is archived already
     from the same data and present on every target; None when there is anything to do or report.
 
-    It extracts the journal and writes journal.xml only (no rules, no rendering, no lock: it
+    It extracts the journal and writes journal.xml only — not even that when the snapshot's
+    fingerprint is remembered (pipeline.fingerprints) — with no rules, no rendering, no lock (it
     changes nothing), so a re-run of an unchanged school can say so without starting the
     orchestrator. Anything else (no earlier version, a missing copy, any error) is None: the
     full run handles and reports it.
@@ -660,9 +663,13 @@ def already_archived(
     try:
         with settings.open_catalog() as catalog:
             journal = extract_journal(settings, year, class_name, period)
-            # Not checked against the XSD: a fingerprint equal to an archived one is of a file
-            # that was checked when it was archived, and any other makes the full run check it.
-            source_fingerprint = fingerprint(journal_xml(journal, validate=False))
+            snapshot = snapshot_digest(journal)
+            source_fingerprint = remembered_fingerprint(settings.fingerprints_path, snapshot)
+            if source_fingerprint is None:
+                # Not checked against the XSD: a fingerprint equal to an archived one is of a file
+                # that was checked when it was archived, and any other makes the full run check it.
+                source_fingerprint = fingerprint(journal_xml(journal, validate=False))
+                remember_fingerprint(settings.fingerprints_path, snapshot, source_fingerprint)
             school, targets = school_folder(settings, journal), settings.targets()
             results = []
             for spec in specs:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from documents.seal import CERT_FILE, KEY_FILE, TSA_CERT_FILE
 from journal.names import year_name
+from pipeline.fingerprints import FINGERPRINTS_FILE
 from storage.catalog import open_catalog
 from storage.database import Database, is_postgresql_url
 from storage.layout import CATALOG_FILE, TARGET_IDS_FILE, safe_name
@@ -204,6 +205,11 @@ class Settings:
     @property
     def catalog_path(self) -> Path:
         return self.home / CATALOG_FILE
+
+    @property
+    def fingerprints_path(self) -> Path:
+        """Source fingerprints remembered per snapshot (pipeline.fingerprints): only a cache."""
+        return self.home / FINGERPRINTS_FILE
 
     @property
     def work_dir(self) -> Path:

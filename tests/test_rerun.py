@@ -12,8 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.archive import ArchiveStatus, already_archived, archive_period_class, split_already_archived
+from documents.xml_format import journal_xml
+from pipeline.archive import (
+    ArchiveStatus,
+    already_archived,
+    archive_period_class,
+    extract_journal,
+    fingerprint,
+    split_already_archived,
+)
 from pipeline.executor import HeadStart, InlineExecutor
+from pipeline.fingerprints import remembered_fingerprint, snapshot_digest
 from pipeline.settings import Settings, load_settings
 from storage.catalog import list_bundles
 from tests.homes import bundle_dirs_on, make_demo_home, run_cli
@@ -45,6 +54,55 @@ def test_a_period_never_archived_is_left_to_the_full_run(archived: Settings) -> 
 
 def test_a_changed_mark_is_left_to_the_full_run(archived: Settings, tmp_path: Path) -> None:
     settings = copy_of(archived, tmp_path / "copy")
+    change_a_q1_mark(settings)
+    assert already_archived(settings, YEAR, CLASS, "Q1") is None
+
+
+def test_a_remembered_fingerprint_spares_writing_journal_xml(
+    archived: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Archiving remembered the snapshot's fingerprint (pipeline.fingerprints): the check finds the
+    class unchanged without writing journal.xml; without the cache file it has to write it."""
+    settings = copy_of(archived, tmp_path / "copy")
+    journal = extract_journal(settings, YEAR, CLASS, "Q1")
+    assert remembered_fingerprint(settings.fingerprints_path, snapshot_digest(journal)) == (
+        fingerprint(journal_xml(journal))
+    )
+
+    def no_xml(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("journal.xml written")
+
+    monkeypatch.setattr("pipeline.archive.journal_xml", no_xml)
+    results = already_archived(settings, YEAR, CLASS, "Q1")
+    assert results is not None and results[0].status == ArchiveStatus.UNCHANGED
+    settings.fingerprints_path.unlink()
+    assert already_archived(settings, YEAR, CLASS, "Q1") is None  # it tried to write the XML
+
+
+def test_the_snapshot_digest_follows_every_change_of_the_data_and_of_the_xml_writer(
+    archived: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = copy_of(archived, tmp_path / "copy")
+    before = snapshot_digest(extract_journal(settings, YEAR, CLASS, "Q1"))
+    assert snapshot_digest(extract_journal(settings, YEAR, CLASS, "Q1")) == before  # same data
+    change_a_q1_mark(settings)
+    changed = extract_journal(settings, YEAR, CLASS, "Q1")
+    assert snapshot_digest(changed) != before
+    assert remembered_fingerprint(settings.fingerprints_path, snapshot_digest(changed)) is None
+    monkeypatch.setattr("pipeline.fingerprints._writer_digest", lambda: b"another release of journal.xml")
+    assert snapshot_digest(changed) not in (
+        before,
+        snapshot_digest(extract_journal(archived, YEAR, CLASS, "Q1")),
+    )
+
+
+def test_an_unreadable_fingerprint_cache_only_costs_writing_the_xml(
+    archived: Settings, tmp_path: Path
+) -> None:
+    settings = copy_of(archived, tmp_path / "copy")
+    settings.fingerprints_path.write_bytes(b"not a database " * 100)
+    results = already_archived(settings, YEAR, CLASS, "Q1")
+    assert results is not None and results[0].status == ArchiveStatus.UNCHANGED
     change_a_q1_mark(settings)
     assert already_archived(settings, YEAR, CLASS, "Q1") is None
 
