@@ -37,7 +37,7 @@ from journal.source import (
 )
 from pipeline.errors import ClassNameClash, PreviousVersionUnreadable, staff_message
 from pipeline.executor import Executor
-from pipeline.fingerprints import remember_fingerprint, remembered_fingerprint, snapshot_digest
+from pipeline.fingerprints import remember_fingerprint, remembered_fingerprint, snapshot_key
 from pipeline.settings import Settings, schools_to_run
 from pipeline.workspace import clean_stale_work
 from storage.bagformat import PAYLOAD_DIR, manifest_name
@@ -576,7 +576,7 @@ def archive_bundle(
     targets = settings.targets()
     xml = journal_xml(journal) if xml is None else xml
     source_fingerprint = fingerprint(xml)
-    remember_fingerprint(settings.fingerprints_path, snapshot_digest(journal), source_fingerprint)
+    remember_fingerprint(settings.fingerprints_path, snapshot_key(journal), source_fingerprint)
     catalog = settings.open_catalog()
     try:
         latest = latest_version(
@@ -663,7 +663,7 @@ def already_archived(
     try:
         with settings.open_catalog() as catalog:
             journal = extract_journal(settings, year, class_name, period)
-            snapshot = snapshot_digest(journal)
+            snapshot = snapshot_key(journal)
             source_fingerprint = remembered_fingerprint(settings.fingerprints_path, snapshot)
             if source_fingerprint is None:
                 # Not checked against the XSD: a fingerprint equal to an archived one is of a file

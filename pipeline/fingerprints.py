@@ -10,8 +10,9 @@ so each snapshot's fingerprint is remembered here under a digest of the snapshot
 equal journal.xml. A new release of either module is a new key, so its first run writes the XML
 again, exactly as before.
 
-It is only a cache, a file in the home (FINGERPRINTS_FILE): holding hashes, no personal data;
-deleting it costs one slower re-run; if it cannot be read or written, the XML is written instead.
+It is only a cache, a file in the home (FINGERPRINTS_FILE): one entry per class and period (the
+latest snapshot's), hashes only, no personal data; deleting it costs one slower re-run; if it
+cannot be read or written, the XML is written instead.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import logging
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -48,11 +50,24 @@ def _writer_digest() -> bytes:
     return digest.digest()
 
 
-def snapshot_digest(journal: ClassJournal) -> str:
-    """A digest of the snapshot and of the code that writes its journal.xml."""
+@dataclass(frozen=True, slots=True)
+class SnapshotKey:
+    """Where a snapshot's fingerprint is remembered (`span`: one row per class and period, so the
+    cache keeps one entry per span however often the data changes) and what it must match
+    (`digest`: of the snapshot and of the code that writes its journal.xml)."""
+
+    span: str
+    digest: str
+
+
+def snapshot_key(journal: ClassJournal) -> SnapshotKey:
+    """The snapshot's key; its digest alone decides whether a remembered fingerprint is its own."""
     digest = hashlib.sha256(_writer_digest())
     digest.update(repr(journal).encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
+    period = journal.period.code if journal.period else ""
+    school, year, class_name = journal.school, journal.year.name, journal.school_class.name
+    span = "|".join((str(school.id), school.name, year, class_name, period))
+    return SnapshotKey(span, digest.hexdigest())
 
 
 @contextlib.contextmanager
@@ -63,31 +78,36 @@ def _cache(path: Path) -> Iterator[sqlite3.Connection]:
     try:
         with db:
             db.execute(
-                "CREATE TABLE IF NOT EXISTS fingerprints (snapshot TEXT PRIMARY KEY, fingerprint TEXT)"
+                "CREATE TABLE IF NOT EXISTS span_fingerprints "
+                "(span TEXT PRIMARY KEY, snapshot TEXT NOT NULL, fingerprint TEXT NOT NULL)"
             )
         yield db
     finally:
         db.close()
 
 
-def remembered_fingerprint(path: Path, snapshot: str) -> str | None:
-    """The source fingerprint remembered for `snapshot` (a snapshot_digest), if any."""
+def remembered_fingerprint(path: Path, key: SnapshotKey) -> str | None:
+    """The source fingerprint remembered for the snapshot of `key`, if its span's entry is of it."""
     if not path.exists():
         return None
     try:
         with _cache(path) as db:
-            query = "SELECT fingerprint FROM fingerprints WHERE snapshot = ?"
-            row = db.execute(query, (snapshot,)).fetchone()
+            query = "SELECT fingerprint FROM span_fingerprints WHERE span = ? AND snapshot = ?"
+            row = db.execute(query, (key.span, key.digest)).fetchone()
     except sqlite3.Error as error:  # unreadable: the caller writes the XML instead
         LOG.warning("fingerprint cache %s not read: %s", path, error)
         return None
     return row[0] if row else None
 
 
-def remember_fingerprint(path: Path, snapshot: str, fingerprint: str) -> None:
-    """Remember the source fingerprint of `snapshot`; a cache that cannot be written is left as it is."""
+def remember_fingerprint(path: Path, key: SnapshotKey, fingerprint: str) -> None:
+    """Remember the source fingerprint of the snapshot of `key` (in place of its span's earlier one);
+    a cache that cannot be written is left as it is."""
     try:
         with _cache(path) as db, db:
-            db.execute("INSERT OR REPLACE INTO fingerprints VALUES (?, ?)", (snapshot, fingerprint))
+            db.execute(
+                "INSERT OR REPLACE INTO span_fingerprints VALUES (?, ?, ?)",
+                (key.span, key.digest, fingerprint),
+            )
     except (sqlite3.Error, OSError) as error:
         LOG.warning("fingerprint cache %s not written: %s", path, error)

@@ -22,7 +22,7 @@ from pipeline.archive import (
     split_already_archived,
 )
 from pipeline.executor import HeadStart, InlineExecutor
-from pipeline.fingerprints import remembered_fingerprint, snapshot_digest
+from pipeline.fingerprints import remembered_fingerprint, snapshot_key
 from pipeline.settings import Settings, load_settings
 from storage.catalog import list_bundles
 from tests.homes import bundle_dirs_on, make_demo_home, run_cli
@@ -65,7 +65,7 @@ def test_a_remembered_fingerprint_spares_writing_journal_xml(
     class unchanged without writing journal.xml; without the cache file it has to write it."""
     settings = copy_of(archived, tmp_path / "copy")
     journal = extract_journal(settings, YEAR, CLASS, "Q1")
-    assert remembered_fingerprint(settings.fingerprints_path, snapshot_digest(journal)) == (
+    assert remembered_fingerprint(settings.fingerprints_path, snapshot_key(journal)) == (
         fingerprint(journal_xml(journal))
     )
 
@@ -79,21 +79,36 @@ def test_a_remembered_fingerprint_spares_writing_journal_xml(
     assert already_archived(settings, YEAR, CLASS, "Q1") is None  # it tried to write the XML
 
 
-def test_the_snapshot_digest_follows_every_change_of_the_data_and_of_the_xml_writer(
+def test_the_snapshot_key_follows_every_change_of_the_data_and_of_the_xml_writer(
     archived: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = copy_of(archived, tmp_path / "copy")
-    before = snapshot_digest(extract_journal(settings, YEAR, CLASS, "Q1"))
-    assert snapshot_digest(extract_journal(settings, YEAR, CLASS, "Q1")) == before  # same data
+    cache = settings.fingerprints_path
+    before = snapshot_key(extract_journal(settings, YEAR, CLASS, "Q1"))
+    assert snapshot_key(extract_journal(settings, YEAR, CLASS, "Q1")) == before  # same data
+    entries = cache_entries(cache)
     change_a_q1_mark(settings)
     changed = extract_journal(settings, YEAR, CLASS, "Q1")
-    assert snapshot_digest(changed) != before
-    assert remembered_fingerprint(settings.fingerprints_path, snapshot_digest(changed)) is None
+    assert snapshot_key(changed).span == before.span and snapshot_key(changed) != before
+    assert remembered_fingerprint(cache, snapshot_key(changed)) is None
+    assert archive_period_class(settings, YEAR, CLASS, "Q1").bundle_id == "2024-2025-5a-q1-v2"
+    # the span's one entry is now the new snapshot's: the cache does not grow with every change
+    assert remembered_fingerprint(cache, snapshot_key(changed)) == fingerprint(journal_xml(changed))
+    assert remembered_fingerprint(cache, before) is None
+    assert cache_entries(cache) == entries
     monkeypatch.setattr("pipeline.fingerprints._writer_digest", lambda: b"another release of journal.xml")
-    assert snapshot_digest(changed) not in (
-        before,
-        snapshot_digest(extract_journal(archived, YEAR, CLASS, "Q1")),
+    assert snapshot_key(changed).digest not in (
+        before.digest,
+        snapshot_key(extract_journal(settings, YEAR, CLASS, "Q1")),
     )
+
+
+def cache_entries(cache: Path) -> int:
+    db = sqlite3.connect(cache)
+    try:
+        return db.execute("SELECT count(*) FROM span_fingerprints").fetchone()[0]
+    finally:
+        db.close()
 
 
 def test_an_unreadable_fingerprint_cache_only_costs_writing_the_xml(
