@@ -252,3 +252,22 @@ def test_classes_with_work_start_largest_first(tmp_path: Path) -> None:
     order = largest_first(school, YEAR, None, names)
     assert sorted(order) == sorted(names) and order[-1] == "1А"
     assert [lessons[name] for name in order] == sorted(lessons.values(), reverse=True)
+
+
+def test_the_snapshot_repr_shows_every_field_of_every_record() -> None:
+    """snapshot_key digests repr(journal) in place of journal.xml: every field of every record of the
+    model must be in it (no repr=False, no hand-written __repr__ that leaves something out)."""
+    import dataclasses
+    import inspect
+
+    import journal.model as model
+
+    records = [
+        cls
+        for _, cls in inspect.getmembers(model, inspect.isclass)
+        if dataclasses.is_dataclass(cls) and cls.__module__ == model.__name__
+    ]
+    assert len(records) > 10
+    for cls in records:
+        assert all(f.repr for f in dataclasses.fields(cls)), cls
+    assert "__repr__" not in inspect.getsource(model)
