@@ -41,7 +41,7 @@ def worker_count() -> int:
 
 
 class InlineExecutor:
-    """Runs each call at once in the calling thread: for one class, and for tests that step through."""
+    """Runs each call at once in the calling thread: for tests that step through."""
 
     def submit(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()

@@ -37,7 +37,8 @@ FINGERPRINTS_FILE = "fingerprints.sqlite"
 
 @cache
 def _writer_digest() -> bytes:
-    """What journal.xml's bytes depend on besides the snapshot: the code and library that write it."""
+    """What journal.xml's bytes depend on besides the snapshot: the code and library that write it.
+    (Imported here: pipeline.settings imports this module at every command's start.)"""
     from lxml import etree
 
     import documents.xml_format
